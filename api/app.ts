@@ -1,0 +1,68 @@
+// The REST API (SPEC §6) as a Koa app. It holds no state: everything comes from ApiDeps, so the
+// daemon and the tests build it the same way. Every answer is JSON, errors included.
+import Koa, { type Context, type Next } from 'koa';
+import Router from '@koa/router';
+import type { ApiDeps } from './deps.js';
+import { authMiddleware } from './auth.js';
+import { fail } from './errors.js';
+import { panelMiddleware } from './static.js';
+import { registerTraceRoutes } from './traces.js';
+import { registerConditionRoutes } from './conditions.js';
+import { registerSimulationRoutes } from './simulations.js';
+import { buildOpenApi } from './openapi.js';
+import { NoQuerySchema } from './schemas.js';
+import { readQuery } from './query.js';
+
+/** Outermost: unexpected exceptions become a 500 with a hidden message; leftovers become JSON. */
+async function errorsAsJson(ctx: Context, next: Next): Promise<void> {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  try {
+    await next();
+  } catch (err) {
+    ctx.app.emit('error', err, ctx);
+    // A half-read request body cannot be answered on a kept-alive connection.
+    if (!ctx.req.complete) ctx.set('Connection', 'close');
+    fail(ctx, 'internal', String(err));
+    return;
+  }
+  if (ctx.status === 404 && ctx.body == null) {
+    fail(ctx, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  } else if ((ctx.status === 405 || ctx.status === 501) && typeof ctx.body !== 'object') {
+    fail(ctx, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow') || 'none'}`);
+  }
+}
+
+function registerSystemRoutes(router: Router, deps: ApiDeps): void {
+  let openapi: string | null = null;
+  router.get('/healthz', (ctx) => {
+    const h = deps.health();
+    ctx.status = h.ok ? 200 : 503;
+    ctx.body = h;
+  });
+  router.get('/metrics', async (ctx) => {
+    if (readQuery(ctx, NoQuerySchema) === null) return;
+    const text = await deps.metrics();
+    ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
+    ctx.body = text;
+  });
+  router.get('/openapi.json', (ctx) => {
+    openapi ??= JSON.stringify(buildOpenApi());
+    ctx.type = 'application/json';
+    ctx.body = openapi;
+  });
+}
+
+export function createApp(deps: ApiDeps): Koa {
+  const app = new Koa();
+  const router = new Router();
+  registerSystemRoutes(router, deps);
+  registerTraceRoutes(router, deps);
+  registerConditionRoutes(router, deps);
+  registerSimulationRoutes(router, deps);
+  app.use(errorsAsJson);
+  app.use(authMiddleware(deps.tokens));
+  if (deps.panelDir !== undefined) app.use(panelMiddleware(deps.panelDir));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

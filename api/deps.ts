@@ -1,0 +1,46 @@
+// What the REST API needs from the daemon. The daemon (daemon/service.ts) provides it; tests build it
+// from real parts. The API holds no state of its own.
+import type { ConditionStore, SinkStats, TraceStore } from '../sinks/types.js';
+import type { SimulationResultJson } from '../engine/simulator.js';
+
+/** One packet of POST /simulations (SPEC §3): fields or a frame, and its ingress port. */
+export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
+
+export type SimulateOutcome =
+  | { ok: true; results: SimulationResultJson[] }
+  /** `path` names the bad field, e.g. `[3].packet.nwSrc`. */
+  | { ok: false; code: 'invalid_packet' | 'unknown_port'; path: string; message: string }
+  | { ok: false; code: 'simulation_failed' | 'shutting_down'; message: string };
+
+export interface BackendHealth { name: string; ok: boolean; detail?: string }
+
+export interface HealthReport {
+  ok: boolean;
+  hostId: string;
+  uptimeSeconds: number;
+  backends: BackendHealth[];
+}
+
+export interface ApiDeps {
+  hostId: string;
+  conditions: ConditionStore;
+  traces: TraceStore;
+  /**
+   * Simulates packets in order through the worker pool; traced ones are written to the sink and
+   * their ids returned in each result's traceIds. Inputs are validated (unknown fields, bad values,
+   * unknown or interior ports) before anything runs.
+   */
+  simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome>;
+  /** Traces started so far by a condition (its hit counter), for the panel and `list trace-condition`. */
+  conditionHits(id: string): number;
+  health(): HealthReport;
+  sinkStats(): SinkStats;
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>;
+  /** Largest accepted body in bytes (413 beyond). */
+  bodyLimitBytes: number;
+  /** Bearer tokens; empty means no auth (the daemon then listens on loopback only). */
+  tokens: readonly { token: string; role: 'admin' | 'read' }[];
+  /** Static files of the control panel, served under /ui/ when present. */
+  panelDir?: string;
+}

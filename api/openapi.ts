@@ -1,0 +1,127 @@
+// GET /openapi.json: an OpenAPI 3.1 document built from the zod schemas the API validates with
+// (schemas.ts) and the ones describing its answers (doc-schemas.ts). Built once per app.
+import { z } from 'zod';
+import { VERSION } from '../cli/version.js';
+import {
+  ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema,
+} from './schemas.js';
+import {
+  ErrorSchema, HealthReportSchema, SimulationInputSchema, SimulationResultSchema, TraceConditionWithHitsSchema,
+  TraceSchema, TraceSummarySchema,
+} from './doc-schemas.js';
+
+type Json = Record<string, unknown>;
+
+function schema(s: z.ZodType, io: 'input' | 'output'): Json {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Json;
+  return rest;
+}
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+const json = (s: Json): Json => ({ content: { 'application/json': { schema: s } } });
+const ok = (description: string, s?: Json, headers?: Json): Json =>
+  ({ description, ...(s ? json(s) : {}), ...(headers ? { headers } : {}) });
+const err = (description: string): Json => ok(description, ref('Error'));
+
+function queryParams(s: z.ZodObject): Json[] {
+  return Object.entries(s.shape).map(([name, field]) => {
+    const js = schema(field as z.ZodType, 'output');
+    return { name, in: 'query', required: false, description: js.description, schema: js };
+  });
+}
+
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const common = { 401: err('no or unknown bearer token'), 500: err('internal error (message hidden)') };
+const mutation = { ...common, 403: err('a read token cannot change anything') };
+const body = { 400: err('invalid JSON or field (message names the path)'), 413: err('body too large'), 415: err('Content-Type is not application/json') };
+
+export function buildOpenApi(): Json {
+  const condition = ref('TraceCondition');
+  return {
+    openapi: '3.1.0',
+    info: { title: 'midotrace', version: VERSION, description: 'Packet tracing for MidoNet-style virtual networks (SPEC §6).' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        TraceCondition: schema(TraceConditionSchema, 'input'),
+        TraceConditionWithHits: schema(TraceConditionWithHitsSchema, 'output'),
+        SimulationInput: schema(SimulationInputSchema, 'input'),
+        SimulationResult: schema(SimulationResultSchema, 'output'),
+        TraceSummary: schema(TraceSummarySchema, 'output'),
+        Trace: schema(TraceSchema, 'output'),
+        HealthReport: schema(HealthReportSchema, 'output'),
+        Error: schema(ErrorSchema, 'output'),
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/traces': {
+        get: {
+          summary: 'trace summaries, newest first', parameters: queryParams(TraceListQuerySchema),
+          responses: {
+            200: ok('a page of traces', { type: 'array', items: ref('TraceSummary') },
+              { Link: { description: 'present when more remain: <URL>; rel="next"', schema: { type: 'string' } } }),
+            400: err('bad query parameter or cursor'), ...common,
+          },
+        },
+      },
+      '/traces/{id}': {
+        parameters: [idParam],
+        get: { summary: 'one trace with its steps', responses: { 200: ok('the trace', ref('Trace')), 404: err('no such trace'), ...common } },
+        delete: { summary: 'delete a trace', responses: { 204: ok('deleted'), 404: err('no such trace'), ...mutation } },
+      },
+      '/trace_conditions': {
+        get: {
+          summary: 'all trace conditions, oldest first', parameters: queryParams(ConditionListQuerySchema),
+          responses: {
+            200: ok('the conditions (with hits when ?stats=true)', { type: 'array', items: { oneOf: [condition, ref('TraceConditionWithHits')] } }),
+            400: err('bad query parameter'), ...common,
+          },
+        },
+        post: {
+          summary: 'create a trace condition (id assigned when absent)', requestBody: { required: true, ...json(condition) },
+          responses: {
+            201: ok('created', condition, { Location: { schema: { type: 'string' } } }),
+            409: err('duplicate id or name'), ...body, ...mutation,
+          },
+        },
+      },
+      '/trace_conditions/{id}': {
+        parameters: [idParam],
+        get: {
+          summary: 'one trace condition', parameters: queryParams(ConditionListQuerySchema),
+          responses: { 200: ok('the condition', condition), 404: err('no such condition'), ...common },
+        },
+        put: {
+          summary: 'store a trace condition under this id', requestBody: { required: true, ...json(condition) },
+          responses: {
+            200: ok('replaced', condition), 201: ok('created', condition, { Location: { schema: { type: 'string' } } }),
+            409: err('duplicate name'), ...body, ...mutation,
+          },
+        },
+        delete: { summary: 'delete a trace condition', responses: { 204: ok('deleted'), 404: err('no such condition'), ...mutation } },
+      },
+      '/simulations': {
+        post: {
+          summary: 'simulate one packet or an array of packets, in order', parameters: queryParams(SimulationsQuerySchema),
+          requestBody: { required: true, ...json({ oneOf: [ref('SimulationInput'), { type: 'array', items: ref('SimulationInput') }] }) },
+          responses: {
+            200: ok('a result for an object, an array of results for an array',
+              { oneOf: [ref('SimulationResult'), { type: 'array', items: ref('SimulationResult') }] }),
+            ...body, ...mutation, 503: err('shutting down'),
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          summary: 'liveness and backend health (no token needed)', security: [],
+          responses: { 200: ok('healthy', ref('HealthReport')), 503: ok('unhealthy', ref('HealthReport')) },
+        },
+      },
+      '/metrics': {
+        get: { summary: 'Prometheus text exposition', responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, ...common } },
+      },
+      '/openapi.json': { get: { summary: 'this document', responses: { 200: ok('OpenAPI 3.1'), ...common } } },
+    },
+  };
+}

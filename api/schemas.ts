@@ -1,0 +1,104 @@
+// The zod schemas the API validates requests with. /openapi.json is generated from these same
+// objects, so the documentation cannot drift from what is enforced.
+import { z } from 'zod';
+import { conditionShape, uuid } from '../engine/topology/schema.js';
+import { RESULT_NAMES } from '../engine/result.js';
+import { MAX_TRACE_LIST_LIMIT } from '../sinks/types.js';
+
+const INT32_MAX = 0x7fffffff;
+
+/** SPEC §5 TRACE CONDITION: a CONDITION plus identity, scope and limits. Unknown fields are rejected. */
+export const TraceConditionSchema = z.strictObject({
+  id: uuid().optional().describe('UUID; assigned by the server on POST when absent'),
+  name: z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters').optional()
+    .describe('unique among trace conditions'),
+  enabled: z.boolean().optional().describe('false keeps the condition but matches nothing (default true)'),
+  limit: z.int('must be an integer from 0 to 2147483647').min(0, 'must be an integer from 0 to 2147483647')
+    .max(INT32_MAX, 'must be an integer from 0 to 2147483647').optional()
+    .describe('most traces this condition may start; absent means unlimited'),
+  deviceType: z.enum(['port', 'bridge', 'router']).optional()
+    .describe('scope: test the condition where the packet enters this kind of device (needs deviceId)'),
+  deviceId: uuid().optional().describe('scope: the port, bridge or router (needs deviceType)'),
+  creationTimestampMs: z.int().min(0).optional().describe('set by the server when the condition is first stored'),
+  ...conditionShape,
+}).superRefine((c, ctx) => {
+  if (c.deviceType !== undefined && c.deviceId === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['deviceId'], message: 'required when deviceType is set' });
+  } else if (c.deviceId !== undefined && c.deviceType === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['deviceType'], message: 'required when deviceId is set (port, bridge or router)' });
+  }
+}).describe('SPEC §5 TRACE CONDITION');
+
+export type TraceConditionInput = z.output<typeof TraceConditionSchema>;
+
+const LIMIT_MESSAGE = `must be an integer from 1 to ${MAX_TRACE_LIST_LIMIT}`;
+
+/** GET /traces query. Times are checked by parseTime (ISO-8601 or ms since the epoch). */
+export const TraceListQuerySchema = z.strictObject({
+  limit: z.coerce.number<string>(LIMIT_MESSAGE).int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE)
+    .max(MAX_TRACE_LIST_LIMIT, LIMIT_MESSAGE).optional().describe(`page size (default 100, max ${MAX_TRACE_LIST_LIMIT})`),
+  cursor: z.string().optional().describe('opaque: copy it from the Link rel="next" header'),
+  conditionId: z.string().min(1).max(128).optional().describe('only traces started by this trace condition'),
+  hostId: z.string().min(1).max(128).optional().describe('only traces recorded on this host'),
+  result: z.enum(RESULT_NAMES).optional().describe('only traces with this simulation result'),
+  since: z.string().optional().describe('startedAt at or after: ISO-8601 or milliseconds since the epoch'),
+  until: z.string().optional().describe('startedAt before: ISO-8601 or milliseconds since the epoch'),
+}).describe('GET /traces query parameters');
+
+export const ConditionListQuerySchema = z.strictObject({
+  stats: z.enum(['true', 'false']).optional()
+    .describe('true adds a read-only `hits` field (traces started so far) to each condition'),
+}).describe('GET /trace_conditions query parameters');
+
+/** Calls that take no query parameters still reject unknown ones. */
+export const NoQuerySchema = z.strictObject({}).describe('no query parameters');
+
+export const SimulationsQuerySchema = z.strictObject({
+  trace: z.enum(['true', 'false']).optional().describe('true records a trace for every packet, conditions or not'),
+}).describe('POST /simulations query parameters');
+
+const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** ISO-8601 or integer milliseconds since the epoch; null when neither. */
+export function parseTime(s: string): number | null {
+  if (/^\d{1,16}$/.test(s)) {
+    const n = Number(s);
+    return Number.isSafeInteger(n) ? n : null;
+  }
+  if (!ISO_RE.test(s)) return null;
+  const ms = Date.parse(s);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+type Issue = z.core.$ZodIssue;
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `tpSrc.start`, `inPorts[2]`, `[3].packet`; `root` for the whole value. */
+export function jsonPath(path: readonly PropertyKey[], root = 'body'): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else {
+      const key = String(p);
+      out += IDENT.test(key) ? (out === '' ? key : `.${key}`) : `[${JSON.stringify(key)}]`;
+    }
+  }
+  return out === '' ? root : out;
+}
+
+function describeIssue(issue: Issue, root: string, prefix: readonly PropertyKey[]): string {
+  const at = (extra: readonly PropertyKey[] = []): string => jsonPath([...prefix, ...issue.path, ...extra], root);
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${at([k])}: unknown field`).join('; ');
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${at()}: required`;
+  return `${at()}: ${issue.message}`;
+}
+
+/**
+ * One line naming the JSON path of each problem (the first three; then a count of the rest).
+ * `prefix` is prepended to every path (e.g. ['query'] gives `query.limit`).
+ */
+export function formatIssues(issues: readonly Issue[], root = 'body', prefix: readonly PropertyKey[] = []): string {
+  const shown = issues.slice(0, 3).map((i) => describeIssue(i, root, prefix)).join('; ');
+  return issues.length > 3 ? `${shown}; and ${issues.length - 3} more` : shown;
+}

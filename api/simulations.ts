@@ -1,0 +1,42 @@
+// POST /simulations (SPEC §6): one packet object gives one result object; an array gives an array
+// of results, simulated in order. `?trace=true` traces every packet whatever the conditions say.
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { ApiDeps } from './deps.js';
+import { readJsonBody } from './body.js';
+import { fail } from './errors.js';
+import { readQuery } from './query.js';
+import { SimulationsQuerySchema } from './schemas.js';
+
+/** The daemon numbers inputs (`[0].packet.nwSrc`); a single-object body has no index to show. */
+function singlePath(path: string): string {
+  if (path.startsWith('[0].')) return path.slice(4);
+  if (path === '[0]') return 'body';
+  return path;
+}
+
+async function simulate(ctx: Context, deps: ApiDeps): Promise<void> {
+  const q = readQuery(ctx, SimulationsQuerySchema);
+  if (q === null) { ctx.req.resume(); return; }
+  const body = await readJsonBody(ctx, deps.bodyLimitBytes);
+  if (!body.ok) return fail(ctx, body.code, body.message);
+  const many = Array.isArray(body.value);
+  if (!many && (body.value === null || typeof body.value !== 'object')) {
+    return fail(ctx, 'invalid_body', 'body: must be a packet object ({ inPort, packet | frame }) or an array of them');
+  }
+  const inputs: readonly unknown[] = many ? body.value as unknown[] : [body.value];
+  const out = await deps.simulate(inputs, q.trace === 'true');
+  if (out.ok) {
+    ctx.body = many ? out.results : out.results[0];
+    return;
+  }
+  if (out.code === 'invalid_packet' || out.code === 'unknown_port') {
+    const path = many ? out.path : singlePath(out.path);
+    return fail(ctx, out.code, `${path}: ${out.message}`);
+  }
+  return fail(ctx, out.code, out.message);
+}
+
+export function registerSimulationRoutes(router: Router, deps: ApiDeps): void {
+  router.post('/simulations', (ctx) => simulate(ctx, deps));
+}

@@ -1,0 +1,59 @@
+// GET /traces (paged, newest first), GET and DELETE /traces/{id} (SPEC §6).
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { ApiDeps } from './deps.js';
+import type { TraceQuery } from '../sinks/types.js';
+import { fail } from './errors.js';
+import { readQuery } from './query.js';
+import { parseTime, TraceListQuerySchema } from './schemas.js';
+
+export const DEFAULT_TRACE_LIMIT = 100;
+
+/** Ids are UUIDs; anything far longer cannot name a trace and is answered 404 without a lookup. */
+const MAX_ID_LENGTH = 64;
+
+/** The URL of the page after this one: same path and filters, the store's next cursor. */
+function nextPageUrl(ctx: Context, cursor: string): string {
+  const params = new URLSearchParams(ctx.querystring);
+  params.set('cursor', cursor);
+  return `${ctx.origin}${ctx.path}?${params.toString()}`;
+}
+
+async function listTraces(ctx: Context, deps: ApiDeps): Promise<void> {
+  const q = readQuery(ctx, TraceListQuerySchema);
+  if (q === null) return;
+  const query: TraceQuery = { limit: q.limit ?? DEFAULT_TRACE_LIMIT };
+  if (q.cursor !== undefined) query.cursor = q.cursor;
+  if (q.conditionId !== undefined) query.conditionId = q.conditionId;
+  if (q.hostId !== undefined) query.hostId = q.hostId;
+  if (q.result !== undefined) query.result = q.result;
+  for (const key of ['since', 'until'] as const) {
+    const raw = q[key];
+    if (raw === undefined) continue;
+    const ms = parseTime(raw);
+    if (ms === null) return fail(ctx, 'invalid_query', `query.${key}: must be an ISO-8601 time or milliseconds since the epoch`);
+    query[key] = ms;
+  }
+  const r = await deps.traces.list(query);
+  if (!r.ok) return fail(ctx, r.code === 'invalid_cursor' ? 'invalid_cursor' : 'invalid_query', r.message);
+  if (r.nextCursor !== null) ctx.set('Link', `<${nextPageUrl(ctx, r.nextCursor)}>; rel="next"`);
+  ctx.body = r.items;
+}
+
+export function registerTraceRoutes(router: Router, deps: ApiDeps): void {
+  router.get('/traces', (ctx) => listTraces(ctx, deps));
+
+  router.get('/traces/:id', async (ctx) => {
+    const id = ctx.params.id!;
+    const trace = id.length <= MAX_ID_LENGTH ? await deps.traces.get(id) : null;
+    if (trace === null) return fail(ctx, 'not_found', `no trace ${id}`);
+    ctx.body = trace;
+  });
+
+  router.delete('/traces/:id', async (ctx) => {
+    const id = ctx.params.id!;
+    const existed = id.length <= MAX_ID_LENGTH && await deps.traces.delete(id);
+    if (!existed) return fail(ctx, 'not_found', `no trace ${id}`);
+    ctx.status = 204;
+  });
+}

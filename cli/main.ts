@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// `midotrace`: the one binary (SPEC §7). Offline commands run in-process; the rest talk to the
+// daemon's API. Exit 0 on success, 1 on a user error (one line), 2 when the daemon cannot be reached.
+import { Command, CommanderError } from 'commander';
+import { runSimulate } from './simulate.js';
+import { EXIT_USER, UserError } from './exit.js';
+import { VERSION } from './version.js';
+
+export function buildProgram(print: (s: string) => void): Command {
+  const program = new Command();
+  program
+    .name('midotrace')
+    .description('Packet tracing for MidoNet-style virtual networks')
+    .version(VERSION, '-V, --version')
+    .option('--api <url>', 'daemon API base URL (env MIDOTRACE_API)', process.env.MIDOTRACE_API ?? 'http://127.0.0.1:8181')
+    .option('--json', 'print JSON instead of tables')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+
+  program.command('simulate')
+    .description('simulate packets offline against a topology file (no daemon needed)')
+    .requiredOption('--topology <file>', 'topology document (SPEC §2)')
+    .option('--in-port <id>', 'UUID of the exterior ingress port')
+    .option('--packet <json>', 'packet fields as JSON (SPEC §3)')
+    .option('--frame <hex>', 'raw Ethernet frame as hex')
+    .option('--packets <file>', 'JSON array of packets, each with its inPort, simulated in order with state carried over')
+    .option('--trace', 'record and print the trace')
+    .option('--json', 'print JSON')
+    .action((opts: Record<string, unknown>) => {
+      runSimulate({
+        topology: String(opts.topology),
+        inPort: opts.inPort as string | undefined,
+        packet: opts.packet as string | undefined,
+        frame: opts.frame as string | undefined,
+        packets: opts.packets as string | undefined,
+        trace: opts.trace === true,
+        json: opts.json === true || program.opts().json === true,
+      }, print);
+    });
+
+  program.command('daemon')
+    .description('run the tracing daemon (REST API, worker pool, trace sink)')
+    .option('--config <file>', 'configuration file (JSON or YAML)')
+    .option('--topology <file>', 'topology document to load (offline mode)')
+    .option('--listen <host:port>', 'listen address (default 127.0.0.1:8181)')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runDaemon } = await import('../daemon/main.js');
+      const code = await runDaemon({
+        config: opts.config as string | undefined,
+        topology: opts.topology as string | undefined,
+        listen: opts.listen as string | undefined,
+      });
+      if (code !== 0) throw new UserError('daemon exited with an error', code);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const print = (s: string): void => { process.stdout.write(s + '\n'); };
+  const program = buildProgram(print);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USER;
+    if (e instanceof UserError) {
+      process.stderr.write(`midotrace: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+const invoked = process.argv[1] ?? '';
+if (invoked.endsWith('/cli/main.js') || invoked.endsWith('/cli/main.ts') || invoked.endsWith('/midotrace')) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+    process.stderr.write(`midotrace: internal error: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 70;
+  });
+}

@@ -1,0 +1,45 @@
+// What crosses the thread boundary between the daemon and its simulation workers. Packets travel in
+// batches: frames back to back in one transferred buffer, never one message per packet.
+import type { SnapshotDescriptor } from './snapshot.js';
+import type { SimulationResultJson } from '../../engine/simulator.js';
+import type { TraceRecord } from '../../sinks/types.js';
+
+export interface WorkerInit {
+  hostId: string;
+  /** The topology document (JSON text, already validated) published by the daemon. */
+  topology: SnapshotDescriptor;
+  /** Enabled trace conditions (PublishedCondition[] as JSON text). */
+  conditions: SnapshotDescriptor;
+  /** One Int32 hit counter per condition slot, shared by every worker. */
+  hits: SharedArrayBuffer;
+  /** State tables (MAC, ARP, conntrack, NAT) shared by every worker. */
+  state: unknown;
+}
+
+export interface BatchTask {
+  /** Frames back to back; frame i is data[offsets[i] .. offsets[i+1]). */
+  data: Uint8Array;
+  offsets: Int32Array;
+  /** Ingress port UUID per frame, or one for the whole batch. */
+  ports: string[] | string;
+  /** Trace every packet (`?trace=true`), conditions or not. */
+  forceTrace: boolean;
+  /** Return SPEC §4 JSON per packet (API calls); otherwise only result codes (replay, benchmarks). */
+  detail: boolean;
+  nowMs: number;
+}
+
+/** Result code per frame: ResultCode values, or UNKNOWN_PORT when the ingress port is not exterior. */
+export const UNKNOWN_PORT = 255;
+
+export interface BatchResult {
+  codes: Uint8Array;
+  /** Traced packets, in batch order, for the daemon to hand to its sink. */
+  traces: TraceRecord[];
+  details: SimulationResultJson[] | null;
+  /** Versions the batch ran against, so the daemon can tell when workers caught up with a change. */
+  topologyVersion: number;
+  conditionsVersion: number;
+  /** The worker thread that ran the batch (tests check that state is shared across threads). */
+  threadId: number;
+}

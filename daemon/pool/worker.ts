@@ -1,0 +1,80 @@
+// The Piscina worker: simulates batches. It imports only the engine (no Koa, ZooKeeper or sink
+// clients). Before each batch it checks the shared snapshots' versions and recompiles what changed.
+import { threadId, workerData } from 'node:worker_threads';
+import { Simulator } from '../../engine/simulator.js';
+import { compileTopology } from '../../engine/topology/compile.js';
+import type { TopologyDoc } from '../../engine/topology/doc.js';
+import { attachStateTables } from '../../engine/state/tables.js';
+import { ConditionMatcher, type PublishedCondition } from '../../engine/trace/matcher.js';
+import { traceRecord } from '../../engine/trace/record.js';
+import { newTraceId } from '../../engine/trace/trace-id.js';
+import { ResultCode } from '../../engine/result.js';
+import type { CompiledTopology } from '../../engine/topology/compiled.js';
+import type { TraceRecord } from '../../sinks/types.js';
+import type { SimulationResultJson } from '../../engine/simulator.js';
+import { SharedSnapshot } from './snapshot.js';
+import { UNKNOWN_PORT, type BatchResult, type BatchTask, type WorkerInit } from './protocol.js';
+
+const init = workerData as WorkerInit;
+const topologySnap = new SharedSnapshot(init.topology);
+const conditionsSnap = new SharedSnapshot(init.conditions);
+const hits = new Int32Array(init.hits);
+const state = attachStateTables(init.state as Parameters<typeof attachStateTables>[0]);
+
+let topoVersion = -1;
+let condVersion = -1;
+let topo: CompiledTopology | null = null;
+let sim: Simulator | null = null;
+
+function refresh(): void {
+  const tv = topologySnap.version();
+  const cv = conditionsSnap.version();
+  if (tv === topoVersion && cv === condVersion && sim !== null) return;
+  if (tv !== topoVersion || topo === null) {
+    const { version, text } = topologySnap.read();
+    topo = compileTopology(text === '' ? {} : JSON.parse(text) as TopologyDoc);
+    topoVersion = version;
+    if (sim === null) sim = new Simulator(topo, state, init.hostId);
+    else sim.setTopology(topo);
+  }
+  const { version, text } = conditionsSnap.read();
+  const list = text === '' ? [] : JSON.parse(text) as PublishedCondition[];
+  sim!.ctx.matcher = list.length === 0 ? null : new ConditionMatcher(topo!, list, hits);
+  condVersion = version;
+}
+
+export default function simulateBatch(task: BatchTask): BatchResult {
+  refresh();
+  const s = sim!;
+  const t = topo!;
+  const ctx = s.ctx;
+  const n = task.offsets.length - 1;
+  const codes = new Uint8Array(n);
+  const traces: TraceRecord[] = [];
+  const details: SimulationResultJson[] | null = task.detail ? [] : null;
+  ctx.forceTrace = task.forceTrace;
+  const single = typeof task.ports === 'string' ? t.portIndex.get(task.ports) ?? -1 : -1;
+  for (let i = 0; i < n; i++) {
+    const port = typeof task.ports === 'string' ? single : t.portIndex.get(task.ports[i]!) ?? -1;
+    const cfg = port >= 0 ? t.ports[port] : undefined;
+    if (cfg === undefined || !cfg.exterior) {
+      codes[i] = UNKNOWN_PORT;
+      if (details !== null) details.push({ result: 'errorDrop', reason: 'unknown_port', emitted: [], devicesTraversed: 0, traceIds: [] });
+      continue;
+    }
+    const off = task.offsets[i]!;
+    const now = task.nowMs;
+    const code: ResultCode = s.runFrame(port, task.data, off, task.offsets[i + 1]! - off, now);
+    codes[i] = code;
+    let traceIds: string[] = NO_IDS;
+    if (ctx.traced) {
+      const id = newTraceId();
+      traces.push(traceRecord(ctx, id, now));
+      traceIds = [id];
+    }
+    if (details !== null) details.push(s.resultJson(traceIds));
+  }
+  return { codes, traces, details, topologyVersion: topoVersion, conditionsVersion: condVersion, threadId };
+}
+
+const NO_IDS: string[] = [];

@@ -1,0 +1,58 @@
+// Addresses travel through the engine as plain numbers: an IPv4 address is a uint32 and a MAC a 48-bit
+// integer (exact in a double). Strings exist only at the edges (JSON, CLI, trace text).
+
+const HEX = '0123456789abcdef';
+
+export function macToString(mac: number): string {
+  let s = '';
+  for (let i = 5; i >= 0; i--) {
+    const b = Math.floor(mac / 2 ** (8 * i)) & 0xff;
+    s += HEX[b >> 4]! + HEX[b & 15]!;
+    if (i > 0) s += ':';
+  }
+  return s;
+}
+
+/** Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-...` and `aabb.ccdd.eeff`; returns -1 when malformed. */
+export function parseMac(text: string): number {
+  const hex = text.replace(/[:.-]/g, '');
+  if (!/^[0-9a-fA-F]{12}$/.test(hex)) return -1;
+  if (text.length !== 12 && !/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(text) && !/^[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}$/.test(text)) return -1;
+  return parseInt(hex, 16);
+}
+
+export function macHi(mac: number): number { return Math.floor(mac / 0x1000000) | 0; }
+export function macLo(mac: number): number { return (mac % 0x1000000) | 0; }
+export function macFrom(hi: number, lo: number): number { return hi * 0x1000000 + lo; }
+
+export function isMulticastMac(mac: number): boolean {
+  return (Math.floor(mac / 0x10000000000) & 1) === 1;
+}
+export const BROADCAST_MAC = 0xffffffffffff;
+
+export function ipToString(ip: number): string {
+  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+}
+
+/** Dotted quad to uint32; -1 when malformed. */
+export function parseIp(text: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return -1;
+  let ip = 0;
+  for (let i = 1; i <= 4; i++) {
+    const o = Number(m[i]);
+    if (o > 255) return -1;
+    ip = ip * 256 + o;
+  }
+  return ip;
+}
+
+/** Network mask for a prefix length 0..32, as uint32. */
+export function prefixMask(len: number): number {
+  return len <= 0 ? 0 : len >= 32 ? 0xffffffff : (0xffffffff << (32 - len)) >>> 0;
+}
+
+export function inPrefix(ip: number, net: number, len: number): boolean {
+  const m = prefixMask(len);
+  return ((ip & m) >>> 0) === ((net & m) >>> 0);
+}

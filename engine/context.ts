@@ -1,0 +1,224 @@
+// One PacketContext per simulation thread, reset for every packet (MidoNet's PacketContext). It holds
+// the working packet, the traversal bookkeeping, the emitted packets and, for traced packets only,
+// the recorded steps. Nothing here allocates per packet once warmed up.
+import { Packet } from './packet.js';
+import { ResultCode, type Reason } from './result.js';
+import type { CompiledTopology } from './topology/compiled.js';
+import type { SimStateTables } from './state/types.js';
+import type { Stage, StepDeviceType, TraceStep } from './trace/step.js';
+
+/** MidoNet's MaxDevicesTraversed: a simulation that enters more devices than this is an errorDrop. */
+export const MAX_DEVICES_TRAVERSED = 12;
+
+/** Decides whether a packet is traced (P2's shared-memory condition snapshot implements it). */
+export interface TraceMatcher {
+  /** Some condition matches on forward/return flow, so every packet's flow state must be known. */
+  readonly tracksFlows: boolean;
+  /** True when any condition is device-scoped to this global device number (cheap array read). */
+  scopedAt(device: number): boolean;
+  /** Tested once the ingress port is known; on a match, push the condition ids into ctx.conditionIds. */
+  matchAtIngress(ctx: PacketContext): boolean;
+  /**
+   * Tested where the packet enters a device that scopedAt() flagged. May be called again for the same
+   * packet after a restart: implementations record each condition once per packet (and count its
+   * `limit` once).
+   */
+  matchAtDevice(ctx: PacketContext, device: number): boolean;
+}
+
+/**
+ * Thrown (one shared instance, never allocated per packet) when a device-scoped condition matches an
+ * untraced packet part-way: the simulation restarts with tracing on so the trace covers the whole path
+ * from the ingress port, as Midolman's TraceRequiredException does.
+ */
+export const TRACE_REQUIRED: { readonly traceRequired: true } = Object.freeze({ traceRequired: true });
+
+export class PacketContext {
+  topo: CompiledTopology;
+  readonly state: SimStateTables;
+  hostId = '';
+
+  /** The packet as it moves through the network, rewritten by NAT, TTL, MAC rewrite, VLAN push/pop. */
+  readonly pkt = new Packet();
+  /** The packet as it arrived at the ingress port (conditions and the trace's match refer to it). */
+  readonly origPkt = new Packet();
+
+  /** Exterior port where the packet entered. */
+  ingressPort = -1;
+  /** Port through which the current device received the packet (-1 for generated packets). */
+  inPort = -1;
+  /** Port the current device chose to send out of, -1 until chosen (outPorts conditions). */
+  outPort = -1;
+  devicesTraversed = 0;
+  /** traversedDevice conditions: a mark per global device number, cleared from `traversedList`. */
+  traversed: Uint8Array;
+  readonly traversedList: number[] = [];
+
+  nowMs = 0;
+  /** Per-flow hash for ECMP; computed from the 5-tuple at ingress. */
+  flowHash = 0;
+
+  /**
+   * True when some rule of the topology matches on forward/return flow: then every packet's flow state
+   * is looked up at ingress, so forward packets are tracked even where no rule on their own path asks
+   * (the rule that cares may sit on the reply's path). Set by the Simulator per topology.
+   */
+  tracksFlows = false;
+  /** Connection tracking, computed lazily by the rules layer: -1 unknown, 0 return flow, 1 forward flow. */
+  forwardFlow = -1;
+  /** A DNAT rule rewrote the destination (matchNwDstRewritten). */
+  nwDstRewritten = false;
+
+  /** The merged result of every branch so far (see finish() in devices/disposition.ts). */
+  result: ResultCode = ResultCode.Drop;
+  reason: Reason = 'none';
+  resultSet = false;
+
+  /** Emitted packets: emitPorts[i] out of emitPkts[i]; emitGenerated[i] for answers and ICMP errors. */
+  emitCount = 0;
+  emitPorts = new Int32Array(16);
+  emitGenerated = new Uint8Array(16);
+  emitPkts: Packet[] = [];
+
+  /** Scratch packets for forks (flood) and generated packets, taken and returned stack-wise. */
+  private readonly pool: Packet[] = [];
+  private poolTop = 0;
+
+  /** True while simulating a generated packet (its emits are marked generated). */
+  generating = false;
+  /** Generated packets waiting to be simulated from the egress of genPorts[i]. */
+  genCount = 0;
+  genPorts = new Int32Array(8);
+  genPkts: Packet[] = [];
+
+  // Tracing. `traced` is the one branch every recording site tests.
+  traced = false;
+  forceTrace = false;
+  matcher: TraceMatcher | null = null;
+  readonly conditionIds: string[] = [];
+  steps: TraceStep[] = [];
+
+  /** Scratch words for state table keys and values, shared by every device (single-threaded). */
+  readonly key = new Int32Array(8);
+  readonly val = new Int32Array(4);
+  readonly out = new Int32Array(4);
+
+  constructor(topo: CompiledTopology, state: SimStateTables) {
+    this.topo = topo;
+    this.state = state;
+    this.traversed = new Uint8Array(topo.deviceCount);
+  }
+
+  /** Swap in a new topology version between packets. */
+  setTopology(topo: CompiledTopology): void {
+    this.topo = topo;
+    if (this.traversed.length < topo.deviceCount) this.traversed = new Uint8Array(topo.deviceCount);
+    else this.traversed.fill(0);
+    this.traversedList.length = 0;
+  }
+
+  /** Clears per-packet state; `pkt` is left for the caller to fill. */
+  begin(nowMs: number): void {
+    this.nowMs = nowMs;
+    this.ingressPort = -1;
+    this.inPort = -1;
+    this.outPort = -1;
+    this.devicesTraversed = 0;
+    const list = this.traversedList;
+    for (let i = 0; i < list.length; i++) this.traversed[list[i]!] = 0;
+    list.length = 0;
+    this.forwardFlow = -1;
+    this.nwDstRewritten = false;
+    this.result = ResultCode.Drop;
+    this.reason = 'none';
+    this.resultSet = false;
+    this.emitCount = 0;
+    this.genCount = 0;
+    this.generating = false;
+    this.poolTop = 0;
+    this.traced = this.forceTrace;
+    this.conditionIds.length = 0;
+    if (this.steps.length !== 0) this.steps = [];
+  }
+
+  /**
+   * Back to the state right after ingress, keeping the clock, the ingress port and the matched
+   * condition ids: used when a device-scoped condition asks for a traced re-run.
+   */
+  rewind(): void {
+    const list = this.traversedList;
+    for (let i = 0; i < list.length; i++) this.traversed[list[i]!] = 0;
+    list.length = 0;
+    this.pkt.copyFrom(this.origPkt);
+    this.inPort = -1;
+    this.outPort = -1;
+    this.devicesTraversed = 0;
+    this.forwardFlow = -1;
+    this.nwDstRewritten = false;
+    this.result = ResultCode.Drop;
+    this.reason = 'none';
+    this.resultSet = false;
+    this.emitCount = 0;
+    this.genCount = 0;
+    this.generating = false;
+    this.poolTop = 0;
+    this.steps = [];
+  }
+
+  markTraversed(device: number): void {
+    if (this.traversed[device] === 0) {
+      this.traversed[device] = 1;
+      this.traversedList.push(device);
+    }
+  }
+
+  /** Take a scratch packet holding a copy of `src`; give it back with release() in LIFO order. */
+  acquire(src: Packet): Packet {
+    if (this.poolTop === this.pool.length) this.pool.push(new Packet());
+    const p = this.pool[this.poolTop++]!;
+    p.copyFrom(src);
+    return p;
+  }
+
+  release(): void { this.poolTop--; }
+
+  /** Record a packet leaving the virtual network through exterior port `port`. */
+  emit(port: number, pkt: Packet): void {
+    const n = this.emitCount;
+    if (n === this.emitPorts.length) {
+      const ports = new Int32Array(n * 2); ports.set(this.emitPorts); this.emitPorts = ports;
+      const gen = new Uint8Array(n * 2); gen.set(this.emitGenerated); this.emitGenerated = gen;
+    }
+    if (n === this.emitPkts.length) this.emitPkts.push(new Packet());
+    this.emitPorts[n] = port;
+    this.emitGenerated[n] = this.generating ? 1 : 0;
+    this.emitPkts[n]!.copyFrom(pkt);
+    this.emitCount = n + 1;
+  }
+
+  /**
+   * Queue a generated packet (ARP reply, echo reply, ICMP error) to leave through port `port` once the
+   * current simulation ends; returns the cleared packet for the caller to fill.
+   */
+  generate(port: number): Packet {
+    const n = this.genCount;
+    if (n === this.genPorts.length) {
+      const ports = new Int32Array(n * 2); ports.set(this.genPorts); this.genPorts = ports;
+    }
+    if (n === this.genPkts.length) this.genPkts.push(new Packet());
+    const p = this.genPkts[n]!;
+    p.reset();
+    this.genPorts[n] = port;
+    this.genCount = n + 1;
+    return p;
+  }
+
+  /** Record one trace step. Call only under `if (ctx.traced)` so untraced packets build no text. */
+  step(stage: Stage, deviceType: StepDeviceType, deviceId: string, deviceName: string,
+       message: string, details: Record<string, unknown> = {}): void {
+    this.steps.push({
+      step: this.steps.length + 1, timestampMs: Date.now(), stage, deviceType, deviceId, deviceName,
+      message, details,
+    });
+  }
+}

@@ -1,0 +1,59 @@
+// A router's ARP: it answers requests for the ingress port's address and learns from requests and
+// replies addressed to it (Midolman's ArpTable), and resolves next hops.
+import type { PacketContext } from '../context.js';
+import { inPrefix, ipToString, macFrom, macHi, macLo, macToString } from '../addr.js';
+import { ResultCode } from '../result.js';
+import { ARP_TTL_MS } from '../state/types.js';
+import { DeviceKind, type CRouter } from '../topology/compiled.js';
+import { fillArpReply } from '../wire/icmp-error.js';
+import { finish } from './disposition.js';
+
+export function routerArp(ctx: PacketContext, rt: CRouter, inPort: number): void {
+  const pkt = ctx.pkt;
+  const port = ctx.topo.ports[inPort]!;
+  if (pkt.arpTpa !== port.portAddr) {
+    if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ARP for ${ipToString(pkt.arpTpa)} is not for this port's address`, { reason: 'router_not_for_me' });
+    finish(ctx, ResultCode.Drop, 'router_not_for_me');
+    return;
+  }
+  if (inPrefix(pkt.arpSpa, port.netAddr, port.netLen)) learnArp(ctx, rt, pkt.arpSpa, pkt.arpSha);
+  if (pkt.arpOp === 1) {
+    fillArpReply(pkt, port.mac, ctx.generate(inPort));
+    if (ctx.traced) {
+      ctx.step('disposition', 'router', rt.id, rt.name,
+        `consumed: answered ARP request for ${ipToString(port.portAddr)} with ${macToString(port.mac)}`,
+        { reason: 'arp_consumed', ip: ipToString(port.portAddr), mac: macToString(port.mac) });
+    }
+  } else if (ctx.traced) {
+    ctx.step('disposition', 'router', rt.id, rt.name, `consumed: ARP reply from ${ipToString(pkt.arpSpa)}`, { reason: 'arp_consumed' });
+  }
+  finish(ctx, ResultCode.Consumed, 'arp_consumed');
+}
+
+function learnArp(ctx: PacketContext, rt: CRouter, ip: number, mac: number): void {
+  ctx.key[0] = rt.idx; ctx.key[1] = ip;
+  ctx.val[0] = macHi(mac); ctx.val[1] = macLo(mac);
+  ctx.state.arp.put(ctx.key, ctx.val, ARP_TTL_MS, ctx.nowMs);
+  if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, `ARP cache: ${ipToString(ip)} is at ${macToString(mac)}`, { ip: ipToString(ip), mac: macToString(mac) });
+}
+
+/**
+ * The MAC of next hop `ip` behind `outPort`: the peer router port, the peer bridge's ARP table or one
+ * of its router ports, the router's seeded table, then the ARP cache. -1 when unknown.
+ */
+export function resolveNextHop(ctx: PacketContext, rt: CRouter, outPort: number, ip: number): number {
+  const topo = ctx.topo;
+  const port = topo.ports[outPort]!;
+  if (port.peer >= 0) {
+    const peer = topo.ports[port.peer]!;
+    if (peer.deviceKind === DeviceKind.Router) return peer.mac;
+    const br = topo.bridges[peer.deviceIdx]!;
+    const m = br.arpTable.get(ip) ?? br.routerMacByIp.get(ip);
+    if (m !== undefined) return m;
+  }
+  const seeded = rt.arpTable.get(ip);
+  if (seeded !== undefined) return seeded;
+  ctx.key[0] = rt.idx; ctx.key[1] = ip;
+  if (ctx.state.arp.get(ctx.key, ctx.out, ctx.nowMs)) return macFrom(ctx.out[0]!, ctx.out[1]!);
+  return -1;
+}

@@ -1,0 +1,142 @@
+// A virtual L3 router, as Midolman's Router: pre-routing filter, local addresses (echo), TTL, route
+// lookup (longest prefix, source prefix, weight, ECMP), blackhole/reject/no-route with ICMP, post-routing
+// filter, next-hop MAC and MAC rewrite.
+import type { PacketContext } from '../context.js';
+import { BROADCAST_MAC, ipToString, macToString } from '../addr.js';
+import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
+import { ResultCode, type Reason } from '../result.js';
+import { routerDevice, RouteType, type CRouter } from '../topology/compiled.js';
+import { ChainAction, runChain } from '../rules/chain.js';
+import { enterDevice, finish, label } from './disposition.js';
+import { resolveNextHop, routerArp } from './router-arp.js';
+import { sendArpRequest, sendEchoReply, sendIcmpError } from './router-icmp.js';
+import { portEgress } from './port.js';
+
+const ICMP_ECHO_REQUEST = 8;
+
+export function routerProcess(ctx: PacketContext, r: number, inPort: number): void {
+  const rt = ctx.topo.routers[r]!;
+  enterDevice(ctx, routerDevice(ctx.topo, r), 'router', rt.id, rt.name);
+  const pkt = ctx.pkt;
+  const inCfg = ctx.topo.ports[inPort]!;
+  if (ctx.traced) {
+    ctx.step('reception', 'router', rt.id, rt.name, `router ${label(rt.name, rt.id)} received the packet on port ${label(inCfg.name, inCfg.id)}`,
+      { inPortId: inCfg.id, nwSrc: ipToString(pkt.nwSrc), nwDst: ipToString(pkt.nwDst), ttl: pkt.ttl });
+  }
+  if (!rt.adminUp) return drop(ctx, rt, 'router_admin_down', 'router is administratively down');
+  if (pkt.vlanCount > 0) {
+    // Priority-tagged frames (VLAN 0) are accepted untagged; any real VLAN is not for a router.
+    if (pkt.vlanCount !== 1 || pkt.vlanIds[0] !== 0) return drop(ctx, rt, 'router_vlan_tagged', `VLAN ${pkt.vlan} tagged frames are not routed`);
+    pkt.popVlan();
+    if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, 'popped priority tag (VLAN 0)', { vlan: 0 });
+  }
+  if (pkt.etherType === ETH_ARP) return routerArp(ctx, rt, inPort);
+  if (pkt.etherType !== ETH_IPV4) return drop(ctx, rt, 'router_unsupported_ethertype', `ethertype 0x${pkt.etherType.toString(16).padStart(4, '0')} is not routed`);
+  if (pkt.ethDst !== inCfg.mac && pkt.ethDst !== BROADCAST_MAC) {
+    return drop(ctx, rt, 'router_not_for_me', `destination MAC ${macToString(pkt.ethDst)} is not the port's ${macToString(inCfg.mac)}`);
+  }
+
+  ctx.outPort = -1;
+  if (rt.inChain >= 0) {
+    const action = runChain(ctx, rt.inChain, rt.id, rt.name);
+    if (action !== ChainAction.Accept) return chainDrop(ctx, rt, inPort, action, 'pre-routing');
+  }
+
+  if (rt.localAddrs.has(pkt.nwDst)) {
+    if (pkt.nwProto === PROTO_ICMP && pkt.hasL4 && pkt.tpSrc === ICMP_ECHO_REQUEST) {
+      sendEchoReply(ctx, inPort);
+      if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `consumed: echo reply sent from ${ipToString(pkt.nwDst)}`, { reason: 'icmp_echo_reply' });
+      finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
+      return;
+    }
+    return drop(ctx, rt, 'local_delivery', `addressed to the router's own address ${ipToString(pkt.nwDst)}`);
+  }
+
+  if (pkt.ttl <= 1) {
+    sendIcmpError(ctx, rt, inPort, 11, 0);
+    return errorDrop(ctx, rt, 'ttl_expired', `TTL ${pkt.ttl} expired`);
+  }
+
+  const ri = rt.routes.lookup(pkt.nwDst, pkt.nwSrc, ctx.flowHash);
+  if (ri < 0) {
+    sendIcmpError(ctx, rt, inPort, 3, 0);
+    return errorDrop(ctx, rt, 'no_route', `no route to ${ipToString(pkt.nwDst)}`);
+  }
+  const route = ctx.topo.routes[ri]!;
+  if (ctx.traced) {
+    ctx.step('processing', 'router', rt.id, rt.name,
+      `route chosen: ${ipToString(route.dst)}/${route.dstLen}` + (route.srcLen > 0 ? ` from ${ipToString(route.src)}/${route.srcLen}` : '') +
+      (route.type === RouteType.Normal ? ` via port ${ctx.topo.ports[route.nextHopPort]!.id}` + (route.nextHopGateway !== 0 ? ` gateway ${ipToString(route.nextHopGateway)}` : '') : ` (${ROUTE_TYPE_NAMES[route.type]})`),
+      { routeId: route.id, type: ROUTE_TYPE_NAMES[route.type], dst: `${ipToString(route.dst)}/${route.dstLen}`,
+        src: `${ipToString(route.src)}/${route.srcLen}`, weight: route.weight,
+        nextHopPort: route.nextHopPort >= 0 ? ctx.topo.ports[route.nextHopPort]!.id : null,
+        nextHopGateway: route.nextHopGateway !== 0 ? ipToString(route.nextHopGateway) : null });
+  }
+  if (route.type === RouteType.Blackhole) return errorDrop(ctx, rt, 'blackhole_route', 'blackhole route');
+  if (route.type === RouteType.Reject) {
+    sendIcmpError(ctx, rt, inPort, 3, 13);
+    return errorDrop(ctx, rt, 'reject_route', 'reject route');
+  }
+  if (route.type === RouteType.Local) return drop(ctx, rt, 'local_delivery', 'local route');
+
+  const outPort = route.nextHopPort;
+  pkt.ttl--;
+  if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, `TTL decremented to ${pkt.ttl}`, { ttl: pkt.ttl });
+
+  ctx.outPort = outPort;
+  if (rt.outChain >= 0) {
+    const action = runChain(ctx, rt.outChain, rt.id, rt.name);
+    if (action !== ChainAction.Accept) {
+      pkt.ttl++; // an ICMP error quotes the packet as it arrived
+      return chainDrop(ctx, rt, inPort, action, 'post-routing');
+    }
+  }
+
+  const nextHop = route.nextHopGateway !== 0 ? route.nextHopGateway : pkt.nwDst;
+  const mac = resolveNextHop(ctx, rt, outPort, nextHop);
+  const outCfg = ctx.topo.ports[outPort]!;
+  if (mac < 0) {
+    sendArpRequest(ctx, outPort, nextHop);
+    pkt.ttl++;
+    sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
+    if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: no MAC known for next hop ${ipToString(nextHop)} (ARP request sent)`, { reason: 'arp_unresolved', nextHop: ipToString(nextHop) });
+    finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
+    return;
+  }
+  pkt.ethSrc = outCfg.mac;
+  pkt.ethDst = mac;
+  if (ctx.traced) {
+    ctx.step('disposition', 'router', rt.id, rt.name,
+      `forwarded to port ${label(outCfg.name, outCfg.id)}, next hop ${ipToString(nextHop)} at ${macToString(mac)}`,
+      { portId: outCfg.id, nextHop: ipToString(nextHop), ethSrc: macToString(outCfg.mac), ethDst: macToString(mac) });
+  }
+  portEgress(ctx, outPort);
+}
+
+const ROUTE_TYPE_NAMES = ['normal', 'blackhole', 'reject', 'local'] as const;
+
+function drop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
+  if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
+  finish(ctx, ResultCode.Drop, reason);
+}
+
+function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
+  if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
+  finish(ctx, ResultCode.ErrorDrop, reason);
+}
+
+/**
+ * A filter dropped or rejected the packet. Reject answers ICMP 3/13; a dropped header fragment gets
+ * ICMP 3/4 so the sender stops fragmenting (Midolman does not reassemble).
+ */
+function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: ChainAction, which: string): void {
+  if (action === ChainAction.Reject) {
+    sendIcmpError(ctx, rt, inPort, 3, 13);
+    return errorDrop(ctx, rt, 'chain_reject', `rejected by the ${which} filter`);
+  }
+  if (ctx.pkt.fragment === Frag.First) {
+    sendIcmpError(ctx, rt, inPort, 3, 4);
+    return errorDrop(ctx, rt, 'fragment_dropped', `header fragment dropped by the ${which} filter`);
+  }
+  drop(ctx, rt, 'chain_drop', `dropped by the ${which} filter`);
+}

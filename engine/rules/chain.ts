@@ -1,0 +1,205 @@
+// Chain evaluation (MidoNet's Chain.scala): rules in order; accept / drop / reject decide; continue goes
+// on; return leaves the current chain (back after the jump that entered it, or accept at top level);
+// jump evaluates the target and, when it returns or falls off its end, continues after the jump;
+// falling off the top-level chain accepts. NAT rules rewrite then act per their flowAction.
+//
+// Jumps use an explicit stack and an on-stack mark per chain (both preallocated module scratch, one
+// per worker thread) instead of recursion. A jump to a chain already on the stack is a loop: the
+// packet is dropped with reason 'chain_drop' and chainVerdict.jumpLoop set (the trace says "jump
+// loop"). Midolman instead skips such a jump; a loop is a configuration error we prefer to surface.
+// Jumping to the same chain twice in sequence (not nested) is not a loop.
+import { ipToString } from '../addr.js';
+import type { PacketContext } from '../context.js';
+import type { Reason } from '../result.js';
+import { type CChain, type CRule, type CompiledTopology, FlowAction, RuleType } from '../topology/compiled.js';
+import { describeCondition, matchCondition } from './condition.js';
+import { portOwnerDevice } from './conntrack.js';
+import { applyNat, natInfo, NatOutcome } from './nat.js';
+
+export const enum ChainAction { Accept = 0, Drop = 1, Reject = 2 }
+
+/** How the last runChain() call ended, beyond its ChainAction. Overwritten by every call. */
+export interface ChainVerdict {
+  /** topo.rules index of the rule that decided; -1 when no rule did (no chain, or fell off the end). */
+  ruleIdx: number;
+  /** 'none' on accept; 'chain_drop', 'chain_reject', 'nat_exhausted' or 'state_table_full' otherwise. */
+  reason: Reason;
+  /** The drop came from a jump loop. */
+  jumpLoop: boolean;
+}
+
+export const chainVerdict: ChainVerdict = { ruleIdx: -1, reason: 'none', jumpLoop: false };
+
+export const RULE_TYPE_NAMES = ['accept', 'drop', 'reject', 'continue', 'return', 'jump',
+  'dnat', 'snat', 'rev_dnat', 'rev_snat'] as const;
+const ACTION_NAMES = ['accept', 'drop', 'reject'] as const;
+
+let onStack = new Uint8Array(16);
+let stackChain = new Int32Array(17);
+let stackPos = new Int32Array(17);
+
+/**
+ * NAT zone: the global device number of the bridge or router processing the packet, found through the
+ * port it entered that device by (ctx.inPort; ctx.outPort for a generated packet, which has none).
+ * Chains of a device and of its ports therefore share a zone, as Midolman keys NAT on the current
+ * device, so a DNAT in a router port's inbound filter is reversed by rev_dnat in the router's chain.
+ */
+export function natZone(ctx: PacketContext): number {
+  return portOwnerDevice(ctx.topo, ctx.inPort >= 0 ? ctx.inPort : ctx.outPort);
+}
+
+/**
+ * Evaluate chain `chainIdx` (-1: no chain, accept) as a filter of device `deviceId` / `deviceName`
+ * (bridge, router or port; used only in trace text). The deciding rule and the drop reason are left
+ * in chainVerdict.
+ */
+export function runChain(ctx: PacketContext, chainIdx: number, deviceId: string, deviceName: string): ChainAction {
+  const v = chainVerdict;
+  v.ruleIdx = -1;
+  v.reason = 'none';
+  v.jumpLoop = false;
+  if (chainIdx < 0) return ChainAction.Accept;
+  const topo = ctx.topo;
+  const chains = topo.chains;
+  if (onStack.length < chains.length) {
+    onStack = new Uint8Array(chains.length);
+    stackChain = new Int32Array(chains.length + 1);
+    stackPos = new Int32Array(chains.length + 1);
+  }
+  const zone = natZone(ctx);
+  let depth = 0;
+  let cur = chainIdx;
+  let pos = 0;
+  let action = ChainAction.Accept;
+  stackChain[0] = cur;
+  onStack[cur] = 1;
+  if (ctx.traced) traceEnter(ctx, chains[cur]!, deviceId, deviceName, -1);
+
+  run: for (;;) {
+    const rules = chains[cur]!.rules;
+    while (pos < rules.length) {
+      const r = rules[pos++]!;
+      if (!matchCondition(r.cond, ctx)) continue;
+      const type = r.type;
+      if (type <= RuleType.Reject) {
+        action = type === RuleType.Accept ? ChainAction.Accept
+          : type === RuleType.Drop ? ChainAction.Drop : ChainAction.Reject;
+        v.ruleIdx = r.idx;
+        v.reason = type === RuleType.Accept ? 'none' : type === RuleType.Drop ? 'chain_drop' : 'chain_reject';
+        if (ctx.traced) traceRule(ctx, r, ACTION_NAMES[action]!, '');
+        break run;
+      }
+      if (type === RuleType.Continue) continue;
+      if (type === RuleType.Return) {
+        if (ctx.traced) traceRule(ctx, r, 'return', depth === 0 ? 'accept' : 'back to the jumping chain');
+        if (depth === 0) { v.ruleIdx = r.idx; break run; }
+        break;
+      }
+      if (type === RuleType.Jump) {
+        const target = r.jumpChain;
+        if (target < 0 || target >= chains.length) continue;
+        if (onStack[target] === 1) {
+          action = ChainAction.Drop;
+          v.ruleIdx = r.idx;
+          v.reason = 'chain_drop';
+          v.jumpLoop = true;
+          if (ctx.traced) traceRule(ctx, r, 'drop', `jump loop: chain ${chains[target]!.name || chains[target]!.id} is already being evaluated`);
+          break run;
+        }
+        if (ctx.traced) traceRule(ctx, r, 'jump', `to chain ${chains[target]!.name || chains[target]!.id}`);
+        stackPos[depth] = pos;
+        depth++;
+        stackChain[depth] = target;
+        onStack[target] = 1;
+        if (ctx.traced) traceEnter(ctx, chains[target]!, deviceId, deviceName, cur);
+        cur = target;
+        pos = 0;
+        continue run;
+      }
+      // dnat, snat, rev_dnat, rev_snat
+      const p = ctx.pkt;
+      const bSrc = p.nwSrc, bDst = p.nwDst, bTpSrc = p.tpSrc, bTpDst = p.tpDst;
+      const res = applyNat(ctx, r, zone);
+      if (res === NatOutcome.NotApplied) continue;
+      if (res !== NatOutcome.Applied) {
+        action = ChainAction.Drop;
+        v.ruleIdx = r.idx;
+        v.reason = res === NatOutcome.Exhausted ? 'nat_exhausted' : 'state_table_full';
+        if (ctx.traced) traceRule(ctx, r, 'drop', v.reason);
+        break run;
+      }
+      if (ctx.traced) traceNat(ctx, r, bSrc, bDst, bTpSrc, bTpDst);
+      const fa = r.flowAction;
+      if (fa === FlowAction.Continue) continue;
+      if (fa === FlowAction.Accept) { v.ruleIdx = r.idx; action = ChainAction.Accept; break run; }
+      if (depth === 0) { v.ruleIdx = r.idx; break run; } // Return at top level accepts
+      break;
+    }
+    // Return, or fell off the end: leave this chain.
+    if (depth === 0) {
+      if (v.ruleIdx < 0 && ctx.traced) traceFellOff(ctx, chains[cur]!);
+      break;
+    }
+    onStack[cur] = 0;
+    depth--;
+    cur = stackChain[depth]!;
+    pos = stackPos[depth]!;
+  }
+  for (let d = 0; d <= depth; d++) onStack[stackChain[d]!] = 0;
+  return action;
+}
+
+// ---- Trace text: only reached under `if (ctx.traced)`. ----
+
+function chainLabel(c: CChain): string { return c.name || c.id; }
+
+function ownerText(t: CompiledTopology, id: string, name: string, chainIdx: number): string {
+  const b = t.bridgeIndex.get(id);
+  const r = b === undefined ? t.routerIndex.get(id) : undefined;
+  const p = b === undefined && r === undefined ? t.portIndex.get(id) : undefined;
+  const dev = b !== undefined ? t.bridges[b] : r !== undefined ? t.routers[r] : p !== undefined ? t.ports[p] : undefined;
+  const kind = b !== undefined ? 'bridge' : r !== undefined ? 'router' : p !== undefined ? 'port' : 'device';
+  const dir = dev === undefined ? '' : dev.inChain === chainIdx ? 'inbound ' : dev.outChain === chainIdx ? 'outbound ' : '';
+  return `${dir}filter of ${kind} ${name || id}`;
+}
+
+function traceEnter(ctx: PacketContext, chain: CChain, deviceId: string, deviceName: string, from: number): void {
+  const t = ctx.topo;
+  const where = from < 0 ? ownerText(t, deviceId, deviceName, chain.idx) : `jump from chain ${chainLabel(t.chains[from]!)}`;
+  ctx.step('processing', 'chain', chain.id, chain.name, `chain ${chainLabel(chain)} evaluated (${where})`,
+    { chainId: chain.id, deviceId, rules: chain.rules.length });
+}
+
+function traceFellOff(ctx: PacketContext, chain: CChain): void {
+  ctx.step('processing', 'chain', chain.id, chain.name,
+    `no rule of chain ${chainLabel(chain)} decided: accept`, { chainId: chain.id, action: 'accept' });
+}
+
+function ruleName(ctx: PacketContext, r: CRule): string {
+  return `${chainLabel(ctx.topo.chains[r.chainIdx]!)}[${r.position + 1}]`;
+}
+
+function traceRule(ctx: PacketContext, r: CRule, action: string, note: string): void {
+  const type = RULE_TYPE_NAMES[r.type];
+  const chain = ctx.topo.chains[r.chainIdx]!;
+  ctx.step('processing', 'rule', r.id, ruleName(ctx, r),
+    `rule ${r.position + 1} (${type}) of chain ${chainLabel(chain)} matched: ${action}${note ? ` (${note})` : ''}`,
+    { ruleId: r.id, chainId: chain.id, position: r.position + 1, type, action,
+      condition: describeCondition(r.cond), ...(note ? { note } : {}) });
+}
+
+function endpoint(ip: number, port: number): string { return `${ipToString(ip >>> 0)}:${port}`; }
+
+function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport: number, dport: number): void {
+  const p = ctx.pkt;
+  const type = RULE_TYPE_NAMES[r.type];
+  const before = { nwSrc: ipToString(src >>> 0), nwDst: ipToString(dst >>> 0), tpSrc: sport, tpDst: dport };
+  const after = { nwSrc: ipToString(p.nwSrc >>> 0), nwDst: ipToString(p.nwDst >>> 0), tpSrc: p.tpSrc, tpDst: p.tpDst };
+  const action = ['accept', 'continue', 'return'][r.flowAction]!;
+  const kind = natInfo.isStatic ? 'static' : natInfo.created ? 'new binding' : 'existing binding';
+  ctx.step('processing', 'rule', r.id, ruleName(ctx, r),
+    `rule ${r.position + 1} (${type}, ${kind}) rewrote ${endpoint(src, sport)} → ${endpoint(dst, dport)} into `
+      + `${endpoint(p.nwSrc, p.tpSrc)} → ${endpoint(p.nwDst, p.tpDst)}, then ${action}`,
+    { ruleId: r.id, chainId: ctx.topo.chains[r.chainIdx]!.id, position: r.position + 1, type, action,
+      binding: kind, before, after });
+}

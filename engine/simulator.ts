@@ -1,0 +1,106 @@
+// A Simulator owns one PacketContext and turns SPEC §3 inputs into SPEC §4 results. Hot callers
+// (the worker pool, benchmarks) use runFrame() and read ctx; JSON is built only by resultJson().
+import { PacketContext, type TraceMatcher } from './context.js';
+import { ResultCode, RESULT_NAMES, type Reason, type ResultName } from './result.js';
+import { simulate } from './simulate.js';
+import type { CompiledTopology } from './topology/compiled.js';
+import type { SimStateTables } from './state/types.js';
+import { parseFrame, type ParseError } from './wire/parse.js';
+import { PARSE_ERROR_MESSAGES } from './wire/parse.js';
+import { buildFrameBytes } from './wire/build.js';
+import { bytesToHex, packetToJson, type PacketJson } from './packet-json.js';
+import { finish } from './devices/disposition.js';
+import { F } from './rules/condition.js';
+
+/** Whether any rule matches on forward/return flow (then flows are tracked for every packet). */
+export function topologyTracksFlows(topo: CompiledTopology): boolean {
+  return topo.rules.some((r) => (r.cond.set & (F.FwdFlow | F.RetFlow)) !== 0);
+}
+
+export interface EmittedJson {
+  portId: string;
+  generated: boolean;
+  packet: PacketJson;
+  frame: string;
+}
+
+export interface SimulationResultJson {
+  result: ResultName;
+  /** Stable reason code for drops (and `consumed`); 'none' for a forward. An addition to SPEC §4. */
+  reason: Reason;
+  emitted: EmittedJson[];
+  devicesTraversed: number;
+  traceIds: string[];
+  /** Present for malformed frames: the parser's code and sentence. */
+  error?: { code: ParseError; message: string };
+}
+
+export class Simulator {
+  readonly ctx: PacketContext;
+  parseError: ParseError = 'ok';
+
+  constructor(topo: CompiledTopology, state: SimStateTables, hostId = '', matcher: TraceMatcher | null = null) {
+    this.ctx = new PacketContext(topo, state);
+    this.ctx.hostId = hostId;
+    this.ctx.matcher = matcher;
+    this.ctx.tracksFlows = topologyTracksFlows(topo);
+  }
+
+  setTopology(topo: CompiledTopology): void {
+    this.ctx.setTopology(topo);
+    this.ctx.tracksFlows = topologyTracksFlows(topo);
+  }
+
+  /** Parses `len` bytes at `off` as an Ethernet frame and simulates it entering `inPort`. */
+  runFrame(inPort: number, buf: Uint8Array, off: number, len: number, nowMs: number): ResultCode {
+    const ctx = this.ctx;
+    ctx.begin(nowMs);
+    const err = parseFrame(buf, off, len, ctx.pkt);
+    this.parseError = err;
+    if (err !== 'ok') return this.malformed(inPort, err);
+    return simulate(ctx, inPort);
+  }
+
+  /** Simulates ctx.pkt, which the caller filled after calling ctx.begin(nowMs). */
+  runPacket(inPort: number): ResultCode {
+    this.parseError = 'ok';
+    return simulate(this.ctx, inPort);
+  }
+
+  private malformed(inPort: number, err: ParseError): ResultCode {
+    const ctx = this.ctx;
+    ctx.ingressPort = inPort;
+    const port = ctx.topo.ports[inPort];
+    if (ctx.traced && port !== undefined) {
+      ctx.step('reception', 'port', port.id, port.name, `port ${port.name || port.id} received a frame`, {});
+      ctx.step('disposition', 'port', port.id, port.name, `dropped: malformed frame (${PARSE_ERROR_MESSAGES[err]})`,
+        { reason: 'malformed_frame', error: err });
+    }
+    finish(ctx, ResultCode.ErrorDrop, 'malformed_frame');
+    return ctx.result;
+  }
+
+  /** The last simulation as SPEC §4 JSON (allocates; not for the hot path). */
+  resultJson(traceIds: string[] = []): SimulationResultJson {
+    const ctx = this.ctx;
+    const emitted: EmittedJson[] = [];
+    for (let i = 0; i < ctx.emitCount; i++) {
+      const pkt = ctx.emitPkts[i]!;
+      emitted.push({
+        portId: ctx.topo.ports[ctx.emitPorts[i]!]!.id,
+        generated: ctx.emitGenerated[i] === 1,
+        packet: packetToJson(pkt),
+        frame: bytesToHex(buildFrameBytes(pkt)),
+      });
+    }
+    const out: SimulationResultJson = {
+      result: RESULT_NAMES[ctx.result],
+      reason: ctx.reason,
+      emitted,
+      devicesTraversed: ctx.devicesTraversed,
+      traceIds,
+    };
+    if (this.parseError !== 'ok') out.error = { code: this.parseError, message: PARSE_ERROR_MESSAGES[this.parseError] };
+    return out;
+  }
+}

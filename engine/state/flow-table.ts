@@ -1,0 +1,525 @@
+// A fixed-capacity open-addressing hash table (linear probing) over ONE ArrayBuffer or SharedArrayBuffer,
+// so worker threads can attach to the same memory and agree on conntrack entries and NAT bindings.
+//
+// Layout (int32 words): a header, 64 insert-lock stripes (one per cache line), then `slots` slots of
+// [state, expiry, key × keyWords, value × valWords]. A state word is (version << 2) | kind; the version
+// changes on every modification so a reader can tell that a slot changed under it (a per-slot seqlock) and
+// a compareExchange never succeeds against a slot that was reused in between (no ABA).
+//
+// Concurrency, in one paragraph: readers (get/touch/delete) never lock; they load the state, read the slot,
+// and re-check the state. Writers first move a slot to WRITING by
+// compareExchange, write, then publish VALID with a new version; a reader that meets WRITING waits for it
+// (writers never wait while holding a slot, so this is short). Inserts (put/putIfAbsent) also take the
+// lock stripe of their key's hash: only inserters create entries, so two threads inserting the same key
+// are serialised and the second finds the first's entry — putIfAbsent's "one winner" is that lock, not
+// luck. Different keys rarely share a stripe and never block readers.
+//
+// Dead slots (tombstones, expired entries) are reused when an insert passes them. Slots never go back to
+// EMPTY except in a sweep, which holds every stripe (so no insert runs) and empties each dead run that ends
+// at an EMPTY slot; that keeps lookups short and is what lets a table that filled with dead entries accept
+// new ones. A sweep costs O(slots) and runs only when an insert finds no room, at most once per expiry
+// tick unless entries were deleted since.
+
+import { Put, type FlowTable as FlowTableApi } from './types.js';
+
+export interface FlowTableOptions {
+  readonly keyWords: number;
+  readonly valWords: number;
+  /** Most entries the table holds at once; slots = next power of two ≥ capacity / 0.75. */
+  readonly capacity: number;
+  /** Back the table with a SharedArrayBuffer so other threads can attach() to it. */
+  readonly shared?: boolean;
+}
+
+/** Structured-clonable: pass it in workerData and call FlowTable.attach() in the worker. */
+export interface FlowTableDescriptor {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  readonly keyWords: number;
+  readonly valWords: number;
+  readonly capacity: number;
+}
+
+/** Expiry resolution. Entries never expire early; they may outlive their TTL by less than one tick. */
+export const EXPIRY_TICK_MS = 100;
+/** Load bound: capacity ≤ 0.75 × slots keeps linear probes short (≈8.5 slots for a miss when full). */
+export const MAX_LOAD = 0.75;
+/** No key is stored further than this from its home slot; at load ≤ 0.75 a longer run is vanishingly rare. */
+export const MAX_PROBE = 1024;
+
+const EMPTY = 0;
+const WRITING = 1;
+const VALID = 2;
+const TOMB = 3;
+const NEED_ROOM = 3; // internal insert result beside Put's values
+
+const MAGIC = 0x464c5754; // "FLWT"
+const H_MAGIC = 0;
+const H_KEY_WORDS = 1;
+const H_VAL_WORDS = 2;
+const H_SLOTS = 3;
+const H_CAPACITY = 4;
+const H_BASE_STATE = 5; // 0 unset, 1 being set, 2 set
+const H_BASE_HI = 6;
+const H_BASE_LO = 7;
+const H_ZERO = 8; // stays 0: the word Atomics.wait sleeps on while backing off
+const H_USED = 16; // non-EMPTY slots; written by every new insert, so on its own cache line
+const H_SWEEP_GEN = 32;
+const H_LAST_SWEEP = 33;
+const H_DELETES = 34; // deletes since the last sweep
+const STRIPES = 64;
+const STRIPE_SHIFT = 26; // stripe = top 6 hash bits; home slot uses the low bits
+const LOCK_BASE = 48;
+const LOCK_STRIDE = 16; // one lock per 64-byte line: stripes do not false-share
+const SLOT_BASE = LOCK_BASE + STRIPES * LOCK_STRIDE;
+const SLOT_HEAD = 2; // state, expiry
+const I32_MAX = 0x7fffffff;
+const I32_MIN = -0x80000000;
+const BUSY_SPINS = 64;
+const WEAK_ORDER = process.arch !== 'x64' && process.arch !== 'ia32';
+const MAX_SLEEPS = 40_000; // × ≥50 µs: a thread that never finishes a write is a bug (or a killed worker)
+
+export class FlowTable implements FlowTableApi {
+  readonly keyWords: number;
+  readonly valWords: number;
+  readonly capacity: number;
+  /** Slot count (power of two). */
+  readonly slots: number;
+  readonly shared: boolean;
+  private readonly words: Int32Array;
+  private readonly mask: number;
+  private readonly stride: number;
+  private readonly maxProbe: number;
+  private baseTick = 0;
+  private baseKnown = false;
+  private seen = 0; // state word observed by the last locate()
+  private genSeen = 0; // sweep generation observed when an insert found no room
+
+  /** Opens the table in another thread: the descriptor's buffer must come from descriptor(). */
+  static attach(d: FlowTableDescriptor): FlowTable {
+    return new FlowTable(d, d.buffer);
+  }
+
+  /** Bytes a table with these options occupies. */
+  static byteLengthFor(opts: FlowTableOptions): number {
+    return (SLOT_BASE + slotsFor(opts.capacity) * (SLOT_HEAD + opts.keyWords + opts.valWords)) * 4;
+  }
+
+  constructor(opts: FlowTableOptions, buffer?: ArrayBuffer | SharedArrayBuffer) {
+    const { keyWords, valWords, capacity } = opts;
+    if (!Number.isInteger(keyWords) || keyWords < 1 || keyWords > 64) throw new RangeError(`FlowTable: keyWords must be an integer in 1..64, got ${keyWords}`);
+    if (!Number.isInteger(valWords) || valWords < 0 || valWords > 64) throw new RangeError(`FlowTable: valWords must be an integer in 0..64, got ${valWords}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 28) throw new RangeError(`FlowTable: capacity must be an integer in 1..2^28, got ${capacity}`);
+    this.keyWords = keyWords;
+    this.valWords = valWords;
+    this.capacity = capacity;
+    this.slots = slotsFor(capacity);
+    this.mask = this.slots - 1;
+    this.stride = SLOT_HEAD + keyWords + valWords;
+    this.maxProbe = Math.min(this.slots, MAX_PROBE);
+    const bytes = FlowTable.byteLengthFor(opts);
+    if (buffer === undefined) {
+      this.shared = opts.shared === true;
+      this.words = new Int32Array(this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+      const w = this.words;
+      w[H_MAGIC] = MAGIC;
+      w[H_KEY_WORDS] = keyWords;
+      w[H_VAL_WORDS] = valWords;
+      w[H_SLOTS] = this.slots;
+      w[H_CAPACITY] = capacity;
+      w[H_LAST_SWEEP] = I32_MIN;
+    } else {
+      this.shared = typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
+      this.words = new Int32Array(buffer);
+      const w = this.words;
+      if (buffer.byteLength !== bytes || w[H_MAGIC] !== MAGIC || w[H_KEY_WORDS] !== keyWords || w[H_VAL_WORDS] !== valWords
+        || w[H_SLOTS] !== this.slots || w[H_CAPACITY] !== capacity) {
+        throw new Error('FlowTable.attach: the buffer does not hold a table with this descriptor\'s layout');
+      }
+    }
+  }
+
+  /** What another thread needs to attach. Only a shared table's buffer is shared; an ArrayBuffer is copied. */
+  descriptor(): FlowTableDescriptor {
+    return { buffer: this.words.buffer, keyWords: this.keyWords, valWords: this.valWords, capacity: this.capacity };
+  }
+
+  get byteLength(): number {
+    return this.words.byteLength;
+  }
+
+  get(key: Int32Array, out: Int32Array, nowMs: number): boolean {
+    const w = this.words;
+    const now = this.nowTick(nowMs);
+    const home = hashKey(key, this.keyWords) & this.mask;
+    const v0 = SLOT_HEAD + this.keyWords;
+    for (;;) {
+      const at = this.locate(home, key);
+      if (at < 0) return false;
+      const s = this.seen;
+      const live = now < w[at + 1]!;
+      if (live) for (let j = 0; j < this.valWords; j++) out[j] = w[at + v0 + j]!;
+      if (this.same(at, s)) return live;
+    }
+  }
+
+  put(key: Int32Array, val: Int32Array, ttlMs: number, nowMs: number): Put {
+    return this.insert(key, val, ttlMs, nowMs, null, true);
+  }
+
+  putIfAbsent(key: Int32Array, val: Int32Array, ttlMs: number, nowMs: number, out: Int32Array): Put {
+    return this.insert(key, val, ttlMs, nowMs, out, false);
+  }
+
+  touch(key: Int32Array, ttlMs: number, nowMs: number): boolean {
+    const w = this.words;
+    const now = this.nowTick(nowMs);
+    const exp = this.expiryTick(nowMs, ttlMs);
+    const home = hashKey(key, this.keyWords) & this.mask;
+    for (;;) {
+      const at = this.locate(home, key);
+      if (at < 0) return false;
+      const s = this.seen;
+      if (!(now < w[at + 1]!)) {
+        if (this.same(at, s)) return false;
+        continue;
+      }
+      if (this.cas(at, s, (s & ~3) | WRITING) !== s) continue;
+      w[at + 1] = exp;
+      this.st(at, bump(s, VALID));
+      return true;
+    }
+  }
+
+  /** Removes the key's entry; true when one was stored (the contract gives no clock to tell expired ones apart). */
+  delete(key: Int32Array): boolean {
+    const w = this.words;
+    const home = hashKey(key, this.keyWords) & this.mask;
+    for (;;) {
+      const at = this.locate(home, key);
+      if (at < 0) return false;
+      const s = this.seen;
+      if (this.cas(at, s, bump(s, TOMB)) !== s) continue;
+      Atomics.add(w, H_DELETES, 1);
+      return true;
+    }
+  }
+
+  /** Live entries, by a full scan (O(slots)): for metrics and tests, not per packet. */
+  size(nowMs: number): number {
+    const w = this.words;
+    const now = this.nowTick(nowMs);
+    let n = 0;
+    for (let i = 0, at = SLOT_BASE; i < this.slots; i++, at += this.stride) {
+      if ((this.ld(at) & 3) === VALID && now < w[at + 1]!) n++;
+    }
+    return n;
+  }
+
+  /** Visits every live entry (for dumps and tests). The arrays are reused between calls of `visit`. */
+  forEach(nowMs: number, visit: (key: Int32Array, val: Int32Array) => void): void {
+    const w = this.words;
+    const now = this.nowTick(nowMs);
+    const key = new Int32Array(this.keyWords);
+    const val = new Int32Array(this.valWords);
+    for (let i = 0, at = SLOT_BASE; i < this.slots; i++, at += this.stride) {
+      const s = Atomics.load(w, at);
+      if ((s & 3) !== VALID || !(now < w[at + 1]!)) continue;
+      for (let j = 0; j < this.keyWords; j++) key[j] = w[at + SLOT_HEAD + j]!;
+      for (let j = 0; j < this.valWords; j++) val[j] = w[at + SLOT_HEAD + this.keyWords + j]!;
+      if (Atomics.load(w, at) === s) visit(key, val);
+    }
+  }
+
+  /** Empties dead slots now (normally done on demand by inserts); returns how many were freed. */
+  sweep(nowMs: number): number {
+    const now = this.nowTick(nowMs);
+    this.lockAll();
+    try {
+      return this.sweepLocked(now);
+    } finally {
+      this.unlockAll();
+    }
+  }
+
+  private insert(key: Int32Array, val: Int32Array, ttlMs: number, nowMs: number, out: Int32Array | null, overwrite: boolean): Put {
+    const h = hashKey(key, this.keyWords);
+    const home = h & this.mask;
+    const stripe = h >>> STRIPE_SHIFT;
+    const now = this.nowTick(nowMs);
+    const exp = this.expiryTick(nowMs, ttlMs);
+    for (let attempt = 0; ; attempt++) {
+      if (this.shared) this.lock(stripe);
+      let r: number;
+      try {
+        r = this.insertLocked(home, key, val, now, exp, out, overwrite);
+      } finally {
+        if (this.shared) this.unlock(stripe);
+      }
+      if (r !== NEED_ROOM) return r as Put;
+      if (attempt > 0 || !this.sweepIfDue(now)) return Put.Full;
+    }
+  }
+
+  /** One insert under the key's stripe lock: finds the key or the slot it goes in. */
+  private insertLocked(home: number, key: Int32Array, val: Int32Array, now: number, exp: number, out: Int32Array | null, overwrite: boolean): number {
+    const w = this.words;
+    const v0 = SLOT_HEAD + this.keyWords;
+    restart: for (;;) {
+      let cand = -1;
+      let candState = 0;
+      let emptyAt = -1;
+      let emptyState = 0;
+      for (let n = 0, i = home; n < this.maxProbe; n++, i = (i + 1) & this.mask) {
+        const at = SLOT_BASE + i * this.stride;
+        let s = this.ld(at);
+        if ((s & 3) === WRITING) s = this.settle(at);
+        const kind = s & 3;
+        if (kind === EMPTY) { emptyAt = at; emptyState = s; break; }
+        if (kind === TOMB) {
+          if (cand < 0) { cand = at; candState = s; }
+          continue;
+        }
+        const live = now < w[at + 1]!;
+        if (this.keyAt(at, key)) {
+          // The key's own expired slot is the one to reuse: a key never occupies two slots.
+          if (!live) { cand = at; candState = s; break; }
+          if (overwrite) {
+            if (this.cas(at, s, (s & ~3) | WRITING) !== s) continue restart;
+            w[at + 1] = exp;
+            for (let j = 0; j < this.valWords; j++) w[at + v0 + j] = val[j]!;
+            this.st(at, bump(s, VALID));
+            return Put.Existed;
+          }
+          if (out !== null) for (let j = 0; j < this.valWords; j++) out[j] = w[at + v0 + j]!;
+          if (!this.same(at, s)) continue restart;
+          return Put.Existed;
+        }
+        if (!live && cand < 0) { cand = at; candState = s; }
+      }
+      if (cand >= 0) {
+        if (this.cas(cand, candState, (candState & ~3) | WRITING) !== candState) continue restart;
+        this.fill(cand, key, val, exp);
+        this.st(cand, bump(candState, VALID));
+        return Put.Inserted;
+      }
+      if (emptyAt < 0 || Atomics.add(w, H_USED, 1) >= this.capacity) {
+        if (emptyAt >= 0) Atomics.sub(w, H_USED, 1);
+        this.genSeen = Atomics.load(w, H_SWEEP_GEN);
+        return NEED_ROOM;
+      }
+      if (this.cas(emptyAt, emptyState, (emptyState & ~3) | WRITING) !== emptyState) {
+        Atomics.sub(w, H_USED, 1);
+        continue restart;
+      }
+      this.fill(emptyAt, key, val, exp);
+      this.st(emptyAt, bump(emptyState, VALID));
+      return Put.Inserted;
+    }
+  }
+
+  /** Sweeps when no other thread has since the failed insert and one is due; true when the insert should retry. */
+  private sweepIfDue(now: number): boolean {
+    const w = this.words;
+    if (now <= Atomics.load(w, H_LAST_SWEEP) && Atomics.load(w, H_DELETES) === 0) return false;
+    this.lockAll();
+    try {
+      if (Atomics.load(w, H_SWEEP_GEN) === this.genSeen) this.sweepLocked(now);
+    } finally {
+      this.unlockAll();
+    }
+    return true;
+  }
+
+  /**
+   * Empties every dead slot whose successor is EMPTY, walking back from each EMPTY slot. A probe run that
+   * reached such a slot would have stopped at the EMPTY one after it anyway, so no live key is cut off;
+   * holding all stripes guarantees no insert is claiming that EMPTY slot meanwhile.
+   */
+  private sweepLocked(now: number): number {
+    const w = this.words;
+    Atomics.store(w, H_DELETES, 0);
+    let freed = 0;
+    for (let e = 0; e < this.slots; e++) {
+      if ((Atomics.load(w, SLOT_BASE + e * this.stride) & 3) !== EMPTY) continue;
+      for (let j = (e - 1) & this.mask; j !== e; j = (j - 1) & this.mask) {
+        const at = SLOT_BASE + j * this.stride;
+        const s = Atomics.load(w, at);
+        const kind = s & 3;
+        const dead = kind === TOMB || (kind === VALID && !(now < w[at + 1]!));
+        if (!dead || Atomics.compareExchange(w, at, s, bump(s, EMPTY)) !== s) break;
+        freed++;
+      }
+    }
+    Atomics.sub(w, H_USED, freed);
+    Atomics.store(w, H_LAST_SWEEP, now);
+    Atomics.add(w, H_SWEEP_GEN, 1);
+    return freed;
+  }
+
+  /** Offset of the VALID slot holding `key` (live or expired), with its state in `seen`; -1 when absent. */
+  private locate(home: number, key: Int32Array): number {
+    for (let n = 0, i = home; n < this.maxProbe;) {
+      const at = SLOT_BASE + i * this.stride;
+      const s = this.ld(at);
+      const kind = s & 3;
+      if (kind === VALID) {
+        if (this.keyAt(at, key)) { this.seen = s; return at; }
+      } else if (kind === EMPTY) {
+        return -1;
+      } else if (kind === WRITING) {
+        this.settle(at);
+        continue; // look at the same slot again
+      }
+      n++;
+      i = (i + 1) & this.mask;
+    }
+    return -1;
+  }
+
+  // State-word access. A single-thread table needs no atomics; a shared one publishes with Atomics and
+  // re-checks with them. On x86 loads are not reordered with loads, so the first look at a state word
+  // may be a plain load (Atomics.load is a ~10 ns call in V8); weakly ordered CPUs load it atomically and
+  // re-check with an RMW, which orders the data reads before it.
+  private ld(at: number): number {
+    return WEAK_ORDER && this.shared ? Atomics.load(this.words, at) : this.words[at]!;
+  }
+
+  /** Seqlock check: the slot still has state `s`, so what was read from it between is consistent. */
+  private same(at: number, s: number): boolean {
+    if (!this.shared) return true;
+    return (WEAK_ORDER ? Atomics.compareExchange(this.words, at, s, s) : Atomics.load(this.words, at)) === s;
+  }
+
+  private cas(at: number, expect: number, next: number): number {
+    if (this.shared) return Atomics.compareExchange(this.words, at, expect, next);
+    const s = this.words[at]!;
+    if (s === expect) this.words[at] = next;
+    return s;
+  }
+
+  private st(at: number, v: number): void {
+    if (this.shared) Atomics.store(this.words, at, v);
+    else this.words[at] = v;
+  }
+
+  private keyAt(at: number, key: Int32Array): boolean {
+    const w = this.words;
+    const k0 = at + SLOT_HEAD;
+    for (let j = 0; j < this.keyWords; j++) if (w[k0 + j] !== key[j]) return false;
+    return true;
+  }
+
+  /** Plain stores: the Atomics.store of the state word that follows publishes them (release order). */
+  private fill(at: number, key: Int32Array, val: Int32Array, exp: number): void {
+    const w = this.words;
+    w[at + 1] = exp;
+    const k0 = at + SLOT_HEAD;
+    for (let j = 0; j < this.keyWords; j++) w[k0 + j] = key[j]!;
+    const v0 = k0 + this.keyWords;
+    for (let j = 0; j < this.valWords; j++) w[v0 + j] = val[j]!;
+  }
+
+  /** Waits while another thread writes the slot; returns its state afterwards. */
+  private settle(at: number): number {
+    let s = Atomics.load(this.words, at);
+    for (let spins = 0; (s & 3) === WRITING; s = Atomics.load(this.words, at)) {
+      // A single thread never leaves a slot mid-write: seeing one means the buffer was corrupted.
+      if (!this.shared) throw new Error('FlowTable: slot left in the writing state');
+      this.backoff(++spins);
+    }
+    return s;
+  }
+
+  private backoff(spins: number): void {
+    if (spins < BUSY_SPINS) return;
+    if (spins > BUSY_SPINS + MAX_SLEEPS) throw new Error('FlowTable: another thread held a slot or lock for over 2 s (did a worker die mid-write?)');
+    Atomics.wait(this.words, H_ZERO, 0, 0.05);
+  }
+
+  private lock(stripe: number): void {
+    const at = LOCK_BASE + stripe * LOCK_STRIDE;
+    for (let spins = 0; Atomics.compareExchange(this.words, at, 0, 1) !== 0;) this.backoff(++spins);
+  }
+
+  private unlock(stripe: number): void {
+    Atomics.store(this.words, LOCK_BASE + stripe * LOCK_STRIDE, 0);
+  }
+
+  // Always in stripe order, so two sweepers cannot deadlock; an inserter holds at most one stripe and
+  // releases it before it sweeps.
+  private lockAll(): void {
+    if (this.shared) for (let s = 0; s < STRIPES; s++) this.lock(s);
+  }
+
+  private unlockAll(): void {
+    if (this.shared) for (let s = 0; s < STRIPES; s++) this.unlock(s);
+  }
+
+  /** Ticks since the table's base time (set from the first nowMs any thread passes). */
+  private nowTick(nowMs: number): number {
+    if (!this.baseKnown) this.loadBase(nowMs);
+    return clampI32(Math.floor(nowMs / EXPIRY_TICK_MS) - this.baseTick);
+  }
+
+  /** Rounded up, so an entry never expires before ttlMs has passed. ttlMs = Infinity never expires. */
+  private expiryTick(nowMs: number, ttlMs: number): number {
+    if (!this.baseKnown) this.loadBase(nowMs);
+    return clampI32(Math.ceil((nowMs + ttlMs) / EXPIRY_TICK_MS) - this.baseTick);
+  }
+
+  private loadBase(nowMs: number): void {
+    const w = this.words;
+    for (let spins = 0; ;) {
+      const st = Atomics.load(w, H_BASE_STATE);
+      if (st === 2) break;
+      if (st === 0 && Atomics.compareExchange(w, H_BASE_STATE, 0, 1) === 0) {
+        if (!Number.isFinite(nowMs)) {
+          Atomics.store(w, H_BASE_STATE, 0);
+          throw new RangeError(`FlowTable: nowMs must be finite, got ${nowMs}`);
+        }
+        const t = Math.floor(nowMs / EXPIRY_TICK_MS);
+        const hi = Math.floor(t / 2 ** 32);
+        w[H_BASE_HI] = hi;
+        w[H_BASE_LO] = (t - hi * 2 ** 32) | 0;
+        Atomics.store(w, H_BASE_STATE, 2);
+        break;
+      }
+      this.backoff(++spins);
+    }
+    this.baseTick = Atomics.load(w, H_BASE_HI) * 2 ** 32 + (Atomics.load(w, H_BASE_LO) >>> 0);
+    this.baseKnown = true;
+  }
+}
+
+/** murmur3_32 over the key words: fast, and every input bit reaches the low (home) and high (stripe) bits. */
+export function hashKey(key: Int32Array, words: number): number {
+  let h = 0x9747b28c | 0;
+  for (let i = 0; i < words; i++) {
+    let k = Math.imul(key[i]!, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= words << 2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function slotsFor(capacity: number): number {
+  let n = 4;
+  while (n * MAX_LOAD < capacity) n *= 2;
+  return n;
+}
+
+/** Next version, with kind: the version keeps growing so compareExchange sees every reuse. */
+function bump(s: number, kind: number): number {
+  return (((s & ~3) + 4) | kind);
+}
+
+function clampI32(v: number): number {
+  return v >= I32_MAX ? I32_MAX : v <= I32_MIN ? I32_MIN : v | 0;
+}

@@ -1,0 +1,224 @@
+// Turns a validated topology document into the flat, index-based CompiledTopology the simulation
+// reads. Every index follows the document's array order; implicit routes come after the explicit
+// ones. Input is expected to have passed loadTopology(): a dangling reference here is a programmer
+// error and throws.
+import { parseIp, parseMac, prefixMask } from '../addr.js';
+import { buildRouteTable } from '../routing/lpm.js';
+import { compileCondition, type ConditionRefs } from '../rules/condition.js';
+import type { ArpEntryJson, RuleTypeName, TopologyDoc } from './doc.js';
+import {
+  DeviceKind, FlowAction, RouteType, RuleType,
+  type CBridge, type CChain, type CIpAddrGroup, type CNatTarget, type CompiledTopology, type CPort,
+  type CPortGroup, type CRoute, type CRouter, type CRule,
+} from './compiled.js';
+
+/** MidoNet's Route.DEFAULT_WEIGHT, for explicit routes without a weight and implicit network routes. */
+export const DEFAULT_ROUTE_WEIGHT = 100;
+/** Weight of the implicit port-address (local) route. */
+export const LOCAL_ROUTE_WEIGHT = 0;
+
+const RULE_TYPES: Record<RuleTypeName, RuleType> = {
+  accept: RuleType.Accept, drop: RuleType.Drop, reject: RuleType.Reject, continue: RuleType.Continue,
+  return: RuleType.Return, jump: RuleType.Jump, dnat: RuleType.Dnat, snat: RuleType.Snat,
+  rev_dnat: RuleType.RevDnat, rev_snat: RuleType.RevSnat,
+};
+const FLOW_ACTIONS = { accept: FlowAction.Accept, continue: FlowAction.Continue, return: FlowAction.Return } as const;
+const ROUTE_TYPES = { normal: RouteType.Normal, blackhole: RouteType.Blackhole, reject: RouteType.Reject } as const;
+
+function indexOf(list: readonly { id: string }[] | undefined): Map<string, number> {
+  const m = new Map<string, number>();
+  (list ?? []).forEach((x, i) => m.set(x.id, i));
+  return m;
+}
+
+function need(map: ReadonlyMap<string, number>, id: string, what: string): number {
+  const i = map.get(id);
+  if (i === undefined) throw new Error(`compileTopology: unknown ${what} ${id} (validate with loadTopology first)`);
+  return i;
+}
+
+function optional(map: ReadonlyMap<string, number>, id: string | undefined, what: string): number {
+  return id === undefined ? -1 : need(map, id, what);
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, T[]> {
+  const m = new Map<number, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = m.get(k);
+    if (list === undefined) m.set(k, [item]);
+    else list.push(item);
+  }
+  return m;
+}
+
+function arpTable(entries: readonly ArpEntryJson[] | undefined): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const e of entries ?? []) m.set(parseIp(e.ip), parseMac(e.mac));
+  return m;
+}
+
+/** ConditionRefs over index maps of a topology being compiled (global device numbers per compiled.ts). */
+export function conditionRefs(
+  maps: { bridgeIndex: ReadonlyMap<string, number>; routerIndex: ReadonlyMap<string, number>; portIndex: ReadonlyMap<string, number>;
+    portGroupIndex: ReadonlyMap<string, number>; ipAddrGroupIndex: ReadonlyMap<string, number> },
+): ConditionRefs {
+  const b = maps.bridgeIndex.size;
+  const r = maps.routerIndex.size;
+  return {
+    portIndex: maps.portIndex,
+    portGroupIndex: maps.portGroupIndex,
+    ipAddrGroupIndex: maps.ipAddrGroupIndex,
+    deviceNumber(id: string): number {
+      const bi = maps.bridgeIndex.get(id);
+      if (bi !== undefined) return bi;
+      const ri = maps.routerIndex.get(id);
+      if (ri !== undefined) return b + ri;
+      const pi = maps.portIndex.get(id);
+      return pi !== undefined ? b + r + pi : -1;
+    },
+  };
+}
+
+/** Global device number (bridges, then routers, then ports) of an id, -1 when it names no device. */
+export function deviceNumberOf(topo: CompiledTopology, id: string): number {
+  return conditionRefs(topo).deviceNumber(id);
+}
+
+export function compileTopology(doc: TopologyDoc): CompiledTopology {
+  const bridgeIndex = indexOf(doc.bridges);
+  const routerIndex = indexOf(doc.routers);
+  const portIndex = indexOf(doc.ports);
+  const chainIndex = indexOf(doc.chains);
+  const portGroupIndex = indexOf(doc.portGroups);
+  const ipAddrGroupIndex = indexOf(doc.ipAddrGroups);
+  const refs = conditionRefs({ bridgeIndex, routerIndex, portIndex, portGroupIndex, ipAddrGroupIndex });
+  const docPorts = doc.ports ?? [];
+
+  const portGroups: CPortGroup[] = (doc.portGroups ?? []).map((g, idx) => ({
+    idx, id: g.id, name: g.name ?? '',
+    ports: [...new Set((g.portIds ?? []).map((id) => need(portIndex, id, 'port')))].sort((a, b) => a - b),
+  }));
+  const groupsOfPort: number[][] = docPorts.map(() => []);
+  for (const g of portGroups) for (const p of g.ports) groupsOfPort[p]!.push(g.idx);
+
+  const ports: CPort[] = docPorts.map((p, idx) => {
+    const onRouter = routerIndex.has(p.deviceId);
+    const peer = optional(portIndex, p.peerId, 'port');
+    return {
+      idx, id: p.id, name: p.name ?? '',
+      deviceKind: onRouter ? DeviceKind.Router : DeviceKind.Bridge,
+      deviceIdx: onRouter ? need(routerIndex, p.deviceId, 'router') : need(bridgeIndex, p.deviceId, 'bridge'),
+      adminUp: p.adminStateUp ?? true,
+      peer, exterior: peer === -1,
+      hostId: p.hostId ?? null,
+      interfaceName: p.interfaceName ?? null,
+      vlanId: p.vlanId ?? -1,
+      inChain: optional(chainIndex, p.inboundFilterId, 'chain'),
+      outChain: optional(chainIndex, p.outboundFilterId, 'chain'),
+      portGroups: groupsOfPort[idx]!,
+      portAddr: onRouter && p.portAddress !== undefined ? parseIp(p.portAddress) : 0,
+      netAddr: onRouter && p.networkAddress !== undefined
+        ? (parseIp(p.networkAddress) & prefixMask(p.networkLength ?? 32)) >>> 0 : 0,
+      netLen: onRouter ? p.networkLength ?? 0 : 0,
+      mac: onRouter && p.portMac !== undefined ? parseMac(p.portMac) : 0,
+    };
+  });
+
+  const rules: CRule[] = [];
+  const chains: CChain[] = (doc.chains ?? []).map((c, chainIdx) => {
+    const chainRules = (c.rules ?? []).map((r, position): CRule => {
+      const rule: CRule = {
+        idx: rules.length, id: r.id, chainIdx, position,
+        type: RULE_TYPES[r.type],
+        cond: compileCondition(r, refs),
+        jumpChain: optional(chainIndex, r.jumpChainId, 'chain'),
+        natTargets: (r.natTargets ?? []).map((t): CNatTarget => ({
+          addrFrom: parseIp(t.addressFrom), addrTo: parseIp(t.addressTo),
+          portFrom: t.portFrom ?? 0, portTo: t.portTo ?? t.portFrom ?? 0,
+        })),
+        flowAction: FLOW_ACTIONS[r.flowAction ?? 'accept'],
+      };
+      rules.push(rule);
+      return rule;
+    });
+    return { idx: chainIdx, id: c.id, name: c.name ?? '', rules: chainRules };
+  });
+
+  const routes: CRoute[] = [];
+  for (const r of doc.routes ?? []) {
+    const type = ROUTE_TYPES[r.type ?? 'normal'];
+    const srcLen = r.srcNetworkLength ?? 0;
+    routes.push({
+      idx: routes.length, id: r.id,
+      routerIdx: need(routerIndex, r.routerId, 'router'),
+      type,
+      dst: (parseIp(r.dstNetworkAddr) & prefixMask(r.dstNetworkLength)) >>> 0,
+      dstLen: r.dstNetworkLength,
+      src: (parseIp(r.srcNetworkAddr ?? '0.0.0.0') & prefixMask(srcLen)) >>> 0,
+      srcLen,
+      nextHopPort: type === RouteType.Normal ? optional(portIndex, r.nextHopPort, 'port') : -1,
+      nextHopGateway: r.nextHopGateway === undefined ? 0 : parseIp(r.nextHopGateway),
+      weight: r.weight ?? DEFAULT_ROUTE_WEIGHT,
+    });
+  }
+  // As MidoNet does for every router port: a local route to its address and a route to its network.
+  for (const p of ports) {
+    if (p.deviceKind !== DeviceKind.Router) continue;
+    const implicit = { id: null, routerIdx: p.deviceIdx, src: 0, srcLen: 0, nextHopPort: p.idx, nextHopGateway: 0 };
+    routes.push({ ...implicit, idx: routes.length, type: RouteType.Local, dst: p.portAddr, dstLen: 32, weight: LOCAL_ROUTE_WEIGHT });
+    routes.push({ ...implicit, idx: routes.length, type: RouteType.Normal, dst: p.netAddr, dstLen: p.netLen, weight: DEFAULT_ROUTE_WEIGHT });
+  }
+
+  const bridgePorts = groupBy(ports.filter((p) => p.deviceKind === DeviceKind.Bridge), (p) => p.deviceIdx);
+  const routerPorts = groupBy(ports.filter((p) => p.deviceKind === DeviceKind.Router), (p) => p.deviceIdx);
+  const routerRoutes = groupBy(routes, (r) => r.routerIdx);
+
+  const bridges: CBridge[] = (doc.bridges ?? []).map((b, idx) => {
+    const own = bridgePorts.get(idx) ?? [];
+    const routerPortByMac = new Map<number, number>();
+    const routerMacByIp = new Map<number, number>();
+    const vlanPorts = new Map<number, number>();
+    for (const p of own) {
+      if (p.exterior) continue;
+      const peer = ports[p.peer]!;
+      if (peer.deviceKind === DeviceKind.Router) {
+        routerPortByMac.set(peer.mac, p.idx);
+        routerMacByIp.set(peer.portAddr, peer.mac);
+      }
+      if (p.vlanId >= 0) vlanPorts.set(p.vlanId, p.idx);
+    }
+    return {
+      idx, id: b.id, name: b.name ?? '', adminUp: b.adminStateUp ?? true,
+      inChain: optional(chainIndex, b.inboundFilterId, 'chain'),
+      outChain: optional(chainIndex, b.outboundFilterId, 'chain'),
+      arpTable: arpTable(b.arpTable),
+      ports: own.map((p) => p.idx),
+      exteriorPorts: own.filter((p) => p.exterior).map((p) => p.idx),
+      routerPortByMac, routerMacByIp, vlanPorts,
+    };
+  });
+
+  const routers: CRouter[] = (doc.routers ?? []).map((r, idx) => {
+    const own = routerPorts.get(idx) ?? [];
+    return {
+      idx, id: r.id, name: r.name ?? '', adminUp: r.adminStateUp ?? true,
+      inChain: optional(chainIndex, r.inboundFilterId, 'chain'),
+      outChain: optional(chainIndex, r.outboundFilterId, 'chain'),
+      arpTable: arpTable(r.arpTable),
+      ports: own.map((p) => p.idx),
+      localAddrs: new Map(own.map((p) => [p.portAddr, p.idx])),
+      routes: buildRouteTable(routerRoutes.get(idx) ?? []),
+    };
+  });
+
+  const ipAddrGroups: CIpAddrGroup[] = (doc.ipAddrGroups ?? []).map((g, idx) => ({
+    idx, id: g.id, name: g.name ?? '', addrs: new Set((g.addresses ?? []).map(parseIp)),
+  }));
+
+  return {
+    ports, bridges, routers, routes, chains, rules, portGroups, ipAddrGroups,
+    portIndex, bridgeIndex, routerIndex, chainIndex, portGroupIndex, ipAddrGroupIndex,
+    deviceCount: bridges.length + routers.length + ports.length,
+  };
+}

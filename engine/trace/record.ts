@@ -1,0 +1,46 @@
+// A traced simulation as a TraceRecord (what workers hand to the sink) and as SPEC §5 TRACE JSON.
+import type { PacketContext } from '../context.js';
+import { RESULT_NAMES } from '../result.js';
+import { matchSummary } from '../packet-json.js';
+import type { TraceRecord } from '../../sinks/types.js';
+import type { StepJson, Trace } from './types.js';
+
+export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number): TraceRecord {
+  const port = ctx.topo.ports[ctx.ingressPort];
+  return {
+    id,
+    hostId: ctx.hostId,
+    conditionIds: ctx.conditionIds.slice(),
+    startedAtMs,
+    ingressPortId: port !== undefined ? port.id : '',
+    match: matchSummary(ctx.origPkt),
+    result: RESULT_NAMES[ctx.result],
+    // The context starts a fresh array for the next traced packet, so this one can be handed over.
+    steps: ctx.steps,
+    complete: true,
+  };
+}
+
+export function recordToTrace(rec: TraceRecord): Trace {
+  const steps: StepJson[] = rec.steps.map((s, i) => ({
+    step: i + 1, timestamp: new Date(s.timestampMs).toISOString(), hostId: rec.hostId,
+    stage: s.stage, deviceType: s.deviceType, deviceId: s.deviceId, deviceName: s.deviceName,
+    message: s.message, details: s.details,
+  }));
+  return {
+    id: rec.id,
+    hostId: rec.hostId,
+    conditionIds: [...rec.conditionIds],
+    startedAt: new Date(rec.startedAtMs).toISOString(),
+    ingressPortId: rec.ingressPortId,
+    match: rec.match,
+    result: rec.result,
+    numSteps: steps.length,
+    complete: rec.complete !== false,
+    steps,
+  };
+}
+
+export function buildTrace(ctx: PacketContext, id: string, startedAtMs: number): Trace {
+  return recordToTrace(traceRecord(ctx, id, startedAtMs));
+}

@@ -1,0 +1,205 @@
+// The tracing pipeline on one host (issue P2): conditions reach the workers through shared memory,
+// matching packets leave complete numbered traces in SQLite, limits hold across workers, and state is
+// shared between workers.
+import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Net, pk } from './helpers/net.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { FaultySink } from '../sinks/faulty.js';
+import type { SimulationResultJson } from '../engine/simulator.js';
+
+const MAC = { vm1: '02:00:00:00:00:01', vm2: '02:00:00:00:00:02', vm3: '02:00:00:00:00:03', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02', up: '02:00:00:00:01:03', gw: '02:00:00:00:09:09' };
+
+function network(): Net {
+  const id = (s: string) => new Net().id(s);
+  return new Net()
+    .bridge('b1', { arpTable: [{ ip: '10.0.1.10', mac: MAC.vm1 }, { ip: '10.0.1.11', mac: MAC.vm2 }] })
+    .bridge('b2', { arpTable: [{ ip: '10.0.2.10', mac: MAC.vm3 }] })
+    .router('r', { arpTable: [{ ip: '192.168.0.1', mac: MAC.gw }] })
+    .port('b1', 'vm1').port('b1', 'vm2').port('b2', 'vm3')
+    .attach('r', 'b1', '10.0.1.1/24', MAC.r1)
+    .attach('r', 'b2', '10.0.2.1/24', MAC.r2)
+    .routerPort('r', 'uplink', '192.168.0.2/24', MAC.up)
+    .route('r', '0.0.0.0/0', { via: 'uplink', nextHopGateway: '192.168.0.1' })
+    // Floating IP 192.168.0.100 for vm1 (static NAT), and a stateful filter on vm1.
+    .chain('pre', [
+      { type: 'dnat', nwDstAddress: '192.168.0.100', nwDstLength: 32, natTargets: [{ addressFrom: '10.0.1.10', addressTo: '10.0.1.10', portFrom: 0, portTo: 0 }], flowAction: 'accept' },
+      { type: 'rev_snat', flowAction: 'continue' },
+    ])
+    .chain('post', [
+      { type: 'snat', nwSrcAddress: '10.0.1.10', nwSrcLength: 32, outPorts: [id('uplink')], natTargets: [{ addressFrom: '192.168.0.100', addressTo: '192.168.0.100', portFrom: 0, portTo: 0 }], flowAction: 'accept' },
+      { type: 'rev_dnat', flowAction: 'continue' },
+    ])
+    .set('routers', 'r', { inboundFilterId: id('pre'), outboundFilterId: id('post') })
+    // Dynamic SNAT for vm3 so replies must find a binding made by another worker.
+    .chain('vm3-snat', [
+      { type: 'snat', nwSrcAddress: '10.0.2.10', nwSrcLength: 32, natTargets: [{ addressFrom: '192.168.0.60', addressTo: '192.168.0.60', portFrom: 20000, portTo: 30000 }], flowAction: 'accept' },
+    ])
+    .chain('vm3-rev', [{ type: 'rev_snat', flowAction: 'accept' }])
+    .set('ports', 'uplink', { outboundFilterId: id('vm3-snat'), inboundFilterId: id('vm3-rev') });
+}
+
+const n = network();
+const vm1 = n.id('vm1');
+const uplink = n.id('uplink');
+
+async function sim(d: TestDaemon, inputs: unknown[], trace = false): Promise<SimulationResultJson[]> {
+  const r = await d.daemon.simulate(inputs, trace);
+  if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
+  return r.results;
+}
+
+const udpFromVm1 = (i = 0) => ({ inPort: vm1, packet: pk.udp(MAC.vm1, MAC.vm2, '10.0.1.10', '10.0.1.11', { tpSrc: 1000 + i }) });
+
+t.test('a condition created in the store reaches every worker within a second', async (t) => {
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  const before = await sim(d, [udpFromVm1()]);
+  t.same(before[0]!.traceIds, [], 'no condition, no trace');
+  const created = await d.daemon.backends.conditions.create({ name: 'vm1-udp', nwProto: 17, inPorts: [vm1] });
+  t.ok(created.ok);
+  const condId = created.ok ? created.condition.id : '';
+  const start = Date.now();
+  const threads = new Set<number>();
+  while (threads.size < 2 && Date.now() - start < 1000) {
+    // Two batches at once land on both workers.
+    const outs = await Promise.all([0, 1].map(() => d.daemon.pool.run({ ...packOne(d, udpFromVm1()), forceTrace: false, detail: false, nowMs: Date.now() })));
+    for (const o of outs) if (o.ok && o.result.traces.some((tr) => tr.conditionIds.includes(condId))) threads.add(o.result.threadId);
+  }
+  t.equal(threads.size, 2, `both workers traced within ${Date.now() - start} ms`);
+  t.ok(Date.now() - start < 1000);
+});
+
+t.test('inPorts and matchReturnFlow conditions; steps numbered 1..n', async (t) => {
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  const c = await d.daemon.backends.conditions.create({ name: 'returns', matchReturnFlow: true, inPorts: [uplink] });
+  t.ok(c.ok);
+  await sleep(400);
+  // vm1 → internet (forward), then the reply on the floating IP (return flow, entering at the uplink).
+  const [fwd] = await sim(d, [{ inPort: vm1, packet: pk.tcp(MAC.vm1, MAC.r1, '10.0.1.10', '8.8.8.8', { tpSrc: 40000, tpDst: 443 }) }]);
+  t.equal(fwd!.result, 'forward');
+  t.same(fwd!.traceIds, [], 'the forward packet is not a return flow');
+  const [ret] = await sim(d, [{ inPort: uplink, packet: pk.tcp(MAC.gw, MAC.up, '8.8.8.8', '192.168.0.100', { tpSrc: 443, tpDst: 40000 }) }]);
+  t.equal(ret!.result, 'forward');
+  t.equal(ret!.traceIds.length, 1, 'the reply is traced');
+  await d.daemon.backends.sink.flush();
+  const trace = await d.daemon.backends.traces.get(ret!.traceIds[0]!);
+  t.ok(trace);
+  t.same(trace!.conditionIds, [c.ok ? c.condition.id : '']);
+  t.same(trace!.steps.map((s) => s.step), Array.from({ length: trace!.numSteps }, (_, i) => i + 1), 'steps 1..n without gaps');
+  t.equal(trace!.complete, true);
+  t.equal(trace!.hostId, d.daemon.hostId);
+  t.ok(trace!.steps.some((s) => /rev_dnat|rev_snat|NAT/i.test(s.message) || s.deviceType === 'rule'), 'NAT steps recorded');
+});
+
+t.test('a device-scoped condition records the path from the ingress port', async (t) => {
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  const c = await d.daemon.backends.conditions.create({ name: 'at-router', deviceType: 'router', deviceId: n.id('r'), nwDstAddress: '10.0.2.10', nwDstLength: 32 });
+  t.ok(c.ok);
+  await sleep(400);
+  const [r] = await sim(d, [{ inPort: vm1, packet: pk.udp(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.10') }]);
+  t.equal(r!.traceIds.length, 1);
+  await d.daemon.backends.sink.flush();
+  const trace = (await d.daemon.backends.traces.get(r!.traceIds[0]!))!;
+  t.equal(trace.steps[0]!.deviceId, vm1, 'the trace starts at the ingress port, before the router');
+  t.ok(trace.steps.some((s) => s.deviceType === 'bridge' && s.stage === 'reception'), 'the first bridge is in the trace');
+  t.ok(trace.steps.some((s) => s.deviceType === 'router'), 'and the router');
+  const [other] = await sim(d, [{ inPort: vm1, packet: pk.udp(MAC.vm1, MAC.vm2, '10.0.1.10', '10.0.1.11') }]);
+  t.same(other!.traceIds, [], 'a packet that never reaches the router is not traced');
+});
+
+t.test('limit 10 gives exactly 10 traces from 100 packets over 2 workers', async (t) => {
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  const c = await d.daemon.backends.conditions.create({ name: 'ten', limit: 10, nwProto: 17 });
+  t.ok(c.ok);
+  await sleep(400);
+  const threads = new Set<number>();
+  let traces = 0;
+  const outs = await Promise.all(Array.from({ length: 100 }, (_, i) => d.daemon.pool.run({ ...packOne(d, udpFromVm1(i)), forceTrace: false, detail: false, nowMs: Date.now() })));
+  for (const o of outs) {
+    if (!o.ok) continue;
+    threads.add(o.result.threadId);
+    traces += o.result.traces.length;
+  }
+  t.equal(threads.size, 2, 'the packets were spread over both workers');
+  t.equal(traces, 10);
+  t.equal(d.daemon.pool.hitsOf(c.ok ? c.condition.id : ''), 10);
+});
+
+t.test('a request and its reply on different workers share conntrack and NAT state', async (t) => {
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  const flows = 40;
+  const reqs = await Promise.all(Array.from({ length: flows }, (_, i) => d.daemon.pool.run({
+    ...packOne(d, { inPort: n.id('vm3'), packet: pk.udp(MAC.vm3, MAC.r2, '10.0.2.10', '9.9.9.9', { tpSrc: 5000 + i, tpDst: 53 }) }),
+    forceTrace: false, detail: true, nowMs: Date.now(),
+  })));
+  const natPorts: number[] = [];
+  const reqThread: number[] = [];
+  for (const r of reqs) {
+    if (!r.ok) throw new Error(r.message);
+    const e = r.result.details![0]!;
+    t.equal(e.result, 'forward');
+    natPorts.push((e.emitted[0]!.packet as { tpSrc: number }).tpSrc);
+    reqThread.push(r.result.threadId);
+  }
+  t.equal(new Set(natPorts).size, flows, 'every flow got its own SNAT port');
+  const replies = await Promise.all(natPorts.map((p) => d.daemon.pool.run({
+    ...packOne(d, { inPort: uplink, packet: pk.udp(MAC.gw, MAC.up, '9.9.9.9', '192.168.0.60', { tpSrc: 53, tpDst: p }) }),
+    forceTrace: false, detail: true, nowMs: Date.now(),
+  })));
+  let crossed = 0;
+  replies.forEach((r, i) => {
+    if (!r.ok) throw new Error(r.message);
+    const e = r.result.details![0]!;
+    t.equal(e.result, 'forward', `reply ${i} forwarded`);
+    const p = e.emitted[0]!.packet as { nwDst: string; tpDst: number };
+    t.equal(p.nwDst, '10.0.2.10');
+    t.equal(p.tpDst, 5000 + i);
+    if (r.result.threadId !== reqThread[i]) crossed++;
+  });
+  t.ok(crossed > 0, `${crossed} replies ran on another worker than their request`);
+});
+
+t.test('a failing sink: simulation goes on, lost steps counted, traces incomplete', async (t) => {
+  let faulty: FaultySink | null = null;
+  const d = await startTestDaemon(n.doc, { wrapSink: (s) => (faulty = new FaultySink(s, { kind: 'fail' })) });
+  t.teardown(() => d.close());
+  const results = await sim(d, Array.from({ length: 50 }, (_, i) => udpFromVm1(i)), true);
+  t.equal(results.length, 50);
+  t.ok(results.every((r) => r.result === 'forward' && r.traceIds.length === 1));
+  await d.daemon.backends.sink.flush();
+  const stats = d.daemon.backends.sink.stats();
+  t.ok(stats.stepsLost > 0, `${stats.stepsLost} steps counted lost`);
+  const trace = await d.daemon.backends.traces.get(results[0]!.traceIds[0]!);
+  t.ok(trace, 'the summary is kept');
+  t.equal(trace!.complete, false, 'marked incomplete');
+  t.ok(faulty);
+});
+
+t.test('a stalled sink never holds up the simulation, and stopping drains it', async (t) => {
+  const d = await startTestDaemon(n.doc, { wrapSink: (s) => new FaultySink(s, { kind: 'stall', ms: 60_000 }) });
+  const results = await sim(d, Array.from({ length: 200 }, (_, i) => udpFromVm1(i)), true);
+  t.equal(results.length, 200, 'all 200 traced packets simulated');
+  t.equal(d.daemon.backends.sink.stats().queueDepth, 200, 'while the sink still holds every one of their traces');
+  await d.daemon.stop();
+  const { openSqliteTraceBackend } = await import('../sinks/sqlite/trace-backend.js');
+  const opened = openSqliteTraceBackend({ path: d.dbPath, retentionMs: 0 });
+  if (!opened.ok) throw new Error(opened.message);
+  const listed = await opened.backend.list({ limit: 1000 });
+  t.equal(listed.ok && listed.items.length, 200, 'stopping flushed every accepted trace to SQLite');
+  await opened.backend.close();
+  await d.close();
+});
+
+import { encodeInputs } from '../daemon/pool/batch.js';
+import { compileTopology } from '../engine/topology/compile.js';
+const compiled = compileTopology(n.doc);
+function packOne(_d: TestDaemon, input: unknown) {
+  const r = encodeInputs([input], compiled, 1, false);
+  if (!r.ok) throw new Error(`${r.path}: ${r.message}`);
+  return r.tasks[0]!;
+}

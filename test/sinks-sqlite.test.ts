@@ -1,0 +1,151 @@
+// The SQLite trace backend: the shared conformance suite on a real file, then what only SQLite has
+// (schema version, WAL, the retention sweeper, persistence) and the FaultySink wrapper around it.
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FaultySink } from '../sinks/faulty.js';
+import { openSqliteConditionStore, openSqliteTraceBackend, SCHEMA_VERSION } from '../sinks/sqlite/index.js';
+import type { SqliteTraceBackend, SqliteTraceBackendOptions } from '../sinks/sqlite/index.js';
+import { traceBackendConformance } from './helpers/sink-conformance.js';
+import { sleep, until } from './helpers/condition-store-conformance.js';
+import { makeRecord } from './helpers/trace-records.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'midotrace-sqlite-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const freshPath = (): string => join(dir, `traces-${++files}.db`);
+
+function open(opts: Partial<SqliteTraceBackendOptions> = {}): SqliteTraceBackend {
+  const res = openSqliteTraceBackend({ path: freshPath(), retentionMs: 0, ...opts });
+  if (!res.ok) throw new Error(res.message);
+  return res.backend;
+}
+
+traceBackendConformance(t, 'sqlite', async (opts) => {
+  const backend = open(opts);
+  return { sink: backend, store: backend, close: () => backend.close() };
+});
+
+t.test('a file of a newer schema version is refused with a clear message', async (tt) => {
+  const path = freshPath();
+  const b = open({ path });
+  await b.close();
+  const raw = new Database(path);
+  raw.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION + 1));
+  raw.close();
+  const res = openSqliteTraceBackend({ path });
+  tt.match(res, { ok: false, code: 'schema_too_new' });
+  tt.match(res.ok ? '' : res.message, new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}`));
+  tt.match(openSqliteConditionStore({ path }), { ok: false, code: 'schema_too_new' }, 'the condition store too');
+});
+
+t.test('a file without a schema gets one; a file that is not SQLite is refused', async (tt) => {
+  const path = freshPath();
+  new Database(path).close();
+  const b = open({ path });
+  await b.close();
+  const raw = new Database(path, { readonly: true });
+  tt.equal(raw.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(), String(SCHEMA_VERSION));
+  tt.equal(raw.pragma('journal_mode', { simple: true }), 'wal', 'WAL is on');
+  raw.close();
+
+  const junk = join(dir, 'junk.db');
+  writeFileSync(junk, 'this is not a database, just text that is long enough to have a header'.repeat(20));
+  tt.match(openSqliteTraceBackend({ path: junk }), { ok: false, code: 'open_failed', message: /junk\.db/ });
+  tt.match(openSqliteTraceBackend({ path: join(dir, 'no', 'such', 'dir.db') }), { ok: false, code: 'open_failed' });
+});
+
+t.test('traces survive closing and reopening the file', async (tt) => {
+  const path = freshPath();
+  const b1 = open({ path });
+  const rec = makeRecord({ steps: 12, conditionIds: ['c0000000-0000-4000-8000-000000000001'] });
+  b1.write(rec);
+  await b1.close();
+  const b2 = open({ path });
+  tt.teardown(() => b2.close());
+  tt.match(await b2.get(rec.id), { id: rec.id, numSteps: 12, complete: true });
+  const byCond = await b2.list({ limit: 5, conditionId: 'c0000000-0000-4000-8000-000000000001' });
+  tt.same(byCond.ok ? byCond.items.map((s) => s.id) : byCond, [rec.id]);
+});
+
+t.test('the sweeper deletes traces past retention, periodically', async (tt) => {
+  let now = Date.UTC(2030, 5, 1);
+  const b = open({ retentionMs: 60_000, firstSweepDelayMs: 10, sweepIntervalMs: 30, now: () => now });
+  tt.teardown(() => b.close());
+  const old = makeRecord({ startedAtMs: now - 120_000 });
+  const fresh = makeRecord({ startedAtMs: now - 1_000 });
+  b.write(old);
+  b.write(fresh);
+  await b.flush();
+  await until(() => b.sweepStats().runs >= 1, 'first sweep');
+  tt.equal(await b.get(old.id), null, 'older than retention: gone');
+  tt.ok(await b.get(fresh.id), 'within retention: kept');
+  now += 120_000;
+  const runs = b.sweepStats().runs;
+  await until(() => b.sweepStats().runs > runs, 'a later sweep');
+  tt.equal(await b.get(fresh.id), null, 'aged out at a later sweep');
+  tt.match(b.sweepStats(), { deleted: 2, errors: 0 });
+});
+
+t.test('retention 0 turns the sweeper off', async (tt) => {
+  const b = open({ retentionMs: 0, firstSweepDelayMs: 1, sweepIntervalMs: 5 });
+  tt.teardown(() => b.close());
+  const ancient = makeRecord({ startedAtMs: 1_000 });
+  b.write(ancient);
+  await b.flush();
+  await sleep(50);
+  tt.equal(b.sweepStats().runs, 0);
+  tt.ok(await b.get(ancient.id));
+});
+
+t.test('closing the backend flushes the queue first; the store refuses reads after', async (tt) => {
+  const b = open();
+  const recs = Array.from({ length: 500 }, (_, i) => makeRecord({ startedAtMs: 1_000_000 + i, steps: 4 }));
+  for (const r of recs) b.write(r);
+  await b.close();
+  tt.match(b.stats(), { tracesWritten: 500, stepsWritten: 2_000, queueDepth: 0 });
+  await tt.rejects(b.get(recs[0]!.id), /closed/);
+});
+
+t.test('FaultySink fail: traces become incomplete summaries, losses counted', async (tt) => {
+  const b = open();
+  const f = new FaultySink(b, { kind: 'fail' });
+  tt.teardown(() => f.close());
+  const r1 = makeRecord({ steps: 6 });
+  f.write(r1);
+  f.setMode({ kind: 'fail', lose: 'all' });
+  const r2 = makeRecord({ steps: 4 });
+  f.write(r2);
+  f.setMode({ kind: 'pass' });
+  const r3 = makeRecord({ steps: 2 });
+  f.write(r3);
+  await f.flush();
+  tt.match(await b.get(r1.id), { numSteps: 0, complete: false, steps: [] }, 'summary kept, incomplete');
+  tt.equal(await b.get(r2.id), null, 'lose all: nothing stored');
+  tt.match(await b.get(r3.id), { numSteps: 2, complete: true }, 'pass again: whole');
+  tt.match(f.stats(), { tracesWritten: 2, tracesIncomplete: 1, tracesLost: 1, stepsLost: 10, stepsWritten: 2, writeErrors: 2 });
+});
+
+t.test('FaultySink stall: writes arrive late; flush waits for them; close does not', async (tt) => {
+  const b = open();
+  const f = new FaultySink(b, { kind: 'stall', ms: 150 });
+  const r1 = makeRecord({ steps: 3 });
+  const started = Date.now();
+  f.write(r1);
+  tt.match(f.stats(), { queueDepth: 1, queuedSteps: 3 });
+  await sleep(20);
+  await b.flush();
+  tt.equal(await b.get(r1.id), null, 'held back');
+  await f.flush();
+  tt.ok(Date.now() - started >= 140, 'flush waited for the stall');
+  tt.match(await b.get(r1.id), { numSteps: 3 });
+  f.setMode({ kind: 'stall', ms: 60_000 });
+  const r2 = makeRecord({ steps: 1 });
+  f.write(r2);
+  const closing = Date.now();
+  await f.close();
+  tt.ok(Date.now() - closing < 5_000, 'close hands held records on at once');
+  tt.match(f.stats(), { tracesWritten: 2, queueDepth: 0 });
+});
