@@ -19,7 +19,7 @@ async function readCondition(ctx: Context, deps: ApiDeps): Promise<TraceConditio
   const r = TraceConditionSchema.safeParse(body.value);
   if (r.success) return r.data;
   const rootProblem = r.error.issues.some((i) => i.path.length === 0 && i.code !== 'unrecognized_keys');
-  fail(ctx, rootProblem ? 'invalid_body' : 'invalid_field', formatIssues(r.error.issues));
+  fail(ctx, rootProblem ? 'invalid_body' : 'invalid_field', formatIssues(r.error.issues, body.value));
   return null;
 }
 

@@ -19,7 +19,7 @@ export function readQuery<S extends z.ZodType<unknown, Record<string, string | u
   }
   const r = schema.safeParse(flat);
   if (!r.success) {
-    fail(ctx, 'invalid_query', formatIssues(r.error.issues, 'query', ['query']));
+    fail(ctx, 'invalid_query', formatIssues(r.error.issues, flat, 'query', ['query']));
     return null;
   }
   return r.data;

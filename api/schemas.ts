@@ -87,18 +87,28 @@ export function jsonPath(path: readonly PropertyKey[], root = 'body'): string {
   return out === '' ? root : out;
 }
 
-function describeIssue(issue: Issue, root: string, prefix: readonly PropertyKey[]): string {
+/** The value at `path` inside `data`, or undefined when any step is missing. */
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let v = data;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, p)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function describeIssue(issue: Issue, data: unknown, root: string, prefix: readonly PropertyKey[]): string {
   const at = (extra: readonly PropertyKey[] = []): string => jsonPath([...prefix, ...issue.path, ...extra], root);
   if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${at([k])}: unknown field`).join('; ');
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${at()}: required`;
+  if (issue.code === 'invalid_type' && issue.path.length > 0 && valueAt(data, issue.path) === undefined) return `${at()}: required`;
   return `${at()}: ${issue.message}`;
 }
 
 /**
- * One line naming the JSON path of each problem (the first three; then a count of the rest).
- * `prefix` is prepended to every path (e.g. ['query'] gives `query.limit`).
+ * One line naming the JSON path of each problem in `data` (the first three; then a count of the
+ * rest). `prefix` is prepended to every path (e.g. ['query'] gives `query.limit`).
  */
-export function formatIssues(issues: readonly Issue[], root = 'body', prefix: readonly PropertyKey[] = []): string {
-  const shown = issues.slice(0, 3).map((i) => describeIssue(i, root, prefix)).join('; ');
+export function formatIssues(issues: readonly Issue[], data: unknown, root = 'body', prefix: readonly PropertyKey[] = []): string {
+  const shown = issues.slice(0, 3).map((i) => describeIssue(i, data, root, prefix)).join('; ');
   return issues.length > 3 ? `${shown}; and ${issues.length - 3} more` : shown;
 }

@@ -3,6 +3,7 @@
 // daemon's API. Exit 0 on success, 1 on a user error (one line), 2 when the daemon cannot be reached.
 import { Command, CommanderError } from 'commander';
 import { runSimulate } from './simulate.js';
+import { registerApiCommands } from './commands.js';
 import { EXIT_USER, UserError } from './exit.js';
 import { VERSION } from './version.js';
 
@@ -53,6 +54,7 @@ export function buildProgram(print: (s: string) => void): Command {
       if (code !== 0) throw new UserError('daemon exited with an error', code);
     });
 
+  registerApiCommands(program, print);
   return program;
 }
 

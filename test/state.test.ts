@@ -325,13 +325,22 @@ async function runWorkers(desc: FlowTableDescriptor, nowMs: number, jobs: StateJ
 }
 
 t.test('workers racing putIfAbsent agree on one entry per key', async (t) => {
-  const ft = table(16_384, true, 4, 2);
+  const ft = table(65_536, true, 4, 2);
   const rounds = 400;
   const perRound = 24;
   const keys = rounds * perRound;
   const workers = 3;
+  // Blockers fill a third of the slots and expire at 1000 ms. The workers' clocks read 900, 950 and 1000:
+  // one sees the blockers as dead slots to reuse, the others probe past them, so racers for a key can
+  // pick different slots; only the per-key insert lock keeps them to one entry.
+  const key = new Int32Array(4);
+  for (let i = 0; i < 44_000; i++) {
+    setTestKey(key, 1_000_000 + i, 4);
+    ft.put(key, Int32Array.of(-1, -1), 1000, 0);
+  }
+  const skews = [-100, 0, -50];
   const jobs: StateJob[] = [];
-  for (let id = 1; id <= workers; id++) jobs.push({ kind: 'race', id, rounds, perRound, workers });
+  for (let id = 1; id <= workers; id++) jobs.push({ kind: 'race', id, rounds, perRound, workers, skewMs: skews[id - 1]! });
   const replies = await runWorkers(ft.descriptor(), 1000, jobs);
 
   t.same(replies.map((r) => r.full), [0, 0, 0], 'no insert was refused');
@@ -340,7 +349,6 @@ t.test('workers racing putIfAbsent agree on one entry per key', async (t) => {
   t.comment(`keys won per worker: ${wins.join(', ')}`);
   let disagree = 0;
   let wrong = 0;
-  const key = new Int32Array(4);
   const out = new Int32Array(2);
   for (let i = 0; i < keys; i++) {
     const v0 = replies[0]!.observed![2 * i]!;
@@ -352,7 +360,7 @@ t.test('workers racing putIfAbsent agree on one entry per key', async (t) => {
   t.equal(disagree, 0, 'every worker saw the same value for every key');
   t.equal(wrong, 0, 'and it is the value stored');
   const seen = new Uint8Array(keys);
-  ft.forEach(1000, (kw) => { seen[kw[0]! - 1]!++; });
+  ft.forEach(1000, (kw) => { seen[kw[0]! - 1]!++; }); // blockers have expired by 1000
   t.ok(seen.every((n) => n === 1), 'each key occupies exactly one slot');
   t.equal(ft.size(1000), keys);
 });

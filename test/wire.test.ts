@@ -1,6 +1,7 @@
 // Wire layer: golden frames (bytes written out by hand, checksums checked here by an independent
 // computation), parse ↔ build round trips, every parse error code, a fuzz run, and the generated
 // packets of engine/wire/icmp-error.ts.
+import { PerformanceObserver } from 'node:perf_hooks';
 import t from 'tap';
 import { ETH_ARP, ETH_IPV4, ETH_IPV6, ETH_QINQ, ETH_VLAN, Frag, Packet } from '../engine/packet.js';
 import { buildFrame, buildFrameBytes, frameLength } from '../engine/wire/build.js';
@@ -243,6 +244,26 @@ t.test('NAT-style rewrites produce correct checksums', async (t) => {
     const out = buildFrameBytes(pkt);
     t.same(checksumProblems(out), [], GOLDEN[i]!.name);
   }
+});
+
+t.test('parseFrame allocates nothing: two million parses trigger no garbage collection', async (t) => {
+  const frames = [GOLDEN[0]!, GOLDEN[4]!, GOLDEN[5]!, GOLDEN[8]!].map((g) => hex(g.frame));
+  const pkt = new Packet();
+  for (let i = 0; i < 50_000; i++) parseFrame(frames[i & 3]!, 0, frames[i & 3]!.length, pkt); // warm up the JIT
+  let gcs = 0;
+  const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
+  obs.observe({ entryTypes: ['gc'] });
+  await new Promise((r) => setImmediate(r));
+  gcs = 0;
+  let ok = 0;
+  for (let i = 0; i < 2_000_000; i++) {
+    const f = frames[i & 3]!;
+    if (parseFrame(f, 0, f.length, pkt) === 'ok') ok++;
+  }
+  await new Promise((r) => setTimeout(r, 20)); // gc entries are delivered asynchronously
+  obs.disconnect();
+  t.equal(ok, 2_000_000);
+  t.ok(gcs <= 1, `${gcs} collections during the loop`);
 });
 
 // ---- round trips from random packets ------------------------------------------------------------

@@ -22,6 +22,8 @@ export interface PoolOptions {
   /** Most trace conditions held at once (hit-counter slots). */
   maxConditions?: number;
   state?: { macCapacity?: number; arpCapacity?: number; conntrackCapacity?: number; natCapacity?: number };
+  /** Let tasks ask a worker to die (tests of crash recovery). */
+  faultInjection?: boolean;
 }
 
 export type RunOutcome = { ok: true; result: BatchResult } | { ok: false; code: 'worker_failed' | 'pool_closed'; message: string };
@@ -60,6 +62,7 @@ export class SimPool {
       conditions: this.conditions.descriptor(),
       hits: this.hitsBuf,
       state: stateTablesDescriptor(this.state),
+      faultInjection: o.faultInjection === true,
     };
     this.piscina = new Piscina({
       filename: WORKER,

@@ -14,6 +14,8 @@ export interface WorkerInit {
   hits: SharedArrayBuffer;
   /** State tables (MAC, ARP, conntrack, NAT) shared by every worker. */
   state: unknown;
+  /** Honour BatchTask.fault (tests of worker crashes only). */
+  faultInjection: boolean;
 }
 
 export interface BatchTask {
@@ -27,6 +29,8 @@ export interface BatchTask {
   /** Return SPEC §4 JSON per packet (API calls); otherwise only result codes (replay, benchmarks). */
   detail: boolean;
   nowMs: number;
+  /** With WorkerInit.faultInjection: 'exit' kills the worker thread mid-batch. */
+  fault?: 'exit';
 }
 
 /** Result code per frame: ResultCode values, or UNKNOWN_PORT when the ingress port is not exterior. */

@@ -44,6 +44,7 @@ function refresh(): void {
 }
 
 export default function simulateBatch(task: BatchTask): BatchResult {
+  if (task.fault === 'exit' && init.faultInjection) process.exit(70);
   refresh();
   const s = sim!;
   const t = topo!;

@@ -196,7 +196,8 @@ function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport:
   const before = { nwSrc: ipToString(src >>> 0), nwDst: ipToString(dst >>> 0), tpSrc: sport, tpDst: dport };
   const after = { nwSrc: ipToString(p.nwSrc >>> 0), nwDst: ipToString(p.nwDst >>> 0), tpSrc: p.tpSrc, tpDst: p.tpDst };
   const action = ['accept', 'continue', 'return'][r.flowAction]!;
-  const kind = natInfo.isStatic ? 'static' : natInfo.created ? 'new binding' : 'existing binding';
+  const kind = r.type >= RuleType.RevDnat ? 'reverse binding' : natInfo.isStatic ? 'static'
+    : natInfo.created ? 'new binding' : 'existing binding';
   ctx.step('processing', 'rule', r.id, ruleName(ctx, r),
     `rule ${r.position + 1} (${type}, ${kind}) rewrote ${endpoint(src, sport)} → ${endpoint(dst, dport)} into `
       + `${endpoint(p.nwSrc, p.tpSrc)} → ${endpoint(p.nwDst, p.tpDst)}, then ${action}`,

@@ -61,7 +61,7 @@ export interface CCondition {
   readonly json: ConditionJson;
 }
 
-/** What compileCondition needs to turn ids into indexes (CompiledTopology provides all of it). */
+/** What compileCondition needs to turn ids into indexes (topology/compile.ts conditionRefs() or refsFromTopology() below). */
 export interface ConditionRefs {
   portIndex: ReadonlyMap<string, number>;
   portGroupIndex: ReadonlyMap<string, number>;

@@ -15,10 +15,11 @@
 // luck. Different keys rarely share a stripe and never block readers.
 //
 // Dead slots (tombstones, expired entries) are reused when an insert passes them. Slots never go back to
-// EMPTY except in a sweep, which holds every stripe (so no insert runs) and empties each dead run that ends
-// at an EMPTY slot; that keeps lookups short and is what lets a table that filled with dead entries accept
-// new ones. A sweep costs O(slots) and runs only when an insert finds no room, at most once per expiry
-// tick unless entries were deleted since.
+// EMPTY except in a sweep, which holds every stripe (so no insert runs) and compacts the table in place;
+// that keeps lookups short and lets a table that filled with dead entries take new ones. A sweep costs
+// O(slots) and runs only when an insert finds no room, at most once per expiry tick unless entries were
+// deleted since: entries die only when the tick moves or by delete, so a skipped sweep would free nothing,
+// and Full means `capacity` live entries.
 
 import { Put, type FlowTable as FlowTableApi } from './types.js';
 
@@ -152,9 +153,12 @@ export class FlowTable implements FlowTableApi {
     const now = this.nowTick(nowMs);
     const home = hashKey(key, this.keyWords) & this.mask;
     const v0 = SLOT_HEAD + this.keyWords;
-    for (;;) {
+    for (let gen = this.ld(H_SWEEP_GEN); ; gen = Atomics.load(w, H_SWEEP_GEN)) {
       const at = this.locate(home, key);
-      if (at < 0) return false;
+      if (at < 0) {
+        if (this.missStands(gen)) return false;
+        continue;
+      }
       const s = this.seen;
       const live = now < w[at + 1]!;
       if (live) for (let j = 0; j < this.valWords; j++) out[j] = w[at + v0 + j]!;
@@ -175,9 +179,12 @@ export class FlowTable implements FlowTableApi {
     const now = this.nowTick(nowMs);
     const exp = this.expiryTick(nowMs, ttlMs);
     const home = hashKey(key, this.keyWords) & this.mask;
-    for (;;) {
+    for (let gen = this.ld(H_SWEEP_GEN); ; gen = Atomics.load(w, H_SWEEP_GEN)) {
       const at = this.locate(home, key);
-      if (at < 0) return false;
+      if (at < 0) {
+        if (this.missStands(gen)) return false;
+        continue;
+      }
       const s = this.seen;
       if (!(now < w[at + 1]!)) {
         if (this.same(at, s)) return false;
@@ -194,9 +201,12 @@ export class FlowTable implements FlowTableApi {
   delete(key: Int32Array): boolean {
     const w = this.words;
     const home = hashKey(key, this.keyWords) & this.mask;
-    for (;;) {
+    for (let gen = this.ld(H_SWEEP_GEN); ; gen = Atomics.load(w, H_SWEEP_GEN)) {
       const at = this.locate(home, key);
-      if (at < 0) return false;
+      if (at < 0) {
+        if (this.missStands(gen)) return false;
+        continue;
+      }
       const s = this.seen;
       if (this.cas(at, s, bump(s, TOMB)) !== s) continue;
       Atomics.add(w, H_DELETES, 1);
@@ -331,29 +341,62 @@ export class FlowTable implements FlowTableApi {
   }
 
   /**
-   * Empties every dead slot whose successor is EMPTY, walking back from each EMPTY slot. A probe run that
-   * reached such a slot would have stopped at the EMPTY one after it anyway, so no live key is cut off;
-   * holding all stripes guarantees no insert is claiming that EMPTY slot meanwhile.
+   * Compacts the table in place: empties every dead slot and moves each live entry back to the first EMPTY
+   * slot from its home, as if the live entries were inserted again. The walk starts after a slot that was
+   * EMPTY beforehand, which no probe run crosses, so an entry only ever moves backwards within its own run
+   * and emptying its old slot cannot cut off one already placed. Holding every stripe keeps inserts out;
+   * readers may miss an entry while it moves, so the generation is odd meanwhile and a reader that missed
+   * looks again after the sweep (see missStands). A move holds both slots in WRITING, so touch and delete
+   * wait and then find the entry in its new slot.
    */
   private sweepLocked(now: number): number {
     const w = this.words;
+    const mask = this.mask;
+    Atomics.add(w, H_SWEEP_GEN, 1);
     Atomics.store(w, H_DELETES, 0);
+    let start = 0;
+    while ((this.ld(SLOT_BASE + start * this.stride) & 3) !== EMPTY) start++; // used ≤ 0.75 × slots: one exists
     let freed = 0;
-    for (let e = 0; e < this.slots; e++) {
-      if ((Atomics.load(w, SLOT_BASE + e * this.stride) & 3) !== EMPTY) continue;
-      for (let j = (e - 1) & this.mask; j !== e; j = (j - 1) & this.mask) {
-        const at = SLOT_BASE + j * this.stride;
-        const s = Atomics.load(w, at);
-        const kind = s & 3;
-        const dead = kind === TOMB || (kind === VALID && !(now < w[at + 1]!));
-        if (!dead || Atomics.compareExchange(w, at, s, bump(s, EMPTY)) !== s) break;
-        freed++;
+    let occupied = 0;
+    for (let n = 1; n < this.slots; n++) {
+      const p = (start + n) & mask;
+      const at = SLOT_BASE + p * this.stride;
+      const s = this.settle(at);
+      const kind = s & 3;
+      if (kind === EMPTY) continue;
+      if (kind === TOMB || !(now < w[at + 1]!)) {
+        if (this.cas(at, s, bump(s, EMPTY)) === s) freed++;
+        else n--; // a touch or delete got there first: look again
+        continue;
       }
+      let q = hashWords(w, at + SLOT_HEAD, this.keyWords) & mask;
+      while (q !== p && (this.ld(SLOT_BASE + q * this.stride) & 3) !== EMPTY) q = (q + 1) & mask;
+      if (q !== p) {
+        if (this.cas(at, s, (s & ~3) | WRITING) !== s) { n--; continue; }
+        const to = SLOT_BASE + q * this.stride;
+        const qs = this.ld(to);
+        this.st(to, (qs & ~3) | WRITING); // EMPTY slots are claimed only by inserts, and they are locked out
+        for (let j = 1; j < this.stride; j++) w[to + j] = w[at + j]!;
+        this.st(to, bump(qs, VALID));
+        this.st(at, bump(s, EMPTY));
+      }
+      occupied++;
     }
-    Atomics.sub(w, H_USED, freed);
+    Atomics.store(w, H_USED, occupied);
     Atomics.store(w, H_LAST_SWEEP, now);
     Atomics.add(w, H_SWEEP_GEN, 1);
     return freed;
+  }
+
+  /**
+   * A miss is final only when no sweep overlapped the search: a sweep moves entries. Otherwise waits for
+   * the sweep to end and returns false so the caller searches again.
+   */
+  private missStands(gen: number): boolean {
+    if (!this.shared) return true;
+    if ((gen & 1) === 0 && Atomics.load(this.words, H_SWEEP_GEN) === gen) return true;
+    for (let spins = 0; (Atomics.load(this.words, H_SWEEP_GEN) & 1) === 1;) this.backoff(++spins);
+    return false;
   }
 
   /** Offset of the VALID slot holding `key` (live or expired), with its state in `seen`; -1 when absent. */
@@ -493,9 +536,13 @@ export class FlowTable implements FlowTableApi {
 
 /** murmur3_32 over the key words: fast, and every input bit reaches the low (home) and high (stripe) bits. */
 export function hashKey(key: Int32Array, words: number): number {
+  return hashWords(key, 0, words);
+}
+
+function hashWords(a: Int32Array, off: number, words: number): number {
   let h = 0x9747b28c | 0;
   for (let i = 0; i < words; i++) {
-    let k = Math.imul(key[i]!, 0xcc9e2d51);
+    let k = Math.imul(a[off + i]!, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);
     h = (h << 13) | (h >>> 19);

@@ -10,7 +10,6 @@ import { read16, readMac, write16, writeMac } from './bytes.js';
 
 export const ETH_HDR_LEN = 14;
 export const VLAN_TAG_LEN = 4;
-export const MIN_FRAME_LEN = ETH_HDR_LEN;
 
 export type EthernetError = 'eth_truncated' | 'vlan_truncated' | 'too_many_vlans';
 

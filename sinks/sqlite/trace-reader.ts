@@ -1,7 +1,7 @@
 // TraceStore queries over the SQLite schema. Each filter combination gets its own statement (made
 // on first use, then kept) so every one can use the index that leads with its filter.
 import type { ResultName } from '../../engine/result.js';
-import type { Stage, StepDeviceType } from '../../engine/trace/step.js';
+import type { TraceStep } from '../../engine/trace/step.js';
 import type { MatchSummary, StepJson, Trace, TraceSummary } from '../../engine/trace/types.js';
 import { checkTraceQuery, encodeCursor } from '../cursor.js';
 import type { TraceListResult, TraceQuery } from '../types.js';
@@ -10,10 +10,6 @@ import type { Db, Stmt } from './db.js';
 interface TraceRow {
   seq: number; id: string; host_id: string; started_at_ms: number; ingress_port_id: string;
   result: string; match: string; condition_ids: string; num_steps: number; complete: number;
-}
-interface StepRow {
-  step: number; timestamp_ms: number; stage: string; device_type: string; device_id: string;
-  device_name: string; message: string; details: string;
 }
 
 const TRACE_COLS = 't.seq, t.id, t.host_id, t.started_at_ms, t.ingress_port_id, t.result, t.match, ' +
@@ -34,9 +30,7 @@ export class SqliteTraceReader {
   constructor(db: Db) {
     this.db = db;
     this.byId = db.prepare(`SELECT ${TRACE_COLS} FROM traces t WHERE t.id = ?`);
-    this.stepsOf = db.prepare(
-      'SELECT step, timestamp_ms, stage, device_type, device_id, device_name, message, details ' +
-      'FROM trace_steps WHERE trace_seq = ? AND step <= ? ORDER BY step');
+    this.stepsOf = db.prepare('SELECT steps FROM trace_steps WHERE trace_seq = ?').pluck();
     this.oldest = db.prepare(
       `SELECT ${TRACE_COLS} FROM traces t WHERE t.started_at_ms < ? ORDER BY t.started_at_ms, t.id LIMIT ${DELETE_CHUNK}`);
     const delSteps = db.prepare('DELETE FROM trace_steps WHERE trace_seq = ?');
@@ -76,7 +70,11 @@ export class SqliteTraceReader {
   get(id: string): Trace | null {
     const row = this.byId.get(id) as TraceRow | undefined;
     if (row === undefined) return null;
-    const steps = (this.stepsOf.all(row.seq, row.num_steps) as StepRow[]).map((s) => toStep(s, row.host_id));
+    const json = this.stepsOf.get(row.seq) as string | undefined;
+    const stored = json === undefined ? [] : JSON.parse(json) as TraceStep[];
+    const n = Math.min(stored.length, row.num_steps);
+    const steps: StepJson[] = new Array(n);
+    for (let i = 0; i < n; i++) steps[i] = toStep(stored[i]!, i + 1, row.host_id);
     return { ...toSummary(row), steps };
   }
 
@@ -130,17 +128,18 @@ function toSummary(r: TraceRow): TraceSummary {
   };
 }
 
-function toStep(s: StepRow, hostId: string): StepJson {
+/** Numbered by position: stored steps are 1..numSteps whatever the producer said. */
+function toStep(s: TraceStep, step: number, hostId: string): StepJson {
   return {
-    step: s.step,
-    timestamp: new Date(s.timestamp_ms).toISOString(),
+    step,
+    timestamp: new Date(s.timestampMs).toISOString(),
     hostId,
-    stage: s.stage as Stage,
-    deviceType: s.device_type as StepDeviceType,
-    deviceId: s.device_id,
-    deviceName: s.device_name,
+    stage: s.stage,
+    deviceType: s.deviceType,
+    deviceId: s.deviceId,
+    deviceName: s.deviceName,
     message: s.message,
-    details: JSON.parse(s.details) as Record<string, unknown>,
+    details: s.details ?? {},
   };
 }
 

@@ -9,9 +9,7 @@ export class SqliteTraceWriter implements BatchWriter {
     const insTrace = db.prepare(
       'INSERT INTO traces (id, host_id, started_at_ms, ingress_port_id, result, match, condition_ids, ' +
       'num_steps, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const insStep = db.prepare(
-      'INSERT INTO trace_steps (trace_seq, step, timestamp_ms, stage, device_type, device_id, device_name, ' +
-      'message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insSteps = db.prepare('INSERT INTO trace_steps (trace_seq, steps) VALUES (?, ?)');
     // OR IGNORE: a condition listed twice on one trace is one join row.
     const insCond = db.prepare(
       'INSERT OR IGNORE INTO trace_conditions (condition_id, started_at_ms, trace_id, trace_seq) VALUES (?, ?, ?, ?)');
@@ -23,11 +21,10 @@ export class SqliteTraceWriter implements BatchWriter {
         const seq = insTrace.run(r.id, r.hostId, startedAtMs, r.ingressPortId, r.result,
           JSON.stringify(r.match), JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,
         ).lastInsertRowid;
-        for (let i = 0; i < p.stepCount; i++) {
-          const s = r.steps[i]!;
-          // Numbered by position: stored steps are 1..numSteps whatever the producer said.
-          insStep.run(seq, i + 1, Math.floor(s.timestampMs), s.stage, s.deviceType, s.deviceId, s.deviceName,
-            s.message, JSON.stringify(s.details ?? {}));
+        if (p.stepCount > 0) {
+          // The steps as given, in one stringify; the reader numbers them by position.
+          const steps = p.stepCount === r.steps.length ? r.steps : r.steps.slice(0, p.stepCount);
+          insSteps.run(seq, JSON.stringify(steps));
         }
         for (const c of r.conditionIds) insCond.run(c, startedAtMs, r.id, seq);
       }

@@ -8,9 +8,10 @@ import { Put } from '../../engine/state/types.js';
 export type StateJob =
   /**
    * putIfAbsent rounds × perRound keys offering (id, k); every round starts at a barrier, so the
-   * workers insert the same keys at the same moment. Reports the value each key ended with.
+   * workers insert the same keys at the same moment. `skewMs` offsets this worker's clock, as separate
+   * Date.now() calls do near an expiry. Reports the value each key ended with.
    */
-  | { kind: 'race'; id: number; rounds: number; perRound: number; workers: number }
+  | { kind: 'race'; id: number; rounds: number; perRound: number; workers: number; skewMs: number }
   /** Overwrite keys with (id, check(k, id)) while reading them back; count reads that missed or were torn. */
   | { kind: 'churn'; id: number; keys: number; rounds: number }
   /** put keys 0..keys-1 with (k, check(k, k)). */
@@ -45,7 +46,7 @@ export function setTestKey(key: Int32Array, k: number, keyWords: number): void {
 
 /** A value word derived from the other, so a read that mixes two writes shows up. */
 export function check(k: number, v0: number): number {
-  return Math.imul(k ^ 0x5bd1e995, 31) + v0 * 7919;
+  return (Math.imul(k ^ 0x5bd1e995, 31) + Math.imul(v0, 7919)) | 0;
 }
 
 /** Waits until `workers` threads arrived (spinning briefly, then sleeping on the generation word). */
@@ -77,7 +78,7 @@ function run(d: StateWorkerData, gate: Int32Array): StateWorkerReply {
         setTestKey(key, k, table.keyWords);
         val[0] = job.id;
         val[1] = k;
-        const r = table.putIfAbsent(key, val, 60_000, now, out);
+        const r = table.putIfAbsent(key, val, 60_000, now + job.skewMs, out);
         if (r === Put.Full) { full++; continue; }
         const src = r === Put.Inserted ? val : out;
         if (r === Put.Inserted) inserted++;
