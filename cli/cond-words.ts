@@ -141,7 +141,7 @@ const rangeText = (r: { start: number; end: number }): string => (r.start === r.
 
 /** Fields shown by describeCondition through a word (the rest are shown as field=JSON). */
 const DESCRIBED = new Set([
-  'id', 'name', 'enabled', 'limit', 'deviceType', 'deviceId', 'creationTimestampMs', 'condInvert',
+  'id', 'name', 'enabled', 'limit', 'deviceType', 'deviceId', 'creationTimestampMs', 'condInvert', 'hits',
   'nwSrcAddress', 'nwSrcLength', 'invNwSrc', 'nwDstAddress', 'nwDstLength', 'invNwDst', 'nwProto', 'invNwProto',
   'tpSrc', 'invTpSrc', 'tpDst', 'invTpDst', 'dlSrc', 'invDlSrc', 'dlDst', 'invDlDst', 'dlType', 'invDlType',
   'inPorts', 'invInPorts', 'outPorts', 'invOutPorts', 'nwTos', 'invNwTos', 'vlan', 'noVlan', 'fragmentPolicy',

@@ -49,7 +49,7 @@ export function formatTrace(t: Trace): string {
   let lastDevice = '';
   for (const s of t.steps) {
     const device = `${s.deviceType} ${s.deviceName || s.deviceId.slice(0, 8)}`;
-    const head = device === lastDevice ? ' '.repeat(Math.min(device.length, 28)) : device.padEnd(28).slice(0, 28);
+    const head = device === lastDevice ? ' '.repeat(28) : device.padEnd(28).slice(0, 28);
     lastDevice = device;
     lines.push(`  ${String(s.step).padStart(width)}  ${head}  ${s.stage.padEnd(11)}  ${s.message}`);
   }

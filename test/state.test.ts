@@ -325,25 +325,25 @@ async function runWorkers(desc: FlowTableDescriptor, nowMs: number, jobs: StateJ
 }
 
 t.test('workers racing putIfAbsent agree on one entry per key', async (t) => {
-  const ft = table(65_536, true, 4, 2);
-  const rounds = 400;
-  const perRound = 24;
+  const ft = table(131_072, true, 4, 2);
+  const rounds = 2000;
+  const perRound = 16;
   const keys = rounds * perRound;
-  const workers = 3;
-  // Blockers fill a third of the slots and expire at 1000 ms. The workers' clocks read 900, 950 and 1000:
-  // one sees the blockers as dead slots to reuse, the others probe past them, so racers for a key can
-  // pick different slots; only the per-key insert lock keeps them to one entry.
+  const workers = 2; // one per core: more would mostly wait for each other
+  // Blockers fill a third of the slots and expire at 1000 ms. The workers' clocks read 900 and 1000: one
+  // sees the blockers as dead slots to reuse, the other probes past them, so racers for a key can pick
+  // different slots; only the per-key insert lock keeps them to one entry.
   const key = new Int32Array(4);
-  for (let i = 0; i < 44_000; i++) {
+  for (let i = 0; i < 88_000; i++) {
     setTestKey(key, 1_000_000 + i, 4);
     ft.put(key, Int32Array.of(-1, -1), 1000, 0);
   }
-  const skews = [-100, 0, -50];
+  const skews = [-100, 0];
   const jobs: StateJob[] = [];
   for (let id = 1; id <= workers; id++) jobs.push({ kind: 'race', id, rounds, perRound, workers, skewMs: skews[id - 1]! });
   const replies = await runWorkers(ft.descriptor(), 1000, jobs);
 
-  t.same(replies.map((r) => r.full), [0, 0, 0], 'no insert was refused');
+  t.same(replies.map((r) => r.full), [0, 0], 'no insert was refused');
   t.equal(replies.reduce((n, r) => n + r.inserted!, 0), keys, 'exactly one worker inserted each key');
   const wins = replies.map((r) => r.inserted!);
   t.comment(`keys won per worker: ${wins.join(', ')}`);

@@ -54,6 +54,7 @@ export function checkScoped(ctx: PacketContext, device: number): void {
   }
 }
 
+/** How a device is named in step text: its name, or its id when it has none (the step carries the id anyway). */
 export function label(name: string, id: string): string {
-  return name !== '' ? `${name} (${id.slice(0, 8)})` : id;
+  return name !== '' ? name : id;
 }

@@ -66,7 +66,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   if (ctx.traced) {
     ctx.step('processing', 'router', rt.id, rt.name,
       `route chosen: ${ipToString(route.dst)}/${route.dstLen}` + (route.srcLen > 0 ? ` from ${ipToString(route.src)}/${route.srcLen}` : '') +
-      (route.type === RouteType.Normal ? ` via port ${ctx.topo.ports[route.nextHopPort]!.id}` + (route.nextHopGateway !== 0 ? ` gateway ${ipToString(route.nextHopGateway)}` : '') : ` (${ROUTE_TYPE_NAMES[route.type]})`),
+      (route.type === RouteType.Normal ? ` via port ${label(ctx.topo.ports[route.nextHopPort]!.name, ctx.topo.ports[route.nextHopPort]!.id)}` + (route.nextHopGateway !== 0 ? ` gateway ${ipToString(route.nextHopGateway)}` : '') : ` (${ROUTE_TYPE_NAMES[route.type]})`),
       { routeId: route.id, type: ROUTE_TYPE_NAMES[route.type], dst: `${ipToString(route.dst)}/${route.dstLen}`,
         src: `${ipToString(route.src)}/${route.srcLen}`, weight: route.weight,
         nextHopPort: route.nextHopPort >= 0 ? ctx.topo.ports[route.nextHopPort]!.id : null,

@@ -87,17 +87,19 @@ function forwardNat(ctx: PacketContext, targets: readonly CNatTarget[], zone: nu
   if (out !== NatOutcome.Applied) return out;
   const icmp = p.nwProto === PROTO_ICMP;
   if (dnat) {
-    p.nwDst = bindIp;
+    p.nwDst = bindIp >>> 0;
     if (!icmp) p.tpDst = bindPort;
     ctx.nwDstRewritten = true;
   } else {
-    p.nwSrc = bindIp;
+    p.nwSrc = bindIp >>> 0;
     if (!icmp) p.tpSrc = bindPort;
   }
   return NatOutcome.Applied;
 }
 
-// The binding chosen by alloc*/pick(), as module scratch so nothing is allocated per packet.
+// The binding chosen by alloc*/pick(), as module scratch so nothing is allocated per packet. The address
+// is kept as int32 (a Smi; a uint32 above 2^31 would be boxed on every store) and written to the
+// packet as `>>> 0`. Addresses given to key builders are int32 too: the words are int32 anyway.
 let bindIp = 0;
 let bindPort = 0;
 
@@ -112,8 +114,8 @@ function touchPair(nat: FlowTable, ctx: PacketContext, kind: NatKind, ip1: numbe
 function tupleHash(zone: number, p: Packet, ports: number): number {
   let h = mixHash(0x5bd1e995, zone);
   h = mixHash(h, p.nwProto);
-  h = mixHash(h, p.nwSrc);
-  h = mixHash(h, p.nwDst);
+  h = mixHash(h, p.nwSrc | 0);
+  h = mixHash(h, p.nwDst | 0);
   return finishHash(mixHash(h, ports));
 }
 
@@ -139,7 +141,7 @@ function pick(targets: readonly CNatTarget[], idx: number, keepAll: boolean, ori
     if (addrs <= 0 || ports <= 0) continue;
     const n = addrs * ports;
     if (idx < n) {
-      bindIp = ((t.addrFrom >>> 0) + Math.floor(idx / ports)) >>> 0;
+      bindIp = ((t.addrFrom >>> 0) + Math.floor(idx / ports)) | 0;
       bindPort = keep ? origPort : t.portFrom + (idx % ports);
       return;
     }
@@ -155,25 +157,25 @@ function allocDnat(ctx: PacketContext, targets: readonly CNatTarget[], zone: num
   const ports = portsWord(p);
   const sport = ports >>> 16;
   const dport = ports & 0xffff;
-  setKey(key, zone, NatKind.DnatFwd, p.nwProto, p.nwSrc, p.nwDst, ports);
+  setKey(key, zone, NatKind.DnatFwd, p.nwProto, p.nwSrc | 0, p.nwDst | 0, ports);
   if (nat.get(key, out, ctx.nowMs)) {
-    bindIp = out[0]! >>> 0;
+    bindIp = out[0]!;
     bindPort = out[1]!;
-    touchPair(nat, ctx, NatKind.DnatRev, bindIp, p.nwSrc, (bindPort << 16) | sport);
+    touchPair(nat, ctx, NatKind.DnatRev, bindIp, p.nwSrc | 0, (bindPort << 16) | sport);
     return NatOutcome.Applied;
   }
   const total = spaceSize(targets, p.nwProto === PROTO_ICMP);
   if (total === 0) return NatOutcome.Exhausted;
-  pick(targets, tupleHash(zone, p, ports) % total, p.nwProto === PROTO_ICMP, dport);
+  pick(targets, (tupleHash(zone, p, ports) >>> 0) % total, p.nwProto === PROTO_ICMP, dport);
   const val = ctx.val;
   val[0] = bindIp; val[1] = bindPort;
   const r = nat.putIfAbsent(key, val, NAT_TTL_MS, ctx.nowMs, out);
   if (r === Put.Full) return NatOutcome.TableFull;
-  if (r === Put.Existed) { bindIp = out[0]! >>> 0; bindPort = out[1]!; } else natInfo.created = true;
-  setKey(key, zone, NatKind.DnatRev, p.nwProto, bindIp, p.nwSrc, (bindPort << 16) | sport);
+  if (r === Put.Existed) { bindIp = out[0]!; bindPort = out[1]!; } else natInfo.created = true;
+  setKey(key, zone, NatKind.DnatRev, p.nwProto, bindIp, p.nwSrc | 0, (bindPort << 16) | sport);
   val[0] = p.nwDst; val[1] = dport;
   if (nat.put(key, val, NAT_TTL_MS, ctx.nowMs) === Put.Full) {
-    if (r === Put.Inserted) { setKey(key, zone, NatKind.DnatFwd, p.nwProto, p.nwSrc, p.nwDst, ports); nat.delete(key); }
+    if (r === Put.Inserted) { setKey(key, zone, NatKind.DnatFwd, p.nwProto, p.nwSrc | 0, p.nwDst | 0, ports); nat.delete(key); }
     return NatOutcome.TableFull;
   }
   return NatOutcome.Applied;
@@ -190,22 +192,22 @@ function allocSnat(ctx: PacketContext, targets: readonly CNatTarget[], zone: num
   const ports = portsWord(p);
   const sport = ports >>> 16;
   const dport = ports & 0xffff;
-  setKey(key, zone, NatKind.SnatFwd, proto, p.nwSrc, p.nwDst, ports);
+  setKey(key, zone, NatKind.SnatFwd, proto, p.nwSrc | 0, p.nwDst | 0, ports);
   if (nat.get(key, out, now)) {
-    bindIp = out[0]! >>> 0;
+    bindIp = out[0]!;
     bindPort = out[1]!;
-    touchPair(nat, ctx, NatKind.SnatRev, p.nwDst, bindIp, (dport << 16) | bindPort);
+    touchPair(nat, ctx, NatKind.SnatRev, p.nwDst | 0, bindIp, (dport << 16) | bindPort);
     return NatOutcome.Applied;
   }
   const icmp = proto === PROTO_ICMP;
   const total = spaceSize(targets, icmp);
-  const start = total === 0 ? 0 : tupleHash(zone, p, ports) % total;
+  const start = total === 0 ? 0 : (tupleHash(zone, p, ports) >>> 0) % total;
   const probes = Math.min(total, MAX_PROBES);
   let claimed = false;
   let inserted = false;
   for (let i = 0; i < probes && !claimed; i++) {
     pick(targets, (start + i) % total, icmp, sport);
-    setKey(key, zone, NatKind.SnatRev, proto, p.nwDst, bindIp, (dport << 16) | bindPort);
+    setKey(key, zone, NatKind.SnatRev, proto, p.nwDst | 0, bindIp, (dport << 16) | bindPort);
     val[0] = p.nwSrc; val[1] = sport;
     const r = nat.putIfAbsent(key, val, NAT_TTL_MS, now, out);
     if (r === Put.Full) return NatOutcome.TableFull;
@@ -215,18 +217,18 @@ function allocSnat(ctx: PacketContext, targets: readonly CNatTarget[], zone: num
   if (!claimed) return NatOutcome.Exhausted;
   const claimIp = bindIp;
   const claimPort = bindPort;
-  setKey(key, zone, NatKind.SnatFwd, proto, p.nwSrc, p.nwDst, ports);
+  setKey(key, zone, NatKind.SnatFwd, proto, p.nwSrc | 0, p.nwDst | 0, ports);
   val[0] = claimIp; val[1] = claimPort;
   const r = nat.putIfAbsent(key, val, NAT_TTL_MS, now, out);
   if (r === Put.Inserted) { natInfo.created = true; return NatOutcome.Applied; }
   if (r === Put.Existed) {
     // Another worker bound this flow first: use its binding and give back our claim if it differs.
-    bindIp = out[0]! >>> 0;
+    bindIp = out[0]!;
     bindPort = out[1]!;
     if (bindIp === claimIp && bindPort === claimPort) return NatOutcome.Applied;
   }
   if (inserted) {
-    setKey(key, zone, NatKind.SnatRev, proto, p.nwDst, claimIp, (dport << 16) | claimPort);
+    setKey(key, zone, NatKind.SnatRev, proto, p.nwDst | 0, claimIp, (dport << 16) | claimPort);
     nat.delete(key);
   }
   return r === Put.Full ? NatOutcome.TableFull : NatOutcome.Applied;
@@ -243,20 +245,20 @@ function reverseNat(ctx: PacketContext, zone: number, dnat: boolean): NatOutcome
   const key = ctx.key;
   const out = ctx.out;
   const ports = portsWord(p);
-  setKey(key, zone, dnat ? NatKind.DnatRev : NatKind.SnatRev, p.nwProto, p.nwSrc, p.nwDst, ports);
+  setKey(key, zone, dnat ? NatKind.DnatRev : NatKind.SnatRev, p.nwProto, p.nwSrc | 0, p.nwDst | 0, ports);
   if (!nat.get(key, out, ctx.nowMs)) return NatOutcome.NotApplied;
-  const ip = out[0]! >>> 0;
+  const ip = out[0]!;
   const port = out[1]!;
   const icmp = p.nwProto === PROTO_ICMP;
   if (dnat) {
     // Forward key: (client = our dst, original dst, client port, original dst port).
-    touchPair(nat, ctx, NatKind.DnatFwd, p.nwDst, ip, ((ports & 0xffff) << 16) | port);
-    p.nwSrc = ip;
+    touchPair(nat, ctx, NatKind.DnatFwd, p.nwDst | 0, ip, ((ports & 0xffff) << 16) | port);
+    p.nwSrc = ip >>> 0;
     if (!icmp) p.tpSrc = port;
   } else {
     // Forward key: (original src, server = our src, original src port, server port).
-    touchPair(nat, ctx, NatKind.SnatFwd, ip, p.nwSrc, (port << 16) | (ports >>> 16));
-    p.nwDst = ip;
+    touchPair(nat, ctx, NatKind.SnatFwd, ip, p.nwSrc | 0, (port << 16) | (ports >>> 16));
+    p.nwDst = ip >>> 0;
     if (!icmp) p.tpDst = port;
   }
   return NatOutcome.Applied;

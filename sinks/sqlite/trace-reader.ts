@@ -1,11 +1,11 @@
 // TraceStore queries over the SQLite schema. Each filter combination gets its own statement (made
 // on first use, then kept) so every one can use the index that leads with its filter.
 import type { ResultName } from '../../engine/result.js';
-import type { TraceStep } from '../../engine/trace/step.js';
-import type { MatchSummary, StepJson, Trace, TraceSummary } from '../../engine/trace/types.js';
+import type { MatchSummary, Trace, TraceSummary } from '../../engine/trace/types.js';
 import { checkTraceQuery, encodeCursor } from '../cursor.js';
 import type { TraceListResult, TraceQuery } from '../types.js';
 import type { Db, Stmt } from './db.js';
+import { decodeSteps } from './step-codec.js';
 
 interface TraceRow {
   seq: number; id: string; host_id: string; started_at_ms: number; ingress_port_id: string;
@@ -71,10 +71,7 @@ export class SqliteTraceReader {
     const row = this.byId.get(id) as TraceRow | undefined;
     if (row === undefined) return null;
     const json = this.stepsOf.get(row.seq) as string | undefined;
-    const stored = json === undefined ? [] : JSON.parse(json) as TraceStep[];
-    const n = Math.min(stored.length, row.num_steps);
-    const steps: StepJson[] = new Array(n);
-    for (let i = 0; i < n; i++) steps[i] = toStep(stored[i]!, i + 1, row.host_id);
+    const steps = json === undefined ? [] : decodeSteps(json, row.num_steps, row.started_at_ms, row.host_id);
     return { ...toSummary(row), steps };
   }
 
@@ -125,21 +122,6 @@ function toSummary(r: TraceRow): TraceSummary {
     result: r.result as ResultName,
     numSteps: r.num_steps,
     complete: r.complete === 1,
-  };
-}
-
-/** Numbered by position: stored steps are 1..numSteps whatever the producer said. */
-function toStep(s: TraceStep, step: number, hostId: string): StepJson {
-  return {
-    step,
-    timestamp: new Date(s.timestampMs).toISOString(),
-    hostId,
-    stage: s.stage,
-    deviceType: s.deviceType,
-    deviceId: s.deviceId,
-    deviceName: s.deviceName,
-    message: s.message,
-    details: s.details ?? {},
   };
 }
 

@@ -1,6 +1,7 @@
 // Stores batches of traces in one transaction each. Statements are prepared once, here.
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db } from './db.js';
+import { encodeSteps } from './step-codec.js';
 
 export class SqliteTraceWriter implements BatchWriter {
   private readonly tx: (batch: readonly PendingTrace[]) => void;
@@ -21,11 +22,7 @@ export class SqliteTraceWriter implements BatchWriter {
         const seq = insTrace.run(r.id, r.hostId, startedAtMs, r.ingressPortId, r.result,
           JSON.stringify(r.match), JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,
         ).lastInsertRowid;
-        if (p.stepCount > 0) {
-          // The steps as given, in one stringify; the reader numbers them by position.
-          const steps = p.stepCount === r.steps.length ? r.steps : r.steps.slice(0, p.stepCount);
-          insSteps.run(seq, JSON.stringify(steps));
-        }
+        if (p.stepCount > 0) insSteps.run(seq, encodeSteps(r.steps, p.stepCount, startedAtMs));
         for (const c of r.conditionIds) insCond.run(c, startedAtMs, r.id, seq);
       }
     });

@@ -58,7 +58,7 @@ function barrier(gate: Int32Array, workers: number): void {
     Atomics.notify(gate, 2);
     return;
   }
-  for (let spins = 0; Atomics.load(gate, 2) === gen; spins++) if (spins > 2000) Atomics.wait(gate, 2, gen, 5);
+  for (let spins = 0; Atomics.load(gate, 2) === gen; spins++) if (spins > 100_000) Atomics.wait(gate, 2, gen, 5);
 }
 
 function run(d: StateWorkerData, gate: Int32Array): StateWorkerReply {
@@ -73,8 +73,11 @@ function run(d: StateWorkerData, gate: Int32Array): StateWorkerReply {
       const observed = new Int32Array(job.rounds * job.perRound * 2);
       let inserted = 0;
       let full = 0;
-      for (let k = 0; k < job.rounds * job.perRound; k++) {
-        if (k % job.perRound === 0) barrier(gate, job.workers);
+      for (let i = 0; i < job.rounds * job.perRound; i++) {
+        const j = i % job.perRound;
+        if (j === 0) barrier(gate, job.workers);
+        // Workers walk each round from different ends, so they meet on some key whatever their start lag.
+        const k = i - j + (job.id % 2 === 0 ? job.perRound - 1 - j : j);
         setTestKey(key, k, table.keyWords);
         val[0] = job.id;
         val[1] = k;

@@ -1,0 +1,489 @@
+// The REST API (SPEC §6) over a real daemon: every call, every error status, paging through 10,000
+// traces by Link headers, conditions that trace the next matching packet, exact round trips, and
+// bodies of any shape that never make the server fail.
+import t from 'tap';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { createApp } from '../api/app.js';
+import { startApiServer, type ApiServer } from '../api/server.js';
+import type { ApiDeps } from '../api/deps.js';
+import type { SimulationResultJson } from '../engine/simulator.js';
+import type { Trace, TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
+import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
+import { pk } from './helpers/net.js';
+
+interface Reply<T = unknown> { status: number; headers: Headers; body: T; text: string }
+
+const BODY_LIMIT = 64 * 1024;
+
+function client(base: string, token?: string) {
+  return async <T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
+    const h: Record<string, string> = { ...headers };
+    let payload: string | Uint8Array | undefined;
+    if (body instanceof Uint8Array || typeof body === 'string') payload = body;
+    else if (body !== undefined) payload = JSON.stringify(body);
+    if (payload !== undefined && h['content-type'] === undefined) h['content-type'] = 'application/json';
+    if (token !== undefined) h.authorization = `Bearer ${token}`;
+    const res = await fetch(base + path, { method, headers: h, ...(payload !== undefined ? { body: payload } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, headers: res.headers, body: parsed as T, text };
+  };
+}
+
+/** A request written by hand, for chunked bodies without a Content-Length. */
+function chunked(url: string, path: string, chunks: Buffer[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url + path, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
+
+/** A subtest's `t`. */
+type TestT = Parameters<Parameters<typeof t.test>[0]>[0];
+
+function isErrorBody(t: TestT, r: Reply, status: number, code: string, msg?: RegExp): void {
+  t.equal(r.status, status, `${code}: status ${status} (${r.text.slice(0, 200)})`);
+  t.match(r.headers.get('content-type') ?? '', /application\/json/, `${code}: JSON`);
+  const b = r.body as { code?: unknown; message?: unknown };
+  t.equal(b.code, code, `code ${code}`);
+  t.type(b.message, 'string');
+  t.same(Object.keys(b).sort(), ['code', 'message'], 'errors are { code, message }');
+  if (msg) t.match(String(b.message), msg);
+}
+
+async function waitFor<T>(what: string, f: () => Promise<T | null>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== null) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+let api: TestApi;
+let call: ReturnType<typeof client>;
+let vm1 = '';
+let vm2 = '';
+
+t.before(async () => {
+  api = await startTestApi({ override: { bodyLimitBytes: BODY_LIMIT } });
+  call = client(api.url);
+  vm1 = api.net.id('vm1');
+  vm2 = api.net.id('vm2');
+});
+t.teardown(() => api.close());
+
+const udp = (extra: Record<string, unknown> = {}): unknown => pk.udp(MAC.vm1, MAC.vm2, IP.vm1, IP.vm2, extra);
+
+t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
+  const h = await call<{ ok: boolean; hostId: string; backends: unknown[] }>('GET', '/healthz');
+  t.equal(h.status, 200);
+  t.equal(h.body.ok, true);
+  t.equal(h.body.hostId, api.deps.hostId);
+  t.ok(h.body.backends.length > 0, 'backends reported');
+
+  const sick: ApiDeps = { ...api.deps, health: () => ({ ok: false, hostId: 'h', uptimeSeconds: 1, backends: [{ name: 'sink:sqlite', ok: false, detail: 'disk full' }] }) };
+  const srv = await startApiServer(createApp(sick), '127.0.0.1:0');
+  const s = await client(`http://127.0.0.1:${srv.port}`)<{ ok: boolean; backends: { detail: string }[] }>('GET', '/healthz');
+  await srv.close();
+  t.equal(s.status, 503, 'unhealthy is 503');
+  t.equal(s.body.backends[0]!.detail, 'disk full', 'with the HealthReport as body');
+
+  await call('POST', '/simulations', { inPort: vm1, packet: udp() });
+  const m = await call('GET', '/metrics');
+  t.equal(m.status, 200);
+  t.match(m.headers.get('content-type') ?? '', /^text\/plain/);
+  t.match(m.text, /^midotrace_simulations_total\{result="forward"\} [1-9]\d*$/m, 'counts simulations');
+
+  const o = await call<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties: Record<string, unknown>; additionalProperties?: boolean }> } }>('GET', '/openapi.json');
+  t.equal(o.status, 200);
+  t.equal(o.body.openapi, '3.1.0');
+  t.same(Object.keys(o.body.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/simulations', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/{id}']);
+  t.same(Object.keys(o.body.paths['/trace_conditions/{id}']!).filter((k) => k !== 'parameters').sort(), ['delete', 'get', 'put']);
+  const tc = o.body.components.schemas.TraceCondition!;
+  t.equal(tc.additionalProperties, false, 'trace conditions are strict');
+  for (const k of ['id', 'name', 'enabled', 'limit', 'deviceType', 'deviceId', 'creationTimestampMs', 'nwSrcAddress', 'tpDst', 'fragmentPolicy', 'condInvert']) {
+    t.ok(k in tc.properties, `TraceCondition documents ${k}`);
+  }
+});
+
+t.test('unknown routes and methods answer JSON', async (t) => {
+  isErrorBody(t, await call('GET', '/nope'), 404, 'not_found', /GET \/nope/);
+  isErrorBody(t, await call('GET', '/traces/x/y'), 404, 'not_found');
+  const r = await call('PATCH', '/traces');
+  isErrorBody(t, r, 405, 'method_not_allowed');
+  t.match(r.headers.get('allow') ?? '', /GET/);
+  const head = await fetch(`${api.url}/traces`, { method: 'HEAD' });
+  t.equal(head.status, 200, 'HEAD works where GET does');
+});
+
+t.test('trace conditions: create, read, replace, delete', async (t) => {
+  const input = { name: 'dns-from-vm1', nwSrcAddress: IP.vm1, nwSrcLength: 32, nwProto: 17, tpDst: { start: 53, end: 53 } };
+  const before = Date.now();
+  const c = await call<TraceConditionJson>('POST', '/trace_conditions', input);
+  t.equal(c.status, 201);
+  t.match(c.body.id, /^[0-9a-f-]{36}$/, 'server-assigned id');
+  t.equal(c.headers.get('location'), `/trace_conditions/${c.body.id}`);
+  t.ok(c.body.creationTimestampMs! >= before - 1000 && c.body.creationTimestampMs! <= Date.now() + 1000, 'creationTimestampMs set');
+  t.same(c.body, { ...input, id: c.body.id, creationTimestampMs: c.body.creationTimestampMs }, 'answers exactly what was stored');
+
+  const one = await call<TraceConditionJson>('GET', `/trace_conditions/${c.body.id}`);
+  t.equal(one.status, 200);
+  t.same(one.body, c.body);
+  const list = await call<TraceConditionJson[]>('GET', '/trace_conditions');
+  t.ok(list.body.some((x) => x.id === c.body.id), 'listed');
+
+  isErrorBody(t, await call('POST', '/trace_conditions', { name: 'dns-from-vm1' }), 409, 'duplicate_name', /^name: /);
+  isErrorBody(t, await call('POST', '/trace_conditions', { id: c.body.id }), 409, 'duplicate_id', /^id: /);
+
+  const id = '5f0c2d3e-1111-4222-8333-444455556666';
+  const put1 = await call<TraceConditionJson>('PUT', `/trace_conditions/${id}`, { name: 'mine', nwProto: 6 });
+  t.equal(put1.status, 201, 'PUT of a new id creates');
+  t.equal(put1.headers.get('location'), `/trace_conditions/${id}`);
+  t.equal(put1.body.id, id);
+  const put2 = await call<TraceConditionJson>('PUT', `/trace_conditions/${id}`, { id, name: 'mine', nwProto: 17, enabled: false });
+  t.equal(put2.status, 200, 'PUT of an existing id replaces');
+  t.same(put2.body, { id, name: 'mine', nwProto: 17, enabled: false, creationTimestampMs: put1.body.creationTimestampMs }, 'replaced; creation time kept');
+  isErrorBody(t, await call('PUT', `/trace_conditions/${id}`, { name: 'dns-from-vm1' }), 409, 'duplicate_name');
+  isErrorBody(t, await call('PUT', `/trace_conditions/${id}`, { id: c.body.id }), 400, 'id_mismatch', /^id: /);
+  isErrorBody(t, await call('PUT', '/trace_conditions/not-a-uuid', {}), 400, 'invalid_field', /^id: /);
+
+  const stats = await call<(TraceConditionJson & { hits: number })[]>('GET', '/trace_conditions?stats=true');
+  t.ok(stats.body.length >= 2 && stats.body.every((x) => Number.isInteger(x.hits)), '?stats=true adds hits');
+  t.notOk('hits' in list.body[0]!, 'plain listing has no hits');
+  isErrorBody(t, await call('GET', '/trace_conditions?stats=maybe'), 400, 'invalid_query', /query\.stats/);
+
+  t.equal((await call('DELETE', `/trace_conditions/${id}`)).status, 204);
+  isErrorBody(t, await call('DELETE', `/trace_conditions/${id}`), 404, 'not_found');
+  isErrorBody(t, await call('GET', `/trace_conditions/${id}`), 404, 'not_found');
+  isErrorBody(t, await call('GET', '/trace_conditions/zzz'), 404, 'not_found');
+  t.equal((await call('DELETE', `/trace_conditions/${c.body.id}`)).status, 204);
+});
+
+t.test('trace conditions round-trip exactly, every field', async (t) => {
+  const p = (n: string): string => api.net.id(n);
+  const full = {
+    id: '0a0b0c0d-0000-4000-8000-000000000001', name: 'everything', enabled: true, limit: 7, deviceType: 'bridge', deviceId: p('br'),
+    condInvert: false, matchForwardFlow: true, matchReturnFlow: false,
+    inPorts: [p('vm1'), p('vm2')], invInPorts: true, outPorts: [p('vm3')], invOutPorts: false,
+    portGroup: p('pg'), invPortGroup: true, inPortGroup: p('pg'), invInPortGroup: false, outPortGroup: p('pg'), invOutPortGroup: true,
+    ipAddrGroupSrc: p('ag'), invIpAddrGroupSrc: false, ipAddrGroupDst: p('ag'), invIpAddrGroupDst: true,
+    dlType: 2048, invDlType: false, dlSrc: '02:00:00:00:00:01', dlSrcMask: 'ffff.ffff.0000', invDlSrc: true,
+    dlDst: 'AA:bb:cc:dd:ee:ff', dlDstMask: 'ffff.0000.0000', invDlDst: false, nwTos: 16, invNwTos: true, nwProto: 6, invNwProto: false,
+    nwSrcAddress: '10.0.0.0', nwSrcLength: 8, invNwSrc: true, nwDstAddress: '192.168.1.7', nwDstLength: 32, invNwDst: false,
+    tpSrc: { start: 1024, end: 65535 }, invTpSrc: true, tpDst: { start: 0, end: 0 }, invTpDst: false,
+    fragmentPolicy: 'header', vlan: 4095, noVlan: false, traversedDevice: p('r'), invTraversedDevice: true, matchNwDstRewritten: false,
+  };
+  const put = await call<TraceConditionJson>('PUT', `/trace_conditions/${full.id}`, full);
+  t.equal(put.status, 201);
+  const got = await call<TraceConditionJson>('GET', `/trace_conditions/${full.id}`);
+  const { creationTimestampMs, ...rest } = got.body;
+  t.type(creationTimestampMs, 'number');
+  t.same(rest, full, 'what you PUT is what you GET, plus creationTimestampMs');
+  t.same(Object.keys(rest).sort(), Object.keys(full).sort(), 'no field added or lost');
+  const withTime = { ...full, name: 'everything-2', id: '0a0b0c0d-0000-4000-8000-000000000002', creationTimestampMs: 12345 };
+  t.equal((await call('POST', '/trace_conditions', withTime)).status, 201);
+  t.same((await call('GET', `/trace_conditions/${withTime.id}`)).body, withTime, 'a given creationTimestampMs is kept');
+  await call('DELETE', `/trace_conditions/${full.id}`);
+  await call('DELETE', `/trace_conditions/${withTime.id}`);
+});
+
+t.test('400s name the JSON path of the bad field', async (t) => {
+  const cases: [unknown, string, RegExp][] = [
+    [{ foo: 1 }, 'invalid_field', /^foo: unknown field$/],
+    [{ tpSrc: { start: 5 } }, 'invalid_field', /^tpSrc\.end: required/],
+    [{ tpSrc: { start: 9, end: 5 } }, 'invalid_field', /^tpSrc\.end: start must not exceed end/],
+    [{ tpDst: { start: 1, end: 2, x: 3 } }, 'invalid_field', /^tpDst\.x: unknown field/],
+    [{ inPorts: [vm1, 'nope'] }, 'invalid_field', /^inPorts\[1\]: must be a UUID/],
+    [{ nwSrcAddress: '10.0.0.256' }, 'invalid_field', /^nwSrcAddress: must be a dotted-quad/],
+    [{ limit: -1 }, 'invalid_field', /^limit: must be an integer from 0/],
+    [{ limit: 1.5 }, 'invalid_field', /^limit: /],
+    [{ enabled: 'yes' }, 'invalid_field', /^enabled: /],
+    [{ name: '' }, 'invalid_field', /^name: must not be empty/],
+    [{ deviceType: 'port' }, 'invalid_field', /^deviceId: required when deviceType is set/],
+    [{ deviceId: vm1 }, 'invalid_field', /^deviceType: required when deviceId is set/],
+    [{ deviceType: 'chain', deviceId: vm1 }, 'invalid_field', /^deviceType: /],
+    [{ fragmentPolicy: 'some' }, 'invalid_field', /^fragmentPolicy: /],
+    [[], 'invalid_body', /^body: /],
+    ['text', 'invalid_body', /^body: /],
+    [null, 'invalid_body', /^body: /],
+  ];
+  for (const [body, code, re] of cases) {
+    isErrorBody(t, await call('POST', '/trace_conditions', JSON.stringify(body)), 400, code, re);
+  }
+  isErrorBody(t, await call('POST', '/trace_conditions', '{"name": '), 400, 'invalid_body', /^body: not valid JSON/);
+  isErrorBody(t, await call('POST', '/trace_conditions', ''), 400, 'invalid_body', /^body: required/);
+  isErrorBody(t, await call('POST', '/simulations', { inPort: vm1, packet: { nwSrc: '10.0.0.300' } }), 400, 'invalid_packet', /^packet\.nwSrc: /);
+  isErrorBody(t, await call('POST', '/simulations', [{ inPort: vm1, packet: udp() }, { inPort: vm1, packet: { nwSrc: 'x' } }]), 400, 'invalid_packet', /^\[1\]\.packet\.nwSrc: /);
+  isErrorBody(t, await call('POST', '/simulations', { inPort: vm1, packet: udp(), extra: 1 }), 400, 'invalid_packet', /^extra: unknown field/);
+  isErrorBody(t, await call('POST', '/simulations', { inPort: api.net.id('nowhere'), packet: udp() }), 400, 'unknown_port', /^inPort: /);
+  isErrorBody(t, await call('POST', '/simulations', { inPort: api.net.id('r-br'), packet: udp() }), 400, 'unknown_port', /interior/);
+  isErrorBody(t, await call('POST', '/simulations', 42), 400, 'invalid_body', /^body: /);
+  isErrorBody(t, await call('POST', '/simulations?trace=yes', { inPort: vm1, packet: udp() }), 400, 'invalid_query', /^query\.trace: /);
+  for (const q of ['limit=0', 'limit=1001', 'limit=abc', 'limit=1&limit=2', 'limt=5', 'result=lost', 'since=yesterday', 'until=2024-13-45']) {
+    isErrorBody(t, await call('GET', `/traces?${q}`), 400, 'invalid_query', /^query\./);
+  }
+  isErrorBody(t, await call('GET', '/traces?cursor=bm90LWEtY3Vyc29y'), 400, 'invalid_cursor');
+});
+
+t.test('415 on a wrong content type, 413 beyond the body limit', async (t) => {
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1']) {
+    isErrorBody(t, await call('POST', '/trace_conditions', '{}', { 'content-type': type }), 415, 'unsupported_media_type');
+  }
+  const res = await fetch(`${api.url}/trace_conditions`, { method: 'POST', body: new Uint8Array(Buffer.from('{}')) });
+  t.equal(res.status, 415, 'no content type at all is 415');
+  await res.text();
+  t.equal((await call('POST', '/trace_conditions', '{"name":"ct-ok"}', { 'content-type': 'application/json; charset=UTF-8' })).status, 201, 'charset=utf-8 is fine');
+
+  const big = JSON.stringify({ name: 'x'.repeat(BODY_LIMIT) });
+  isErrorBody(t, await call('POST', '/trace_conditions', big), 413, 'body_too_large');
+  isErrorBody(t, await call('POST', '/simulations', JSON.stringify(Array(3000).fill({ inPort: vm1, packet: udp() }))), 413, 'body_too_large');
+  const fits = JSON.stringify({ name: 'y'.repeat(200) });
+  t.equal((await call('POST', '/trace_conditions', fits)).status, 201, 'a body under the limit is accepted');
+  const r = await chunked(api.url, '/trace_conditions', Array.from({ length: 20 }, () => Buffer.alloc(8192, 0x20)));
+  t.equal(r.status, 413, 'a chunked body without Content-Length is cut off at the limit too');
+  t.equal(JSON.parse(r.body).code, 'body_too_large');
+  t.equal((await call('GET', '/healthz')).status, 200, 'still serving');
+});
+
+t.test('bearer tokens: 401 without or with an unknown token, 403 for a read token on a change', async (t) => {
+  const admin = 'admin-token-0123456789';
+  const read = 'read-token-0123456789';
+  const srv: ApiServer = await startApiServer(createApp({ ...api.deps, tokens: [{ token: admin, role: 'admin' }, { token: read, role: 'read' }] }), '127.0.0.1:0');
+  t.teardown(() => srv.close());
+  const base = `http://127.0.0.1:${srv.port}`;
+  const anon = client(base);
+  const reader = client(base, read);
+  const writer = client(base, admin);
+  const bad = client(base, 'not-a-known-token-000');
+
+  t.equal((await anon('GET', '/healthz')).status, 200, 'healthz needs no token');
+  for (const [m, p] of [['GET', '/traces'], ['GET', '/trace_conditions'], ['GET', '/metrics'], ['GET', '/openapi.json'], ['GET', '/nope'], ['POST', '/simulations']] as const) {
+    const r = await anon(m, p, m === 'POST' ? { inPort: vm1, packet: udp() } : undefined);
+    isErrorBody(t, r, 401, 'unauthorized');
+    t.match(r.headers.get('www-authenticate') ?? '', /^Bearer/);
+  }
+  isErrorBody(t, await bad('GET', '/traces'), 401, 'unauthorized', /unknown token/);
+  isErrorBody(t, await anon('GET', '/traces', undefined, { authorization: 'Basic YWRtaW46eA==' }), 401, 'unauthorized');
+
+  t.equal((await reader('GET', '/traces')).status, 200, 'a read token reads');
+  t.equal((await reader('GET', '/trace_conditions')).status, 200);
+  isErrorBody(t, await reader('POST', '/trace_conditions', { name: 'ro' }), 403, 'forbidden');
+  isErrorBody(t, await reader('PUT', '/trace_conditions/5f0c2d3e-1111-4222-8333-444455550000', {}), 403, 'forbidden');
+  isErrorBody(t, await reader('DELETE', '/traces/5f0c2d3e-1111-4222-8333-444455550000'), 403, 'forbidden');
+  isErrorBody(t, await reader('POST', '/simulations', { inPort: vm1, packet: udp() }), 403, 'forbidden', /POST \/simulations/);
+
+  const made = await writer<TraceConditionJson>('POST', '/trace_conditions', { name: 'by-admin' });
+  t.equal(made.status, 201, 'an admin token changes things');
+  t.equal((await writer('POST', '/simulations', { inPort: vm1, packet: udp() })).status, 200);
+  t.equal((await writer('DELETE', `/trace_conditions/${made.body.id}`)).status, 204);
+});
+
+t.test('simulations: one object gives one result, an array gives an array; traces are stored', async (t) => {
+  const one = await call<SimulationResultJson>('POST', '/simulations?trace=true', { inPort: vm1, packet: udp({ tpSrc: 4444 }) });
+  t.equal(one.status, 200);
+  t.notOk(Array.isArray(one.body), 'an object for an object');
+  t.equal(one.body.result, 'forward');
+  t.equal(one.body.traceIds.length, 1, '?trace=true traces it');
+  const many = await call<SimulationResultJson[]>('POST', '/simulations', [
+    { inPort: vm1, packet: udp() }, { inPort: vm2, packet: pk.udp(MAC.vm2, MAC.vm1, IP.vm2, IP.vm1) },
+  ]);
+  t.equal(many.body.length, 2, 'an array for an array');
+  t.same(many.body.map((r) => r.traceIds.length), [0, 0], 'untraced without a condition');
+  t.same((await call('POST', '/simulations', [])).body, [], 'an empty array gives an empty array');
+  const frame = one.body.emitted[0]!.frame;
+  const byFrame = await call<SimulationResultJson>('POST', '/simulations', { inPort: vm1, frame });
+  t.equal(byFrame.body.result, 'forward', 'a hex frame simulates too');
+
+  const id = one.body.traceIds[0]!;
+  const tr = await waitFor('the trace', async () => {
+    const r = await call<Trace>('GET', `/traces/${id}`);
+    return r.status === 200 ? r : null;
+  });
+  t.equal(tr.body.id, id);
+  t.equal(tr.body.ingressPortId, vm1);
+  t.equal(tr.body.result, 'forward');
+  t.same(tr.body.conditionIds, [], 'forced traces have no condition');
+  t.equal(tr.body.match.tpSrc, 4444);
+  t.equal(tr.body.complete, true);
+  t.same(tr.body.steps.map((s) => s.step), Array.from({ length: tr.body.numSteps }, (_, i) => i + 1), 'steps 1..numSteps');
+  t.equal(tr.body.steps[0]!.stage, 'reception');
+
+  t.equal((await call('DELETE', `/traces/${id}`)).status, 204);
+  isErrorBody(t, await call('DELETE', `/traces/${id}`), 404, 'not_found');
+  isErrorBody(t, await call('GET', `/traces/${id}`), 404, 'not_found');
+  isErrorBody(t, await call('GET', `/traces/${'f'.repeat(500)}`), 404, 'not_found');
+});
+
+t.test('a condition added through the API traces the next matching packet', async (t) => {
+  const c = await call<TraceConditionJson>('POST', '/trace_conditions', {
+    name: 'vm3-udp', nwSrcAddress: IP.vm3, nwSrcLength: 32, nwProto: 17,
+  });
+  t.equal(c.status, 201);
+  const vm3 = api.net.id('vm3');
+  const r = await call<SimulationResultJson[]>('POST', '/simulations', [
+    { inPort: vm3, packet: pk.udp(MAC.vm3, MAC.vm1, IP.vm3, IP.vm1) },
+    { inPort: vm3, packet: pk.tcp(MAC.vm3, MAC.vm1, IP.vm3, IP.vm1) },
+    { inPort: vm1, packet: udp() },
+  ]);
+  t.same(r.body.map((x) => x.traceIds.length), [1, 0, 0], 'only the matching packet is traced');
+  const listed = await waitFor('the condition trace', async () => {
+    const l = await call<TraceSummary[]>('GET', `/traces?conditionId=${c.body.id}`);
+    return l.body.length > 0 ? l : null;
+  });
+  t.equal(listed.body.length, 1);
+  t.equal(listed.body[0]!.id, r.body[0]!.traceIds[0]);
+  t.same(listed.body[0]!.conditionIds, [c.body.id]);
+  t.equal(listed.body[0]!.match.nwSrc, IP.vm3);
+  const withHits = await call<TraceConditionJson & { hits: number }>('GET', `/trace_conditions/${c.body.id}?stats=true`);
+  t.equal(withHits.body.hits, 1, 'hits counts it');
+
+  await call('DELETE', `/trace_conditions/${c.body.id}`);
+  const after = await waitFor('the deletion to reach the workers', async () => {
+    const x = await call<SimulationResultJson>('POST', '/simulations', { inPort: vm3, packet: pk.udp(MAC.vm3, MAC.vm1, IP.vm3, IP.vm1) });
+    return x.body.traceIds.length === 0 ? x : null;
+  });
+  t.same(after.body.traceIds, [], 'a deleted condition traces nothing');
+});
+
+t.test('garbage never makes the server fail', async (t) => {
+  let seed = 12345;
+  const rand = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32; };
+  const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
+  const weird: unknown[] = [null, true, 0, -1, 1e308, 'x', '', [], {}, [[[]]], { a: { b: {} } }, '\u0000', 'ff'.repeat(3), -0.5, [1, 'a', null]];
+  const pick = (): unknown => weird[Math.floor(rand() * weird.length)];
+  const bodies: (string | Uint8Array)[] = [
+    new Uint8Array([0xff, 0xfe, 0x00, 0x7b]), '{', '}', 'nul', '"str"', '123', '1e400', '[]', '{"__proto__":{"polluted":1}}',
+    '{"constructor":{"prototype":{"x":1}}}', '\uFEFF{}', '['.repeat(30_000) + ']'.repeat(30_000),
+    `{"a":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`, '{"tpSrc":"1-2"}', '{"inPorts":{"0":"x"}}', '{"name":{"$gt":""}}',
+    '{"limit":1e999}', '{"vlan":-0}', JSON.stringify({ name: 'n\u0000ul' }),
+  ];
+  for (let i = 0; i < 60; i++) bodies.push(bytes(1 + Math.floor(rand() * 300)));
+  for (let i = 0; i < 60; i++) {
+    const o: Record<string, unknown> = {};
+    for (const k of ['inPort', 'packet', 'frame', 'name', 'tpSrc', 'nwSrcAddress', 'deviceType', 'limit', 'inPorts']) if (rand() < 0.4) o[k] = pick();
+    bodies.push(JSON.stringify(rand() < 0.3 ? [o, pick()] : o));
+  }
+  for (let i = 0; i < 60; i++) {
+    const p: Record<string, unknown> = { ethSrc: MAC.vm1, ethDst: MAC.vm2, nwSrc: IP.vm1, nwDst: IP.vm2 };
+    for (const k of ['vlan', 'etherType', 'arp', 'nwProto', 'nwTos', 'ttl', 'fragment', 'tpSrc', 'tpDst', 'icmpType', 'icmpCode', 'icmpId', 'payloadLength', 'nwSrc', 'ethDst']) {
+      if (rand() < 0.3) p[k] = pick();
+    }
+    bodies.push(JSON.stringify({ inPort: vm1, packet: p }));
+    bodies.push(JSON.stringify({ inPort: vm1, frame: Buffer.from(bytes(14 + Math.floor(rand() * 120))).toString('hex') }));
+  }
+  const targets: [string, string][] = [['POST', '/trace_conditions'], ['PUT', '/trace_conditions/5f0c2d3e-1111-4222-8333-444455557777'], ['POST', '/simulations']];
+  let answered = 0;
+  for (const body of bodies) {
+    for (const [m, p] of targets) {
+      const r = await call(m, p, body);
+      const ok = r.status < 500 && typeof (r.body as { code?: unknown }).code === 'string' || r.status === 200 || r.status === 201;
+      if (!ok) t.fail(`${m} ${p} answered ${r.status} ${r.text.slice(0, 200)} to ${String(body).slice(0, 80)}`);
+      answered++;
+    }
+  }
+  t.equal(answered, bodies.length * targets.length, 'every request was answered');
+  t.notOk(({} as Record<string, unknown>).polluted, 'no prototype pollution');
+
+  const raw = await new Promise<string>((resolve) => {
+    const s = connect(api.server.port, '127.0.0.1', () => s.end('BLAH / HTTP/9\r\n\u0001\r\n\r\n'));
+    let out = '';
+    s.on('data', (d) => { out += d.toString(); });
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+  });
+  t.match(raw, /^HTTP\/1\.1 400/, 'malformed HTTP is a 400');
+  t.equal((await call('GET', '/healthz')).status, 200, 'still serving');
+  // Garbage such as `{}` made match-everything conditions; remove them all.
+  for (const c of (await call<TraceConditionJson[]>('GET', '/trace_conditions')).body) await call('DELETE', `/trace_conditions/${c.id}`);
+});
+
+t.test('paging through 10,000 traces by Link headers: no duplicates, no gaps', async (t) => {
+  // A daemon of its own, so that exactly these traces exist.
+  const own = await startTestApi();
+  t.teardown(() => own.close());
+  const c = client(own.url);
+  const p1 = own.net.id('vm1');
+  const made: string[] = [];
+  const drops = new Set<string>();
+  for (let batch = 0; batch < 10; batch++) {
+    const inputs = Array.from({ length: 1000 }, (_, i) => ({
+      inPort: p1,
+      // Every fourth packet comes from a multicast source MAC, which a bridge drops.
+      packet: pk.udp(i % 4 === 0 ? '01:00:5e:00:00:01' : MAC.vm1, MAC.vm2, IP.vm1, IP.vm2, { tpSrc: 1000 + i }),
+    }));
+    const r = await c<SimulationResultJson[]>('POST', '/simulations?trace=true', inputs);
+    t.equal(r.status, 200);
+    for (const x of r.body) {
+      made.push(x.traceIds[0]!);
+      if (x.result === 'drop') drops.add(x.traceIds[0]!);
+    }
+  }
+  t.equal(new Set(made).size, 10_000, '10,000 distinct traces made');
+  t.ok(drops.size > 0 && drops.size < 10_000, 'a mix of results');
+  await own.td.daemon.backends.sink.flush();
+
+  const pageThrough = async (first: string, midway?: () => Promise<void>): Promise<{ ids: string[]; pages: number; items: TraceSummary[] }> => {
+    const items: TraceSummary[] = [];
+    let url: string | null = first;
+    let pages = 0;
+    while (url !== null) {
+      const res = await fetch(url);
+      t.equal(res.status, 200);
+      const page = await res.json() as TraceSummary[];
+      items.push(...page);
+      pages++;
+      const link = res.headers.get('link');
+      const m = link === null ? null : /^<([^>]+)>; rel="next"$/.exec(link);
+      if (link !== null) t.ok(m, `Link header shape: ${link}`);
+      url = m ? m[1]! : null;
+      if (pages === 3 && midway) await midway();
+      if (pages > 100) throw new Error('paging does not end');
+    }
+    return { ids: items.map((x) => x.id), pages, items };
+  };
+
+  let inserted: string[] = [];
+  const all = await pageThrough(`${own.url}/traces?limit=777`, async () => {
+    // New traces arriving while a client pages must not shift its pages.
+    const r = await c<SimulationResultJson[]>('POST', '/simulations?trace=true', Array.from({ length: 50 }, () => ({ inPort: p1, packet: udp() })));
+    inserted = r.body.map((x) => x.traceIds[0]!);
+    await own.td.daemon.backends.sink.flush();
+  });
+  t.equal(all.pages, Math.ceil(10_000 / 777), 'pages of 777');
+  t.equal(all.ids.length, 10_000, 'every trace once');
+  t.equal(new Set(all.ids).size, 10_000, 'no duplicates');
+  t.same([...all.ids].sort(), [...made].sort(), 'no gaps: exactly the traces made');
+  t.notOk(inserted.some((id) => all.ids.includes(id)), 'traces newer than the first page do not appear later');
+  const newestFirst = all.items.every((x, i) => i === 0 || x.startedAt < all.items[i - 1]!.startedAt ||
+    (x.startedAt === all.items[i - 1]!.startedAt && x.id < all.items[i - 1]!.id));
+  t.ok(newestFirst, 'newest first');
+
+  const filtered = await pageThrough(`${own.url}/traces?result=drop&limit=1000`);
+  t.equal(filtered.ids.length, drops.size, 'filters hold across pages');
+  t.same([...filtered.ids].sort(), [...drops].sort());
+  const capped = await c<TraceSummary[]>('GET', '/traces');
+  t.equal(capped.body.length, 100, 'default limit 100');
+  t.match(capped.headers.get('link') ?? '', /[?&]cursor=[^&>]+/, 'next page has a cursor');
+  t.equal((await c<TraceSummary[]>('GET', '/traces?limit=1000')).body.length, 1000, 'max limit 1000');
+
+  const times = all.items.map((x) => Date.parse(x.startedAt));
+  const mid = times[5000]!;
+  const since = await pageThrough(`${own.url}/traces?limit=1000&since=${mid}`);
+  t.equal(since.ids.length, all.items.filter((x) => Date.parse(x.startedAt) >= mid).length + inserted.length, 'since (ms) is inclusive');
+  const until = await pageThrough(`${own.url}/traces?limit=1000&until=${encodeURIComponent(new Date(mid).toISOString())}`);
+  t.equal(until.ids.length, all.items.filter((x) => Date.parse(x.startedAt) < mid).length, 'until (ISO-8601) is exclusive');
+  const host = await c<TraceSummary[]>('GET', `/traces?hostId=${own.deps.hostId}&limit=5`);
+  t.equal(host.body.length, 5);
+  t.equal((await c<TraceSummary[]>('GET', '/traces?hostId=00000000-0000-4000-8000-000000000000')).body.length, 0, 'hostId filters');
+});
