@@ -16,7 +16,9 @@ const MAX_ID_LENGTH = 64;
 function nextPageUrl(ctx: Context, cursor: string): string {
   const params = new URLSearchParams(ctx.querystring);
   params.set('cursor', cursor);
-  return `${ctx.origin}${ctx.path}?${params.toString()}`;
+  // Absolute when the client sent a Host header (Koa 3's ctx.origin is the Origin header, not this).
+  const origin = ctx.host !== '' ? `${ctx.protocol}://${ctx.host}` : '';
+  return `${origin}${ctx.path}?${params.toString()}`;
 }
 
 async function listTraces(ctx: Context, deps: ApiDeps): Promise<void> {

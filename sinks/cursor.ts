@@ -30,6 +30,11 @@ export function checkTraceQuery(q: TraceQuery): CheckedQuery {
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_TRACE_LIST_LIMIT) {
     return { ok: false, code: 'invalid_limit', message: `limit must be an integer from 1 to ${MAX_TRACE_LIST_LIMIT}` };
   }
+  for (const [key, v] of [['since', q.since], ['until', q.until]] as const) {
+    if (v !== undefined && !Number.isFinite(v)) {
+      return { ok: false, code: 'invalid_time', message: `${key} must be a time in milliseconds since the epoch` };
+    }
+  }
   if (q.cursor === undefined) return { ok: true, cursor: null };
   const cursor = decodeCursor(q.cursor);
   if (cursor === null) return { ok: false, code: 'invalid_cursor', message: 'cursor is not one this server issued' };

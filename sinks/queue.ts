@@ -21,14 +21,14 @@ export interface QueueOptions {
   maxQueuedSteps?: number;
   /** Traces held at most; beyond, new traces are dropped whole. Default 50,000. */
   maxQueuedTraces?: number;
-  /** Largest batch handed to the writer, in traces and in steps. Defaults 512 and 8,192. */
+  /** Largest batch handed to the writer, in traces and in steps. Defaults 512 and 4,096 (about 10 ms of SQLite work). */
   maxBatchTraces?: number;
   maxBatchSteps?: number;
   /** Told about every failed backend write (for logs); must not throw. */
   onError?: (err: unknown) => void;
 }
 
-const DEFAULTS = { maxQueuedSteps: 200_000, maxQueuedTraces: 50_000, maxBatchTraces: 512, maxBatchSteps: 8_192 };
+const DEFAULTS = { maxQueuedSteps: 200_000, maxQueuedTraces: 50_000, maxBatchTraces: 512, maxBatchSteps: 4_096 };
 
 interface FlushWaiter { seq: number; resolve: () => void }
 

@@ -81,7 +81,7 @@ export interface TraceQuery {
   until?: number;
 }
 
-export type TraceListError = 'invalid_cursor' | 'invalid_limit';
+export type TraceListError = 'invalid_cursor' | 'invalid_limit' | 'invalid_time';
 
 /**
  * Newest first (startedAt, then id, both descending). Paging is keyset-based: a page never repeats

@@ -82,6 +82,10 @@ t.before(async () => {
   vm2 = api.net.id('vm2');
 });
 t.teardown(() => api.close());
+// Conditions such as `{}` match every packet: each subtest starts with none.
+t.afterEach(async () => {
+  for (const c of (await call<TraceConditionJson[]>('GET', '/trace_conditions')).body) await call('DELETE', `/trace_conditions/${c.id}`);
+});
 
 const udp = (extra: Record<string, unknown> = {}): unknown => pk.udp(MAC.vm1, MAC.vm2, IP.vm1, IP.vm2, extra);
 
@@ -404,8 +408,6 @@ t.test('garbage never makes the server fail', async (t) => {
   });
   t.match(raw, /^HTTP\/1\.1 400/, 'malformed HTTP is a 400');
   t.equal((await call('GET', '/healthz')).status, 200, 'still serving');
-  // Garbage such as `{}` made match-everything conditions; remove them all.
-  for (const c of (await call<TraceConditionJson[]>('GET', '/trace_conditions')).body) await call('DELETE', `/trace_conditions/${c.id}`);
 });
 
 t.test('paging through 10,000 traces by Link headers: no duplicates, no gaps', async (t) => {

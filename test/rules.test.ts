@@ -25,7 +25,7 @@ const BASE: MiniSpec = {
     { id: 'p4', device: 'r1', peer: 'p3' }, { id: 'p5', device: 'r1' },
   ],
   portGroups: [{ id: 'g1', portIds: ['p1', 'p5'] }, { id: 'g2', portIds: ['p2'] }],
-  ipAddrGroups: [{ id: 'ig1', addresses: ['10.0.0.1', '10.0.0.9'] }],
+  ipAddrGroups: [{ id: 'ig1', addresses: ['10.0.0.1', '10.0.0.9', '200.1.1.1', '255.255.255.254'] }],
 };
 
 interface Setup {
@@ -87,6 +87,8 @@ const FIELD_CASES: FieldCase[] = [
     hit: { pkt: ip(), outPort: 'p2' }, miss: { pkt: ip(), outPort: 'p1' } },
   { name: 'ipAddrGroupSrc', cond: { ipAddrGroupSrc: 'ig1' }, inv: 'invIpAddrGroupSrc',
     hit: { pkt: ip({ nwSrc: '10.0.0.9' }) }, miss: { pkt: ip({ nwSrc: '10.0.0.2' }) } },
+  { name: 'ipAddrGroupSrc, addresses above 2^31', cond: { ipAddrGroupSrc: 'ig1' }, inv: 'invIpAddrGroupSrc',
+    hit: { pkt: ip({ nwSrc: '255.255.255.254' }) }, miss: { pkt: ip({ nwSrc: '200.1.1.2' }) } },
   { name: 'ipAddrGroupDst', cond: { ipAddrGroupDst: 'ig1' }, inv: 'invIpAddrGroupDst',
     hit: { pkt: ip({ nwDst: '10.0.0.1' }) }, miss: { pkt: ip({ nwDst: '10.0.0.3' }) } },
   { name: 'dlType', cond: { dlType: ETH_IPV4 }, inv: 'invDlType', hit: { pkt: ip() }, miss: { pkt: {} } },
@@ -366,8 +368,11 @@ t.test('dynamic DNAT with rev_dnat: the reply gets its original source back', as
   // The same flow keeps its binding.
   t.match(natRun(ctx, 'in', { nwSrc: '1.1.1.1', nwDst: '200.0.0.1', tpSrc: 5555, tpDst: 80 }), { dst: fwd.dst, dport: fwd.dport });
   // The reply from the backend is restored to come from the address the client used.
+  ctx.forceTrace = true;
   t.match(natRun(ctx, 'out', { nwSrc: fwd.dst, nwDst: '1.1.1.1', tpSrc: fwd.dport, tpDst: 5555 }),
     { action: ChainAction.Accept, src: '200.0.0.1', sport: 80, dst: '1.1.1.1', dport: 5555 });
+  t.match(ctx.steps.at(-1)!.details, { type: 'rev_dnat', binding: 'reverse binding', after: { nwSrc: '200.0.0.1', tpSrc: 80 } });
+  ctx.forceTrace = false;
   // A packet from the backend that belongs to no DNAT'd flow is left alone: the next rule drops it.
   t.match(natRun(ctx, 'out', { nwSrc: fwd.dst, nwDst: '1.1.1.1', tpSrc: fwd.dport, tpDst: 5556 }),
     { action: ChainAction.Drop, src: fwd.dst });

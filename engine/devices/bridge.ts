@@ -6,7 +6,7 @@ import { ETH_ARP } from '../packet.js';
 import { ResultCode } from '../result.js';
 import { MAC_TTL_MS, Put } from '../state/types.js';
 import { bridgeDevice, type CBridge } from '../topology/compiled.js';
-import { ChainAction, runChain } from '../rules/chain.js';
+import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { fillArpReply } from '../wire/icmp-error.js';
 import { enterDevice, finish, label } from './disposition.js';
 import { portEgress } from './port.js';
@@ -156,7 +156,7 @@ function drop(ctx: PacketContext, br: CBridge, reason: 'bridge_admin_down' | 'mu
 }
 
 function chainDrop(ctx: PacketContext, br: CBridge, action: ChainAction): void {
-  const reason = action === ChainAction.Reject ? 'chain_reject' : 'chain_drop';
+  const reason = action === ChainAction.Reject ? 'chain_reject' : chainVerdict.reason;
   if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `${action === ChainAction.Reject ? 'rejected' : 'dropped'} by filter chain`, { reason });
   finish(ctx, ResultCode.Drop, reason);
 }

@@ -4,7 +4,7 @@
 import type { PacketContext } from '../context.js';
 import { ResultCode } from '../result.js';
 import { DeviceKind, portDevice } from '../topology/compiled.js';
-import { ChainAction, runChain } from '../rules/chain.js';
+import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { commitConntrack } from '../rules/conntrack.js';
 import { finish, checkScoped, label } from './disposition.js';
 import { bridgeProcess } from './bridge.js';
@@ -75,9 +75,10 @@ export function portEgress(ctx: PacketContext, p: number): void {
 
 function dropByChain(ctx: PacketContext, id: string, name: string, action: ChainAction, dir: string): void {
   const rejected = action === ChainAction.Reject;
+  // chain_drop, or why a NAT rule could not apply (nat_exhausted, state_table_full).
+  const reason = rejected ? 'chain_reject' : chainVerdict.reason;
   if (ctx.traced) {
-    ctx.step('disposition', 'port', id, name,
-      `${rejected ? 'rejected' : 'dropped'} by the port's ${dir} filter`, { reason: rejected ? 'chain_reject' : 'chain_drop' });
+    ctx.step('disposition', 'port', id, name, `${rejected ? 'rejected' : 'dropped'} by the port's ${dir} filter`, { reason });
   }
-  finish(ctx, ResultCode.Drop, rejected ? 'chain_reject' : 'chain_drop');
+  finish(ctx, ResultCode.Drop, reason);
 }

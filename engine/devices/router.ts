@@ -6,7 +6,7 @@ import { BROADCAST_MAC, ipToString, macToString } from '../addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
 import { ResultCode, type Reason } from '../result.js';
 import { routerDevice, RouteType, type CRouter } from '../topology/compiled.js';
-import { ChainAction, runChain } from '../rules/chain.js';
+import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { enterDevice, finish, label } from './disposition.js';
 import { resolveNextHop, routerArp } from './router-arp.js';
 import { sendArpRequest, sendEchoReply, sendIcmpError } from './router-icmp.js';
@@ -138,5 +138,6 @@ function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: Chai
     sendIcmpError(ctx, rt, inPort, 3, 4);
     return errorDrop(ctx, rt, 'fragment_dropped', `header fragment dropped by the ${which} filter`);
   }
-  drop(ctx, rt, 'chain_drop', `dropped by the ${which} filter`);
+  const reason = chainVerdict.reason;
+  drop(ctx, rt, reason, reason === 'chain_drop' ? `dropped by the ${which} filter` : `${reason.replace(/_/g, ' ')} in the ${which} filter`);
 }

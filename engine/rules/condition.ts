@@ -5,12 +5,12 @@
 import { macHi, macLo, parseIp, parseMac, prefixMask } from '../addr.js';
 import type { PacketContext } from '../context.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
-import type { CompiledTopology } from '../topology/compiled.js';
+import type { CIpAddrGroup, CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
 import type { ConditionJson } from '../topology/doc.js';
 import { isForwardFlow } from './conntrack.js';
 
-/** Bits of CCondition.set / CCondition.inv, one per CONDITION field (in MidoNet's test order). */
+/** Bits of CCondition.set / CCondition.inv, one per CONDITION field, in the order matchCondition tests them. */
 export const enum F {
   FwdFlow = 1 << 0, RetFlow = 1 << 1,
   PortGroup = 1 << 2, InPorts = 1 << 3, OutPorts = 1 << 4, InPortGroup = 1 << 5, OutPortGroup = 1 << 6,
@@ -198,9 +198,32 @@ function inPortGroup(t: CompiledTopology, port: number, group: number): boolean 
   return false;
 }
 
+// Address groups as sorted int32 arrays, built once per group object. Set.has() would need the address
+// as a tagged value, and a uint32 above 2^31 (192.168.x.x...) is then boxed: one allocation per test.
+const groupAddrs = new WeakMap<CIpAddrGroup, Int32Array>();
+
+function sortedAddrs(g: CIpAddrGroup): Int32Array {
+  let a = groupAddrs.get(g);
+  if (a === undefined) {
+    a = Int32Array.from(g.addrs, (x) => x | 0).sort();
+    groupAddrs.set(g, a);
+  }
+  return a;
+}
+
 function inIpGroup(t: CompiledTopology, group: number, ip: number): boolean {
   const g = group < 0 ? undefined : t.ipAddrGroups[group];
-  return g !== undefined && g.addrs.has(ip);
+  if (g === undefined) return false;
+  const a = sortedAddrs(g);
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = a[mid]!;
+    if (v === ip) return true;
+    if (v < ip) lo = mid + 1; else hi = mid - 1;
+  }
+  return false;
 }
 
 export function matchCondition(c: CCondition, ctx: PacketContext): boolean {
@@ -251,9 +274,9 @@ export function matchCondition(c: CCondition, ctx: PacketContext): boolean {
         && (l4 && pkt.tpDst >= c.tpDstStart && pkt.tpDst <= c.tpDstEnd) === ((inv & F.TpDst) !== 0)) return no;
     }
     if ((s & F.IpGroupSrc) !== 0
-      && (ip && inIpGroup(t, c.ipAddrGroupSrc, pkt.nwSrc)) === ((inv & F.IpGroupSrc) !== 0)) return no;
+      && (ip && inIpGroup(t, c.ipAddrGroupSrc, pkt.nwSrc | 0)) === ((inv & F.IpGroupSrc) !== 0)) return no;
     if ((s & F.IpGroupDst) !== 0
-      && (ip && inIpGroup(t, c.ipAddrGroupDst, pkt.nwDst)) === ((inv & F.IpGroupDst) !== 0)) return no;
+      && (ip && inIpGroup(t, c.ipAddrGroupDst, pkt.nwDst | 0)) === ((inv & F.IpGroupDst) !== 0)) return no;
   }
   if ((s & F.Traversed) !== 0
     && (c.traversedDevice >= 0 && ctx.traversed[c.traversedDevice] === 1) === ((inv & F.Traversed) !== 0)) return no;

@@ -3,8 +3,8 @@
 // Static NAT (one target, one address, ports 0/0: a floating IP) rewrites the address and keeps no
 // state, as Midolman does; its way back is another static rule (DNAT in, SNAT out), not rev_*.
 // Dynamic NAT keeps bindings in ctx.state.nat (layout in state/types.ts), all under one zone word:
-// the global device number of the bridge or router whose chain holds the rule (for a port's chain,
-// the port's bridge or router), so forward and reverse rules anywhere on that device agree.
+// the global device number of the bridge or router processing the packet (chain.ts natZone(); a
+// port's chains share their device's zone), so forward and reverse rules anywhere on it agree.
 //   DNAT: DnatFwd (src, dst, sport, dport) → (ip, port) and DnatRev (ip, src, port, sport) → (dst, dport)
 //   SNAT: SnatFwd (src, dst, sport, dport) → (ip, port) and SnatRev (dst, ip, dport, port) → (src, sport)
 // The SnatRev entry doubles as the reservation of (ip, port) towards (dst, dport): SNAT claims it with

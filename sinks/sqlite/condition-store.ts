@@ -10,6 +10,7 @@ import type { TraceConditionJson } from '../../engine/trace/types.js';
 import type {
   ConditionListener, ConditionStore, CreateConditionResult, NewTraceCondition, PutConditionResult,
 } from '../types.js';
+import type { Transaction } from 'better-sqlite3';
 import { openDb, type Db, type OpenDbError, type OpenDbOptions, type Stmt } from './db.js';
 
 export interface SqliteConditionStoreOptions extends OpenDbOptions {
@@ -43,6 +44,11 @@ export class SqliteConditionStore implements ConditionStore {
     all: Stmt; byId: Stmt; byName: Stmt; insert: Stmt; update: Stmt; del: Stmt;
     version: Stmt; bump: Stmt;
   };
+  // IMMEDIATE transactions: the uniqueness checks and the write see the same state, whoever else
+  // writes to the file.
+  private readonly createTx: Transaction<(cond: TraceConditionJson) => CreateConditionResult>;
+  private readonly putTx: Transaction<(cond: TraceConditionJson) => PutConditionResult>;
+  private readonly deleteTx: Transaction<(id: string) => boolean>;
   private readonly listeners = new Set<ConditionListener>();
   private poller: NodeJS.Timeout | null = null;
   private notifyScheduled = false;
@@ -67,6 +73,34 @@ export class SqliteConditionStore implements ConditionStore {
       version: db.prepare("SELECT value FROM meta WHERE key = 'conditions_version'").pluck(),
       bump: db.prepare("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'conditions_version'"),
     };
+    const s = this.s;
+    this.createTx = db.transaction((cond: TraceConditionJson): CreateConditionResult => {
+      if (s.byId.get(cond.id) !== undefined) return { ok: false, code: 'duplicate_id' };
+      if (cond.name !== undefined && s.byName.get(cond.name) !== undefined) return { ok: false, code: 'duplicate_name' };
+      s.insert.run(cond.id, cond.name ?? null, JSON.stringify(cond));
+      s.bump.run();
+      return { ok: true, condition: cond };
+    });
+    this.putTx = db.transaction((cond: TraceConditionJson): PutConditionResult => {
+      const old = s.byId.get(cond.id) as CondRow | undefined;
+      if (cond.name !== undefined) {
+        const holder = s.byName.get(cond.name) as CondRow | undefined;
+        if (holder !== undefined && holder.id !== cond.id) return { ok: false, code: 'duplicate_name' };
+      }
+      // A replace whose body has no creation time keeps the original one.
+      if (cond.creationTimestampMs === undefined) {
+        cond.creationTimestampMs = (old !== undefined ? parse(old).creationTimestampMs : undefined) ?? this.now();
+      }
+      if (old === undefined) s.insert.run(cond.id, cond.name ?? null, JSON.stringify(cond));
+      else s.update.run(cond.name ?? null, JSON.stringify(cond), cond.id);
+      s.bump.run();
+      return { ok: true, created: old === undefined, condition: cond };
+    });
+    this.deleteTx = db.transaction((id: string): boolean => {
+      if (s.del.run(id).changes === 0) return false;
+      s.bump.run();
+      return true;
+    });
   }
 
   async list(): Promise<TraceConditionJson[]> {
@@ -84,15 +118,7 @@ export class SqliteConditionStore implements ConditionStore {
     this.check();
     const cond = { ...c, id: c.id ?? randomUUID() } as TraceConditionJson;
     if (cond.creationTimestampMs === undefined) cond.creationTimestampMs = this.now();
-    const res = this.db.transaction((): CreateConditionResult => {
-      if (this.s.byId.get(cond.id) !== undefined) return { ok: false, code: 'duplicate_id' };
-      if (cond.name !== undefined && this.s.byName.get(cond.name) !== undefined) {
-        return { ok: false, code: 'duplicate_name' };
-      }
-      this.s.insert.run(cond.id, cond.name ?? null, JSON.stringify(cond));
-      this.s.bump.run();
-      return { ok: true, condition: cond };
-    }).immediate();
+    const res = this.createTx.immediate(cond);
     if (res.ok) this.changed();
     return res.ok ? { ok: true, condition: clone(res.condition) } : res;
   }
@@ -101,31 +127,14 @@ export class SqliteConditionStore implements ConditionStore {
     this.check();
     if (c.id !== undefined && c.id !== id) return { ok: false, code: 'id_mismatch' };
     const cond = { ...c, id } as TraceConditionJson;
-    const res = this.db.transaction((): PutConditionResult => {
-      const old = this.s.byId.get(id) as CondRow | undefined;
-      if (cond.name !== undefined) {
-        const holder = this.s.byName.get(cond.name) as CondRow | undefined;
-        if (holder !== undefined && holder.id !== id) return { ok: false, code: 'duplicate_name' };
-      }
-      if (cond.creationTimestampMs === undefined) {
-        cond.creationTimestampMs = old !== undefined ? parse(old).creationTimestampMs ?? this.now() : this.now();
-      }
-      if (old === undefined) this.s.insert.run(id, cond.name ?? null, JSON.stringify(cond));
-      else this.s.update.run(cond.name ?? null, JSON.stringify(cond), id);
-      this.s.bump.run();
-      return { ok: true, created: old === undefined, condition: cond };
-    }).immediate();
+    const res = this.putTx.immediate(cond);
     if (res.ok) this.changed();
     return res.ok ? { ...res, condition: clone(res.condition) } : res;
   }
 
   async delete(id: string): Promise<boolean> {
     this.check();
-    const gone = this.db.transaction((): boolean => {
-      if (this.s.del.run(id).changes === 0) return false;
-      this.s.bump.run();
-      return true;
-    }).immediate();
+    const gone = this.deleteTx.immediate(id);
     if (gone) this.changed();
     return gone;
   }

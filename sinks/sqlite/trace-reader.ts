@@ -18,7 +18,6 @@ const TRACE_COLS = 't.seq, t.id, t.host_id, t.started_at_ms, t.ingress_port_id, 
 /** Traces deleted per transaction by deleteOlderThan, so a big sweep yields to the event loop. */
 export const DELETE_CHUNK = 500;
 
-
 export class SqliteTraceReader {
   private readonly db: Db;
   private readonly listStmts = new Map<number, Stmt>();

@@ -114,12 +114,14 @@ export function traceBackendConformance(t: Tap, name: string, make: TraceBackend
     }
   });
 
-  t.test(`${name}: refuses a bad limit or cursor with a code`, async (tt) => {
+  t.test(`${name}: refuses a bad limit, time or cursor with a code`, async (tt) => {
     const { store } = await open(tt);
     for (const limit of [0, -1, 1.5, 1001, Number.NaN]) {
       const r = await store.list({ limit });
       tt.match(r, { ok: false, code: 'invalid_limit' }, `limit ${limit}`);
     }
+    tt.match(await store.list({ limit: 10, since: Number.NaN }), { ok: false, code: 'invalid_time' }, 'since NaN');
+    tt.match(await store.list({ limit: 10, until: Infinity }), { ok: false, code: 'invalid_time' }, 'until Infinity');
     const b64 = (text: string): string => Buffer.from(text).toString('base64url');
     for (const cursor of ['garbage!', '', b64('x:y'), b64('12345'), b64('99999999999999999:abc')]) {
       const r = await store.list({ limit: 10, cursor });

@@ -95,7 +95,8 @@ function run(d: StateWorkerData, gate: Int32Array): StateWorkerReply {
       let torn = 0;
       let reads = 0;
       for (let r = 0; r < job.rounds; r++) {
-        for (let k = 0; k < job.keys; k++) {
+        for (let i = 0; i < job.keys; i++) {
+          const k = job.id % 2 === 0 ? job.keys - 1 - i : i; // opposite directions: the workers keep crossing
           setTestKey(key, k, table.keyWords);
           if ((k + r + job.id) % 3 === 0) {
             val[0] = job.id * 1_000_000 + r;

@@ -1,0 +1,281 @@
+// The CLI verbs of SPEC §7, run as a real process against a live API: tables and --json, LABEL
+// resolution (id, prefix, name, ambiguous), bad condition words, exit 2 when nothing listens, and
+// `replay` of capture fixtures.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createApp } from '../api/app.js';
+import { startApiServer } from '../api/server.js';
+import type { SimulationResultJson } from '../engine/simulator.js';
+import type { Trace, TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
+import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
+import { pk } from './helpers/net.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CAPTURES = `${ROOT}test/fixtures/captures/`;
+// MIDOTRACE_TEST_DIST=1 runs the built CLI (npm run build first) instead of the sources.
+const ENTRY = process.env.MIDOTRACE_TEST_DIST === '1' ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const { MIDOTRACE_API: _a, MIDOTRACE_TOKEN: _t, ...base } = process.env;
+    const child = spawn(process.execPath, [...ENTRY, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+type TestT = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** Exit 1 with exactly one line on stderr, matching `re`. */
+function userError(t: TestT, r: Run, re: RegExp, what: string): void {
+  t.equal(r.code, 1, `${what}: exit 1`);
+  t.equal(r.stdout, '', `${what}: nothing on stdout`);
+  const lines = r.stderr.trimEnd().split('\n');
+  t.equal(lines.length, 1, `${what}: one line (${r.stderr.trimEnd()})`);
+  t.match(lines[0]!, re, what);
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+let api: TestApi;
+let run: (...args: string[]) => Promise<Run>;
+let get: <T>(path: string) => Promise<T>;
+let post: <T>(path: string, body: unknown) => Promise<T>;
+
+t.before(async () => {
+  api = await startTestApi();
+  run = (...args) => cli(args, { MIDOTRACE_API: api.url });
+  get = async <T>(path: string) => await (await fetch(api.url + path)).json() as T;
+  post = async <T>(path: string, body: unknown) => {
+    const res = await fetch(api.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return await res.json() as T;
+  };
+});
+t.teardown(() => api.close());
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+t.test('trace conditions: add, list, show, del with every kind of LABEL', async (t) => {
+  const vm1 = api.net.id('vm1');
+  const add = await run('add', 'trace-condition', 'name', 'web', 'src', '10.0.0.0/24', 'proto', 'tcp', 'dst-port', '!80:81', 'port', vm1, 'limit', '3');
+  t.equal(add.code, 0, add.stderr);
+  const id = add.stdout.trim();
+  t.match(id, UUID, 'prints the new id');
+  const stored = await get<TraceConditionJson>(`/trace_conditions/${id}`);
+  t.same(stored, {
+    id, name: 'web', nwSrcAddress: '10.0.0.0', nwSrcLength: 24, nwProto: 6, tpDst: { start: 80, end: 81 }, invTpDst: true,
+    deviceType: 'port', deviceId: vm1, limit: 3, creationTimestampMs: stored.creationTimestampMs,
+  }, 'the words became this condition');
+
+  const addJson = await run('--json', 'add', 'trace-condition', 'name', 'arp', 'ethertype', 'arp', 'disabled', 'inverted');
+  t.equal(addJson.code, 0, addJson.stderr);
+  const arp = JSON.parse(addJson.stdout) as TraceConditionJson;
+  t.same(await get(`/trace_conditions/${arp.id}`), arp, '--json prints the stored condition');
+  t.same({ dlType: arp.dlType, enabled: arp.enabled, condInvert: arp.condInvert }, { dlType: 0x0806, enabled: false, condInvert: true });
+
+  // Two conditions whose ids share a prefix, for ambiguity.
+  for (const n of [1, 2]) {
+    const res = await fetch(`${api.url}/trace_conditions/abcd0000-0000-4000-8000-00000000000${n}`, {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `twin${n}`, vlan: n }),
+    });
+    t.equal(res.status, 201);
+  }
+
+  const [list, listJson, byName, byPrefix, byId, ambiguous, short, none] = await Promise.all([
+    run('list', 'trace-condition'),
+    run('list', 'trace-condition', '--json'),
+    run('show', 'trace-condition', 'web'),
+    run('show', 'trace-condition', id.slice(0, 6)),
+    run('--json', 'show', 'trace-condition', arp.id.toUpperCase()),
+    run('show', 'trace-condition', 'abcd0000'),
+    run('show', 'trace-condition', 'abc'),
+    run('del', 'trace-condition', 'no-such-name'),
+  ]);
+  t.equal(list.code, 0, list.stderr);
+  const lines = list.stdout.trimEnd().split('\n');
+  t.match(lines[0]!, /^ID\s+NAME\s+ENABLED\s+LIMIT\s+HITS\s+SCOPE\s+MATCH$/, 'a header row');
+  t.equal(lines.length, 5, 'one row per condition');
+  const webRow = lines.find((l) => l.startsWith(id))!;
+  t.ok(webRow, 'web is listed');
+  for (const col of ['NAME', 'ENABLED', 'LIMIT', 'HITS', 'SCOPE', 'MATCH']) {
+    const at = lines[0]!.indexOf(col);
+    t.ok(lines.slice(1).every((l) => l[at - 1] === ' ' && l[at] !== ' '), `column ${col} is aligned`);
+  }
+  t.match(webRow, /\bweb\s+yes\s+3\s+0\s+port [0-9a-f-]{36}\s+src 10\.0\.0\.0\/24 proto tcp dst-port !80:81$/, 'row shows the condition in COND words');
+  t.same(JSON.parse(listJson.stdout), await get('/trace_conditions'), '--json after the verb works too');
+
+  t.equal(byName.code, 0, byName.stderr);
+  t.match(byName.stdout, new RegExp(`^id\\s+${id}$`, 'm'), 'show by name');
+  t.match(byName.stdout, /^match\s+src 10\.0\.0\.0\/24 proto tcp dst-port !80:81$/m);
+  t.match(byName.stdout, /^limit\s+3$/m);
+  t.equal(byPrefix.stdout, byName.stdout, 'show by a 6-character id prefix');
+  t.same(JSON.parse(byId.stdout), arp, 'show by full id, any case, as JSON');
+  userError(t, ambiguous, /abcd0000 is ambiguous: it matches abcd0000-0000-4000-8000-000000000001 \(twin1\), abcd0000-0000-4000-8000-000000000002 \(twin2\)$/, 'ambiguous prefix');
+  userError(t, short, /at least 4 characters/, 'prefix too short');
+  userError(t, none, /no trace condition has the id, id prefix or name no-such-name/, 'unknown label');
+
+  const del = await run('del', 'trace-condition', 'twin1');
+  t.equal(del.code, 0, del.stderr);
+  t.equal((await fetch(`${api.url}/trace_conditions/abcd0000-0000-4000-8000-000000000001`)).status, 404, 'deleted by name');
+  const delPrefix = await run('del', 'trace-condition', 'abcd0000');
+  t.equal(delPrefix.code, 0, 'the prefix is unique once its twin is gone');
+  t.equal((await fetch(`${api.url}/trace_conditions/abcd0000-0000-4000-8000-000000000002`)).status, 404);
+  for (const c of [id, arp.id]) t.equal((await run('del', 'trace-condition', c)).code, 0);
+  t.same(await get('/trace_conditions'), [], 'all gone');
+});
+
+t.test('bad condition words: exit 1 with one line, nothing stored', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['src', '10.0.0.300'], /^midotrace: src: "10\.0\.0\.300" is not an IPv4 address/],
+    [['frobnicate'], /^midotrace: unknown condition word "frobnicate"/],
+    [['dst-port', '90:80'], /^midotrace: dst-port: range 90:80 starts after it ends/],
+    [['proto'], /^midotrace: proto needs a value/],
+    [['vlan', '!3'], /^midotrace: vlan cannot be inverted/],
+    [['port', 'x', 'router', 'y'], /^midotrace: port: "x" is not a UUID/],
+  ];
+  const runs = await Promise.all(cases.map(([words]) => run('add', 'trace-condition', ...words)));
+  runs.forEach((r, i) => userError(t, r, cases[i]![1], cases[i]![0].join(' ')));
+  userError(t, await run('add', 'trace', 'src', '10.0.0.1'), /only trace-condition can be added/, 'add trace');
+  userError(t, await run('list', 'conditions'), /unknown object "conditions"/, 'unknown noun');
+  t.equal((await run('add', 'trace-condition', 'name', 'dup')).code, 0);
+  userError(t, await run('add', 'trace-condition', 'name', 'dup'), /already exists \(duplicate_name\)$/, 'the API refuses a duplicate name');
+  t.equal((await get<unknown[]>('/trace_conditions')).length, 1, 'only the first was stored');
+  await run('del', 'trace-condition', 'dup');
+});
+
+t.test('traces: list, --condition, --limit, show as a timeline, del, by prefix', async (t) => {
+  const vm3 = api.net.id('vm3');
+  const add = await run('add', 'trace-condition', 'name', 'from-vm3', 'src', IP.vm3, 'proto', 'udp');
+  const condId = add.stdout.trim();
+  const results = await post<SimulationResultJson[]>('/simulations', [
+    { inPort: vm3, packet: pk.udp(MAC.vm3, MAC.vm1, IP.vm3, IP.vm1, { tpSrc: 1111 }) },
+    { inPort: vm3, packet: pk.udp(MAC.vm3, MAC.vm1, IP.vm3, IP.vm1, { tpSrc: 2222 }) },
+    { inPort: vm3, packet: pk.tcp(MAC.vm3, MAC.vm1, IP.vm3, IP.vm1) },
+  ]);
+  const ids = results.flatMap((r) => r.traceIds);
+  t.equal(ids.length, 2, 'the condition traced the two UDP packets');
+  // Forced traces from elsewhere, so that --condition has something to leave out.
+  await post('/simulations?trace=true', Array.from({ length: 1100 }, (_, i) => ({ inPort: api.net.id('vm1'), packet: pk.udp(MAC.vm1, MAC.vm2, IP.vm1, IP.vm2, { tpSrc: i }) })));
+  await api.td.daemon.backends.sink.flush();
+
+  const [byCond, byCondId, limited, many, all] = await Promise.all([
+    run('list', 'trace', '--condition', 'from-vm3'),
+    run('--json', 'list', 'trace', '--condition', condId),
+    run('list', 'trace', '--limit', '1'),
+    run('--json', 'list', 'trace', '--limit', '1050'),
+    run('list', 'trace'),
+  ]);
+  t.equal(byCond.code, 0, byCond.stderr);
+  const rows = byCond.stdout.trimEnd().split('\n');
+  t.match(rows[0]!, /^ID\s+STARTED\s+RESULT\s+STEPS\s+MATCH\s+CONDITIONS$/);
+  t.same(rows.slice(1).map((l) => l.split(/\s+/)[0]).sort(), [...ids].sort(), '--condition NAME lists exactly its traces');
+  t.ok(rows.slice(1).every((l) => l.includes(`${IP.vm3}:`) && l.endsWith(condId)), 'rows show the match and the condition');
+  t.same((JSON.parse(byCondId.stdout) as TraceSummary[]).map((x) => x.id).sort(), [...ids].sort(), '--condition ID, --json');
+  t.equal(limited.stdout.trimEnd().split('\n').length, 2, '--limit 1: header and one row');
+  const manyIds = (JSON.parse(many.stdout) as TraceSummary[]).map((x) => x.id);
+  t.equal(manyIds.length, 1050, '--limit above one page follows the Link header');
+  t.equal(new Set(manyIds).size, 1050, 'without duplicates');
+  t.equal(all.stdout.trimEnd().split('\n').length, 101, 'default 100');
+  userError(t, await run('list', 'trace', '--limit', 'lots'), /--limit: "lots" must be a positive integer/, 'bad --limit');
+  userError(t, await run('list', 'trace', '--condition', 'nope'), /no trace condition has the id, id prefix or name nope/, 'unknown --condition');
+
+  const id = ids[0]!;
+  const [show, showJson, ambiguous] = await Promise.all([
+    run('show', 'trace', id.slice(0, 30)),
+    run('--json', 'show', 'trace', id),
+    run('show', 'trace', id.slice(0, 4)),
+  ]);
+  t.equal(show.code, 0, show.stderr);
+  const trace = await get<Trace>(`/traces/${id}`);
+  t.match(show.stdout, new RegExp(`^trace ${id}$`, 'm'), 'show by prefix');
+  t.match(show.stdout, new RegExp(`conditions ${condId}`));
+  const stepLines = show.stdout.split('\n').filter((l) => /^\s+\d+\s{2}/.test(l));
+  t.equal(stepLines.length, trace.numSteps, 'one timeline line per step');
+  t.ok(trace.steps.every((s, i) => stepLines[i]!.includes(s.message)), 'in order, with each step message');
+  t.same(JSON.parse(showJson.stdout), trace, '--json prints the trace');
+  userError(t, ambiguous, new RegExp(`^midotrace: ${id.slice(0, 4)} is ambiguous: it matches .*${'[0-9a-f-]{36}'}`), 'ambiguous trace prefix');
+  userError(t, await run('show', 'trace', 'ffff'), /no trace has an id starting with ffff/, 'no such trace');
+  userError(t, await run('show', 'trace', 'xyz'), /too short/, 'short trace label');
+
+  const del = await run('del', 'trace', id.slice(0, 28));
+  t.equal(del.code, 0, del.stderr);
+  t.equal((await fetch(`${api.url}/traces/${id}`)).status, 404, 'deleted');
+  userError(t, await run('del', 'trace', id), /no trace/, 'deleting twice');
+  await run('del', 'trace-condition', 'from-vm3');
+});
+
+t.test('exit 2 when the daemon cannot be reached; tokens come from MIDOTRACE_TOKEN', async (t) => {
+  const port = await freePort();
+  const [viaFlag, viaEnv, badUrl] = await Promise.all([
+    cli(['--api', `http://127.0.0.1:${port}`, 'list', 'trace']),
+    cli(['list', 'trace-condition'], { MIDOTRACE_API: `http://127.0.0.1:${port}` }),
+    cli(['--api', 'not a url', 'list', 'trace']),
+  ]);
+  for (const r of [viaFlag, viaEnv]) {
+    t.equal(r.code, 2, 'exit 2');
+    t.match(r.stderr, new RegExp(`^midotrace: cannot reach the midotrace daemon at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
+    t.equal(r.stderr.trimEnd().split('\n').length, 1, 'one line');
+  }
+  userError(t, badUrl, /--api not a url: not a URL/, 'a bad --api is a user error');
+
+  const token = 'cli-admin-token-0123456789';
+  const srv = await startApiServer(createApp({ ...api.deps, tokens: [{ token, role: 'admin' }] }), '127.0.0.1:0');
+  t.teardown(() => srv.close());
+  const url = `http://127.0.0.1:${srv.port}`;
+  const [withToken, without] = await Promise.all([
+    cli(['list', 'trace-condition'], { MIDOTRACE_API: url, MIDOTRACE_TOKEN: token }),
+    cli(['list', 'trace-condition'], { MIDOTRACE_API: url }),
+  ]);
+  t.equal(withToken.code, 0, withToken.stderr);
+  userError(t, without, /\(unauthorized\)$/, 'no token');
+});
+
+t.test('replay: counts by result and the trace ids made', async (t) => {
+  const vm1 = api.net.id('vm1');
+  const r = await run('replay', `${CAPTURES}gopacket-test_ethernet.pcap`, '--in-port', vm1, '--trace');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^replayed 10 frames from .*gopacket-test_ethernet\.pcap$/m);
+  const counts = [...r.stdout.matchAll(/^(forward|drop|shortDrop|errorDrop|consumed)\s+(\d+)$/gm)].map((m) => Number(m[2]));
+  t.equal(counts.reduce((a, b) => a + b, 0), 10, 'counts add up to the frames');
+  t.match(r.stdout, /^traces made: 10$/m, '--trace traces every frame');
+  const ids = r.stdout.split('\n').filter((l) => UUID.test(l));
+  t.equal(ids.length, 10, 'trace ids printed');
+  await api.td.daemon.backends.sink.flush();
+  for (const id of ids) t.equal((await fetch(`${api.url}/traces/${id}`)).status, 200, `trace ${id} exists`);
+
+  const [json, untraced, mixed, pcapng] = await Promise.all([
+    run('--json', 'replay', `${CAPTURES}dpkt-dns_icmp.pcap`, '--in-port', vm1),
+    run('replay', `${CAPTURES}dpkt-http.pcap`, '--in-port', vm1),
+    run('--json', 'replay', `${CAPTURES}gopacket-ng-le-test006.pcapng`, '--in-port', vm1),
+    run('--json', 'replay', `${CAPTURES}gopacket-ng-le-test300.pcapng`, '--in-port', vm1),
+  ]);
+  const s = JSON.parse(json.stdout) as { frames: number; skipped: number; counts: Record<string, number>; traceIds: string[] };
+  t.equal(s.frames, 32);
+  t.equal(Object.values(s.counts).reduce((a, b) => a + b, 0), 32);
+  t.same(s.traceIds, [], 'no traces without --trace or a condition');
+  t.match(untraced.stdout, /^replayed 43 frames/m);
+  t.match(untraced.stdout, /^traces made: 0$/m);
+  const m = JSON.parse(mixed.stdout) as { frames: number; skipped: number };
+  t.ok(m.skipped > 0 && m.frames > 0, `non-Ethernet frames are skipped (${m.frames} sent, ${m.skipped} skipped)`);
+  t.equal((JSON.parse(pcapng.stdout) as { frames: number }).frames, 32, 'pcapng');
+
+  userError(t, await run('replay', `${CAPTURES}dpkt-truncated_dns_2.pcap`, '--in-port', vm1), /dpkt-truncated_dns_2\.pcap: pcap record header cut short at byte \d+ \(capture_truncated\)$/, 'truncated capture');
+  userError(t, await run('replay', `${CAPTURES}README.md`, '--in-port', vm1), /not a pcap or pcapng file .*\(capture_bad_magic\)$/, 'not a capture');
+  userError(t, await run('replay', `${CAPTURES}missing.pcap`, '--in-port', vm1), /cannot read .*missing\.pcap: ENOENT/, 'missing file');
+  userError(t, await run('replay', `${CAPTURES}dpkt-http.pcap`, '--in-port', api.net.id('nowhere')), /inPort: no port .* \(unknown_port\)$/, 'unknown port');
+  t.equal((await run('replay', `${CAPTURES}dpkt-http.pcap`)).code, 1, '--in-port is required');
+});
