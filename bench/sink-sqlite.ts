@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Stage, StepDeviceType, TraceStep } from '../engine/trace/step.js';
 import { openSqliteTraceBackend } from '../sinks/sqlite/index.js';
-import { createTraceIdGenerator } from '../sinks/trace-id.js';
+import { createTraceIdGenerator } from '../engine/trace/trace-id.js';
 import type { TraceRecord } from '../sinks/types.js';
 import { median, type BenchLine } from './types.js';
 

@@ -13,7 +13,7 @@ import type { MatchSummary, Trace, TraceConditionJson, TraceSummary } from '../e
  * so a stored trace never has gaps. Every step gets the record's hostId.
  */
 export interface TraceRecord {
-  /** Time-ordered UUID (sinks/trace-id.ts). */
+  /** Time-ordered UUID (engine/trace/trace-id.ts). */
   id: string;
   hostId: string;
   conditionIds: readonly string[];

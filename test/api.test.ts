@@ -4,6 +4,9 @@
 import t from 'tap';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApp } from '../api/app.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import type { ApiDeps } from '../api/deps.js';
@@ -291,6 +294,35 @@ t.test('bearer tokens: 401 without or with an unknown token, 403 for a read toke
   t.equal(made.status, 201, 'an admin token changes things');
   t.equal((await writer('POST', '/simulations', { inPort: vm1, packet: udp() })).status, 200);
   t.equal((await writer('DELETE', `/trace_conditions/${made.body.id}`)).status, 204);
+});
+
+t.test('the panel is served under /ui/ when a directory is given, and nothing outside it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'midotrace-panel-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>midotrace</title>');
+  writeFileSync(join(dir, 'app.js'), 'console.log(1)');
+  writeFileSync(join(dir, '..', 'midotrace-secret.txt'), 'secret');
+  t.teardown(() => rmSync(join(dir, '..', 'midotrace-secret.txt'), { force: true }));
+  const srv = await startApiServer(createApp({ ...api.deps, panelDir: dir, tokens: [{ token: 'panel-admin-token-000', role: 'admin' }] }), '127.0.0.1:0');
+  t.teardown(() => srv.close());
+  const base = `http://127.0.0.1:${srv.port}`;
+  const redirect = await fetch(`${base}/ui`, { redirect: 'manual' });
+  t.equal(redirect.status, 302);
+  t.equal(redirect.headers.get('location'), '/ui/');
+  const index = await fetch(`${base}/ui/`);
+  t.equal(index.status, 200, 'static files need no token');
+  t.match(index.headers.get('content-type') ?? '', /^text\/html/);
+  t.match(await index.text(), /<title>midotrace/);
+  const js = await fetch(`${base}/ui/app.js`);
+  t.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+  t.equal(await js.text(), 'console.log(1)');
+  for (const p of ['/ui/%2e%2e/midotrace-secret.txt', '/ui/..%2fmidotrace-secret.txt', '/ui/nope.js', '/ui/%E0%A4%A']) {
+    const r = await client(base)('GET', p);
+    isErrorBody(t, r, 404, 'not_found');
+    t.notMatch(r.text, /secret/, `${p} stays inside the panel directory`);
+  }
+  isErrorBody(t, await client(base, 'panel-admin-token-000')('POST', '/ui/app.js', {}), 405, 'method_not_allowed');
+  isErrorBody(t, await client(base)('GET', '/traces'), 401, 'unauthorized', /Bearer/);
 });
 
 t.test('simulations: one object gives one result, an array gives an array; traces are stored', async (t) => {

@@ -57,6 +57,13 @@ export interface CCondition {
   readonly vlan: number;
   /** Global device number, -1 when unset or unknown. */
   readonly traversedDevice: number;
+  /**
+   * Quick rejects tested before anything else: a non-inverted nwProto (-1 when none) and a
+   * non-inverted tpDst range (quickTpDst false when none). Most rules operators write name a protocol
+   * and a port, so most non-matching rules fail here after two compares.
+   */
+  readonly quickProto: number;
+  readonly quickTpDst: boolean;
   /** The source JSON, kept for describeCondition() and for serving the condition back. */
   readonly json: ConditionJson;
 }
@@ -180,6 +187,8 @@ export function compileCondition(json: ConditionJson, refs: ConditionRefs): CCon
     tpDstStart: json.tpDst?.start ?? -1, tpDstEnd: json.tpDst?.end ?? -1,
     vlan: json.vlan ?? -1,
     traversedDevice,
+    quickProto: (set & F.NwProto) !== 0 && (inv & F.NwProto) === 0 ? json.nwProto! : -1,
+    quickTpDst: (set & F.TpDst) !== 0 && (inv & F.TpDst) === 0,
     json,
   };
 }
@@ -229,6 +238,13 @@ function inIpGroup(t: CompiledTopology, group: number, ip: number): boolean {
 export function matchCondition(c: CCondition, ctx: PacketContext): boolean {
   const pkt = ctx.pkt;
   if (((c.fragMask >> pkt.fragment) & 1) === 0) return false;
+  // Quick rejects (see CCondition.quickProto): a failed AND makes the result condInvert.
+  const qp = c.quickProto;
+  if (qp >= 0) {
+    if (pkt.nwProto !== qp || !pkt.isIp) return c.condInvert;
+    if (c.quickTpDst && !(pkt.tpDst >= c.tpDstStart && pkt.tpDst <= c.tpDstEnd && pkt.hasL4
+      && (qp === PROTO_TCP || qp === PROTO_UDP || qp === PROTO_ICMP))) return c.condInvert;
+  }
   const s = c.set;
   if (s === 0) return !c.condInvert;
   const inv = c.inv;

@@ -7,9 +7,9 @@
 // a compareExchange never succeeds against a slot that was reused in between (no ABA).
 //
 // Concurrency, in one paragraph: readers (get/touch/delete) never lock; they load the state, read the slot,
-// and re-check the state. Writers first move a slot to WRITING by
-// compareExchange, write, then publish VALID with a new version; a reader that meets WRITING waits for it
-// (writers never wait while holding a slot, so this is short). Inserts (put/putIfAbsent) also take the
+// and re-check the state. Writers first move a slot to WRITING by compareExchange, write, then publish
+// VALID with a new version; a reader that meets WRITING waits for it (writers never wait while holding a
+// slot, so this is short). Inserts (put/putIfAbsent) also take the
 // lock stripe of their key's hash: only inserters create entries, so two threads inserting the same key
 // are serialised and the second finds the first's entry — putIfAbsent's "one winner" is that lock, not
 // luck. Different keys rarely share a stripe and never block readers.
@@ -146,6 +146,11 @@ export class FlowTable implements FlowTableApi {
 
   get byteLength(): number {
     return this.words.byteLength;
+  }
+
+  /** Sweeps (compactions) run so far by any thread sharing the table. */
+  get sweeps(): number {
+    return Atomics.load(this.words, H_SWEEP_GEN) >>> 1;
   }
 
   get(key: Int32Array, out: Int32Array, nowMs: number): boolean {

@@ -2,7 +2,7 @@
 import type { ResultName } from '../../engine/result.js';
 import type { Stage, StepDeviceType, TraceStep } from '../../engine/trace/step.js';
 import type { MatchSummary, StepJson, TraceSummary } from '../../engine/trace/types.js';
-import { createTraceIdGenerator } from '../../sinks/trace-id.js';
+import { createTraceIdGenerator } from '../../engine/trace/trace-id.js';
 import type { TraceRecord } from '../../sinks/types.js';
 
 export const HOST_A = '6a1b2c3d-0000-4000-8000-00000000000a';
