@@ -25,7 +25,7 @@ async function errorsAsJson(ctx: Context, next: Next): Promise<void> {
     fail(ctx, 'internal', String(err));
     return;
   }
-  if (ctx.status === 404 && ctx.body == null) {
+  if (ctx.status === 404 && (ctx.body === undefined || ctx.body === null)) {
     fail(ctx, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
   } else if ((ctx.status === 405 || ctx.status === 501) && typeof ctx.body !== 'object') {
     fail(ctx, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow') || 'none'}`);

@@ -66,7 +66,13 @@ export async function readJsonBody(ctx: Context, limit: number): Promise<BodyRes
   }
   const declared = ctx.get('Content-Length');
   if (declared !== '' && Number(declared) > limit) return tooLarge(ctx, limit);
-  const raw = await readRaw(ctx, limit);
+  let raw: Buffer | null;
+  try {
+    raw = await readRaw(ctx, limit);
+  } catch {
+    // The client went away mid-body: nobody will read the answer, but it must not count as a 500.
+    return { ok: false, code: 'invalid_body', message: 'body: the request was cut short' };
+  }
   if (raw === null) return tooLarge(ctx, limit);
   if (raw.length === 0) return { ok: false, code: 'invalid_body', message: 'body: required, a JSON document' };
   let text: string;

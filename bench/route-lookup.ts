@@ -1,14 +1,19 @@
 // engine.route_lookup.10 / engine.route_lookup.100000 (SPEC §8): ns per longest-prefix lookup over
 // uniformly random destinations, median of several runs. Both sizes run the same loop on the same
-// table class, so the ratio shows how lookup cost grows with the table (the target: within 1.5x).
+// table class, interleaved run by run so a busy machine skews both alike; the ratio shows how the
+// lookup cost grows with the table.
 import { RouteType, type CRoute } from '../engine/topology/compiled.js';
 import { buildRouteTable } from '../engine/routing/lpm.js';
 import type { RouteTable } from '../engine/routing/route-table.js';
 import { median, type BenchLine } from './types.js';
 
-const RUNS = 7;
+const SIZES = [10, 100_000] as const;
+const RUNS = 9;
 const LOOKUPS_PER_RUN = 2_000_000;
+/** Random destinations per run: far more than any cache holds routes for. */
 const DST_COUNT = 1 << 18;
+/** A small working set of destinations, reported as `hot_ns`: the cost without cache misses. */
+const HOT_DST_COUNT = 1 << 10;
 
 /** Deterministic xorshift32, so every run of the bench sees the same tables and addresses. */
 export function rng(seed: number): () => number {
@@ -20,8 +25,8 @@ export function rng(seed: number): () => number {
 }
 
 /**
- * A realistic table of `n` routes: a default route, then mostly /24s with some shorter aggregates,
- * host routes and a few source-specific routes and ECMP pairs.
+ * A provider-like table of `n` routes: a default route, then mostly /24s with some aggregates (/8 to
+ * /23), some longer prefixes (/25 to /32), and about 1% each of source-specific routes and ECMP pairs.
  */
 export function randomRoutes(n: number, seed = 1): CRoute[] {
   const next = rng(seed);
@@ -35,55 +40,66 @@ export function randomRoutes(n: number, seed = 1): CRoute[] {
   };
   add(0, 0);
   while (routes.length < n) {
-    const r = next() % 100;
-    const dstLen = r < 70 ? 24 : r < 85 ? 16 + (next() % 8) : r < 95 ? 25 + (next() % 8) : 8 + (next() % 8);
+    const r = next() % 200;
+    const dstLen = r < 140 ? 24 : r < 170 ? 16 + (next() % 8) : r < 190 ? 25 + (next() % 8) : 8 + (next() % 8);
     const dst = next();
-    if (r % 10 === 0 && routes.length + 1 < n) {
-      add(dst, dstLen, next() & 0xffff0000, 16, 100); // source-specific
-    }
+    if (r % 100 === 1) add(dst, dstLen, next() & 0xffff0000, 16); // source-specific, beside a plain route
+    if (r % 100 === 2) add(dst, dstLen); // ECMP twin
     add(dst, dstLen, 0, 0, r % 7 === 0 ? 50 : 100);
   }
   return routes.slice(0, n);
 }
 
-function timeLookups(table: RouteTable, dsts: Uint32Array, count: number): { ns: number; sink: number } {
+function randomDsts(count: number, seed: number): Int32Array {
+  const next = rng(seed);
+  // int32, as the engine passes them: see the note on boxing in lpm.ts.
+  return Int32Array.from({ length: count }, () => next() | 0);
+}
+
+function timeLookups(table: RouteTable, dsts: Int32Array, count: number): { ns: number; sink: number } {
   const mask = dsts.length - 1;
   let sink = 0;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < count; i++) {
     const dst = dsts[i & mask]!;
-    sink += table.lookup(dst, dst ^ 0x5bd1e995, i);
+    sink = (sink + table.lookup(dst, dst ^ 0x5bd1e995, i)) | 0;
   }
   const t1 = process.hrtime.bigint();
   return { ns: Number(t1 - t0) / count, sink };
 }
 
 export async function benchRouteLookup(): Promise<BenchLine[]> {
-  const next = rng(42);
-  const dsts = new Uint32Array(DST_COUNT);
-  for (let i = 0; i < dsts.length; i++) dsts[i] = next();
-  const lines: BenchLine[] = [];
-  let sink = 0;
-  for (const n of [10, 100_000]) {
+  const dsts = randomDsts(DST_COUNT, 42);
+  const hot = randomDsts(HOT_DST_COUNT, 43);
+  const tables = SIZES.map((n) => {
     const t0 = performance.now();
     const table = buildRouteTable(randomRoutes(n));
-    const buildMs = performance.now() - t0;
-    sink += timeLookups(table, dsts, LOOKUPS_PER_RUN).sink; // warm-up: JIT and caches
-    const samples: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
-      const s = timeLookups(table, dsts, LOOKUPS_PER_RUN);
-      samples.push(s.ns);
-      sink += s.sink;
+    return { n, table, buildMs: performance.now() - t0, cold: [] as number[], hot: [] as number[] };
+  });
+  let sink = 0;
+  for (const t of tables) sink += timeLookups(t.table, dsts, LOOKUPS_PER_RUN).sink; // warm-up: JIT
+  for (let r = 0; r < RUNS; r++) {
+    for (const t of tables) {
+      const cold = timeLookups(t.table, dsts, LOOKUPS_PER_RUN);
+      const warm = timeLookups(t.table, hot, LOOKUPS_PER_RUN / 4);
+      t.cold.push(cold.ns);
+      t.hot.push(warm.ns);
+      sink += cold.sink + warm.sink;
     }
-    lines.push({
-      bench: `engine.route_lookup.${n}`, value: round(median(samples)), unit: 'ns',
-      routes: n, runs: RUNS, lookups_per_run: LOOKUPS_PER_RUN, build_ms: round(buildMs),
-    });
   }
   if (sink === 0.5) console.log(sink); // keeps the lookups observable to the optimizer
-  const small = lines[0]!.value;
-  lines[1]!.ratio_to_10 = round(lines[1]!.value / small);
-  return lines;
+  const base = median(tables[0]!.cold);
+  return tables.map((t) => ({
+    bench: `engine.route_lookup.${t.n}`,
+    value: round(median(t.cold)),
+    unit: 'ns',
+    routes: t.n,
+    hot_ns: round(median(t.hot)),
+    ratio_to_10: round(median(t.cold) / base),
+    runs: RUNS,
+    lookups_per_run: LOOKUPS_PER_RUN,
+    build_ms: round(t.buildMs),
+  }));
 }
 
 function round(x: number): number { return Math.round(x * 100) / 100; }

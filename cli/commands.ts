@@ -205,10 +205,12 @@ export function registerApiCommands(program: Command, print: Print): void {
       const g = globals();
       const tty = process.stderr.isTTY === true;
       const progress = tty ? (done: number, total: number): void => { process.stderr.write(`\rreplay: ${done}/${total} frames`); } : null;
+      let summary: ReplaySummary;
       try {
-        printReplay(await replay(client(g), file, o.inPort, o.trace === true, progress), g, print);
+        summary = await replay(client(g), file, o.inPort, o.trace === true, progress);
       } finally {
-        if (tty) process.stderr.write('\r\x1b[K');
+        if (tty) process.stderr.write('\r\x1b[K'); // erase the progress line before anything else is printed
       }
+      printReplay(summary, g, print);
     });
 }

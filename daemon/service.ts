@@ -73,6 +73,8 @@ export class Daemon {
       const { createApp } = await import('../api/app.js');
       const { startApiServer } = await import('../api/server.js');
       const app = createApp(d.apiDeps(o.panelDir));
+      // Unexpected errors (the client already got a 500) go to the log, not to stderr.
+      app.on('error', (err: unknown) => log.error({ err }, 'API request failed'));
       d.server = await startApiServer(app, config.listen);
       log.info({ listen: config.listen, port: d.server.port, hostId, threads: pool.threads }, 'midotrace daemon serving');
     }

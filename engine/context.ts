@@ -52,9 +52,16 @@ export class PacketContext {
   devicesTraversed = 0;
   /** traversedDevice conditions: a mark per global device number, cleared from `traversedList`. */
   traversed: Uint8Array;
-  readonly traversedList: number[] = [];
+  /** Devices marked so far (a typed array plus a count: an Array emptied per packet would reallocate). */
+  traversedList = new Int32Array(64);
+  traversedCount = 0;
 
-  nowMs = 0;
+  /**
+   * Wall-clock milliseconds of this packet. Deliberately created holding a non-number so V8 keeps the
+   * field tagged: every state-table call passes ctx.nowMs along, and a tagged field hands on the one
+   * boxed number it holds, where an unboxed double field would be re-boxed (allocated) on each call.
+   */
+  nowMs: number = undefined as unknown as number;
   /** Per-flow hash for ECMP; computed from the 5-tuple at ingress. */
   flowHash = 0;
 
@@ -114,7 +121,7 @@ export class PacketContext {
     this.topo = topo;
     if (this.traversed.length < topo.deviceCount) this.traversed = new Uint8Array(topo.deviceCount);
     else this.traversed.fill(0);
-    this.traversedList.length = 0;
+    this.traversedCount = 0;
   }
 
   /** Clears per-packet state; `pkt` is left for the caller to fill. */
@@ -124,9 +131,7 @@ export class PacketContext {
     this.inPort = -1;
     this.outPort = -1;
     this.devicesTraversed = 0;
-    const list = this.traversedList;
-    for (let i = 0; i < list.length; i++) this.traversed[list[i]!] = 0;
-    list.length = 0;
+    this.clearTraversed();
     this.forwardFlow = -1;
     this.nwDstRewritten = false;
     this.result = ResultCode.Drop;
@@ -146,9 +151,7 @@ export class PacketContext {
    * condition ids: used when a device-scoped condition asks for a traced re-run.
    */
   rewind(): void {
-    const list = this.traversedList;
-    for (let i = 0; i < list.length; i++) this.traversed[list[i]!] = 0;
-    list.length = 0;
+    this.clearTraversed();
     this.pkt.copyFrom(this.origPkt);
     this.inPort = -1;
     this.outPort = -1;
@@ -168,8 +171,19 @@ export class PacketContext {
   markTraversed(device: number): void {
     if (this.traversed[device] === 0) {
       this.traversed[device] = 1;
-      this.traversedList.push(device);
+      if (this.traversedCount === this.traversedList.length) {
+        const grown = new Int32Array(this.traversedCount * 2);
+        grown.set(this.traversedList);
+        this.traversedList = grown;
+      }
+      this.traversedList[this.traversedCount++] = device;
     }
+  }
+
+  private clearTraversed(): void {
+    const list = this.traversedList;
+    for (let i = 0; i < this.traversedCount; i++) this.traversed[list[i]!] = 0;
+    this.traversedCount = 0;
   }
 
   /** Take a scratch packet holding a copy of `src`; give it back with release() in LIFO order. */

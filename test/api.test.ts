@@ -53,6 +53,21 @@ function chunked(url: string, path: string, chunks: Buffer[]): Promise<{ status:
 /** A subtest's `t`. */
 type TestT = Parameters<Parameters<typeof t.test>[0]>[0];
 
+/** GET with the path exactly as given. */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(base);
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function isErrorBody(t: TestT, r: Reply, status: number, code: string, msg?: RegExp): void {
   t.equal(r.status, status, `${code}: status ${status} (${r.text.slice(0, 200)})`);
   t.match(r.headers.get('content-type') ?? '', /application\/json/, `${code}: JSON`);
@@ -122,6 +137,23 @@ t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
   for (const k of ['id', 'name', 'enabled', 'limit', 'deviceType', 'deviceId', 'creationTimestampMs', 'nwSrcAddress', 'tpDst', 'fragmentPolicy', 'condInvert']) {
     t.ok(k in tc.properties, `TraceCondition documents ${k}`);
   }
+});
+
+t.test('backend failures: 500 with a hidden message, 503 while shutting down', async (t) => {
+  const broken: ApiDeps = {
+    ...api.deps,
+    traces: { ...api.deps.traces, get: async () => { throw new Error('SQLITE_CORRUPT: secret path /var/lib/x.db'); } },
+    simulate: async () => ({ ok: false, code: 'shutting_down', message: 'the daemon is shutting down' }),
+  };
+  const app = createApp(broken);
+  app.silent = true;
+  const srv = await startApiServer(app, '127.0.0.1:0');
+  t.teardown(() => srv.close());
+  const c = client(`http://127.0.0.1:${srv.port}`);
+  const r = await c('GET', '/traces/01a20bc0-dda1-7000-b336-d8477576362e');
+  isErrorBody(t, r, 500, 'internal', /^internal server error$/);
+  t.notMatch(r.text, /SQLITE|secret/, 'internals are not shown');
+  isErrorBody(t, await c('POST', '/simulations', { inPort: vm1, packet: udp() }), 503, 'shutting_down');
 });
 
 t.test('unknown routes and methods answer JSON', async (t) => {
@@ -301,7 +333,7 @@ t.test('the panel is served under /ui/ when a directory is given, and nothing ou
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>midotrace</title>');
   writeFileSync(join(dir, 'app.js'), 'console.log(1)');
-  writeFileSync(join(dir, '..', 'midotrace-secret.txt'), 'secret');
+  writeFileSync(join(dir, '..', 'midotrace-secret.txt'), 'TOP-SECRET-CONTENT');
   t.teardown(() => rmSync(join(dir, '..', 'midotrace-secret.txt'), { force: true }));
   const srv = await startApiServer(createApp({ ...api.deps, panelDir: dir, tokens: [{ token: 'panel-admin-token-000', role: 'admin' }] }), '127.0.0.1:0');
   t.teardown(() => srv.close());
@@ -316,10 +348,12 @@ t.test('the panel is served under /ui/ when a directory is given, and nothing ou
   const js = await fetch(`${base}/ui/app.js`);
   t.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
   t.equal(await js.text(), 'console.log(1)');
-  for (const p of ['/ui/%2e%2e/midotrace-secret.txt', '/ui/..%2fmidotrace-secret.txt', '/ui/nope.js', '/ui/%E0%A4%A']) {
-    const r = await client(base)('GET', p);
-    isErrorBody(t, r, 404, 'not_found');
-    t.notMatch(r.text, /secret/, `${p} stays inside the panel directory`);
+  // Sent as written (fetch would resolve the dots before sending).
+  for (const p of ['/ui/../midotrace-secret.txt', '/ui/%2e%2e/midotrace-secret.txt', '/ui/..%2fmidotrace-secret.txt', '/ui/nope.js', '/ui/%E0%A4%A']) {
+    const r = await rawGet(base, p);
+    t.equal(r.status, 404, `${p}: 404`);
+    t.equal(JSON.parse(r.body).code, 'not_found');
+    t.notMatch(r.body, /TOP-SECRET/, `${p} stays inside the panel directory`);
   }
   isErrorBody(t, await client(base, 'panel-admin-token-000')('POST', '/ui/app.js', {}), 405, 'method_not_allowed');
   isErrorBody(t, await client(base)('GET', '/traces'), 401, 'unauthorized', /Bearer/);

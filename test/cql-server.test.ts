@@ -8,12 +8,17 @@ const { types, errors, policies } = cassandra;
 const codes = types.responseErrorCodes;
 
 function client(server: CqlTestServer, extra: Partial<cassandra.ClientOptions> = {}): cassandra.Client {
-  return new cassandra.Client({
+  const c = new cassandra.Client({
     contactPoints: [server.contactPoint],
     localDataCenter: 'dc1',
     policies: { reconnection: new policies.reconnection.ConstantReconnectionPolicy(50) },
     ...extra,
   });
+  // cassandra-driver 4.10: after every node was unreachable, the control connection re-initializes and
+  // replaces the Host objects (NODEJS-632 path) without shutting down the old hosts' pools, which then
+  // reconnect forever, even after client.shutdown(). Shutting down a replaced host's pool plugs the leak.
+  c.on('hostRemove', (h: cassandra.Host) => void (h as unknown as { shutdown(wait: boolean): Promise<void> }).shutdown(false));
+  return c;
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -55,9 +60,12 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 10_00
 }
 
 const server = await CqlTestServer.start({ port: 0 });
-t.teardown(() => server.stop());
 const db = client(server);
-t.teardown(() => db.shutdown());
+// Clients first: a driver pool still reconnecting to a stopped server can outlive shutdown().
+t.teardown(async () => {
+  await db.shutdown();
+  await server.stop();
+});
 await db.connect();
 
 const KS = "CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}";
@@ -146,7 +154,7 @@ t.test('prepared inserts, batches and paged selects', async (t) => {
   let pageState: string | undefined;
   let pages = 0;
   do {
-    const rs = await db.execute('SELECT step, msg FROM ks.steps WHERE trace_id = ?', [trace], {
+    const rs: cassandra.types.ResultSet = await db.execute('SELECT step, msg FROM ks.steps WHERE trace_id = ?', [trace], {
       prepare: true,
       fetchSize: 3,
       ...(pageState === undefined ? {} : { pageState }),
@@ -175,7 +183,7 @@ t.test('prepared inserts, batches and paged selects', async (t) => {
   const limited: number[] = [];
   pageState = undefined;
   do {
-    const rs = await db.execute('SELECT step FROM ks.steps WHERE trace_id = ? LIMIT 5', [trace], {
+    const rs: cassandra.types.ResultSet = await db.execute('SELECT step FROM ks.steps WHERE trace_id = ? LIMIT 5', [trace], {
       prepare: true,
       fetchSize: 2,
       ...(pageState === undefined ? {} : { pageState }),
@@ -434,7 +442,6 @@ t.test('schema changes are pushed to other clients as events', async (t) => {
 
 t.test('PasswordAuthenticator', async (t) => {
   const secured = await CqlTestServer.start({ auth: { username: 'cassandra', password: 's3cret' } });
-  t.teardown(() => secured.stop());
   const anonymous = client(secured);
   const noAuth = await rejection(anonymous.connect());
   t.ok(noAuth instanceof errors.NoHostAvailableError);
@@ -448,13 +455,16 @@ t.test('PasswordAuthenticator', async (t) => {
   await ok.connect();
   t.equal((await ok.execute("SELECT key FROM system.local WHERE key = 'local'")).first()['key'], 'local');
   await ok.shutdown();
+  await secured.stop();
 });
 
 t.test('faults', async (t) => {
   const faulty = await CqlTestServer.start();
-  t.teardown(() => faulty.stop());
   const c = client(faulty, { socketOptions: { readTimeout: 300 } });
-  t.teardown(() => c.shutdown());
+  t.teardown(async () => {
+    await c.shutdown();
+    await faulty.stop();
+  });
   await c.connect();
   await c.execute(KS);
   await c.execute('CREATE TABLE ks.f (k text PRIMARY KEY, v text)');

@@ -42,7 +42,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
 
   // ARP requests for an address in the seeded table are answered here, without flooding.
   if (pkt.etherType === ETH_ARP && pkt.arpOp === ARP_REQUEST) {
-    const mac = br.arpTable.get(pkt.arpTpa);
+    const mac = br.arpTable.get(pkt.arpTpa | 0);
     if (mac !== undefined) {
       fillArpReply(pkt, mac, ctx.generate(inPort));
       if (ctx.traced) {
@@ -54,7 +54,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
       return;
     }
     // A request for a linked router port's address goes to that port only; the router answers.
-    const rmac = br.routerMacByIp.get(pkt.arpTpa);
+    const rmac = br.routerMacByIp.get(pkt.arpTpa | 0);
     if (rmac !== undefined) {
       const rp = br.routerPortByMac.get(rmac)!;
       if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `ARP request for router port address ${ipToString(pkt.arpTpa)}: sent to that port`, { portId: ctx.topo.ports[rp]!.id });
@@ -75,10 +75,14 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
 
   const dst = pkt.ethDst;
   if (dst === BROADCAST_MAC || isMulticastMac(dst)) return flood(ctx, br, inPort, filtered, dst === BROADCAST_MAC ? 'broadcast' : 'multicast');
-  const rp = br.routerPortByMac.get(dst);
-  if (rp !== undefined) return forward(ctx, br, rp, inPort, filtered);
+  const hi = macHi(dst);
+  const lo = macLo(dst);
+  const rps = br.routerPorts;
+  for (let i = 0; i < rps.length; i++) {
+    if (br.routerPortMacLo[i] === lo && br.routerPortMacHi[i] === hi) return forward(ctx, br, rps[i]!, inPort, filtered);
+  }
   const key = ctx.key;
-  key[0] = br.idx; key[1] = vlan; key[2] = macHi(dst); key[3] = macLo(dst);
+  key[0] = br.idx; key[1] = vlan; key[2] = hi; key[3] = lo;
   if (ctx.state.mac.get(key, ctx.out, ctx.nowMs)) {
     const out = ctx.out[0]!;
     if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `destination ${macToString(dst)} learned on port ${label(ctx.topo.ports[out]!.name, ctx.topo.ports[out]!.id)}`, { portId: ctx.topo.ports[out]!.id });

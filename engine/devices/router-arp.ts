@@ -48,10 +48,10 @@ export function resolveNextHop(ctx: PacketContext, rt: CRouter, outPort: number,
     const peer = topo.ports[port.peer]!;
     if (peer.deviceKind === DeviceKind.Router) return peer.mac;
     const br = topo.bridges[peer.deviceIdx]!;
-    const m = br.arpTable.get(ip) ?? br.routerMacByIp.get(ip);
+    const m = br.arpTable.get(ip | 0) ?? br.routerMacByIp.get(ip | 0);
     if (m !== undefined) return m;
   }
-  const seeded = rt.arpTable.get(ip);
+  const seeded = rt.arpTable.get(ip | 0);
   if (seeded !== undefined) return seeded;
   ctx.key[0] = rt.idx; ctx.key[1] = ip;
   if (ctx.state.arp.get(ctx.key, ctx.out, ctx.nowMs)) return macFrom(ctx.out[0]!, ctx.out[1]!);

@@ -42,7 +42,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     if (action !== ChainAction.Accept) return chainDrop(ctx, rt, inPort, action, 'pre-routing');
   }
 
-  if (rt.localAddrs.has(pkt.nwDst)) {
+  if (rt.localAddrs.has(pkt.nwDst | 0)) {
     if (pkt.nwProto === PROTO_ICMP && pkt.hasL4 && pkt.tpSrc === ICMP_ECHO_REQUEST) {
       sendEchoReply(ctx, inPort);
       if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `consumed: echo reply sent from ${ipToString(pkt.nwDst)}`, { reason: 'icmp_echo_reply' });
@@ -57,7 +57,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     return errorDrop(ctx, rt, 'ttl_expired', `TTL ${pkt.ttl} expired`);
   }
 
-  const ri = rt.routes.lookup(pkt.nwDst, pkt.nwSrc, ctx.flowHash);
+  const ri = rt.routes.lookup(pkt.nwDst | 0, pkt.nwSrc | 0, ctx.flowHash);
   if (ri < 0) {
     sendIcmpError(ctx, rt, inPort, 3, 0);
     return errorDrop(ctx, rt, 'no_route', `no route to ${ipToString(pkt.nwDst)}`);

@@ -263,14 +263,15 @@ export function matchCondition(c: CCondition, ctx: PacketContext): boolean {
   if ((s & F.OutPortGroup) !== 0 && inPortGroup(t, ctx.outPort, c.outPortGroup) === ((inv & F.OutPortGroup) !== 0)) return no;
   if ((s & F.DlType) !== 0 && (pkt.etherType === c.dlType) === ((inv & F.DlType) !== 0)) return no;
   if ((s & (F.DlSrc | F.DlDst)) !== 0) {
+    // MAC halves computed inline: passing the 48-bit MAC to macHi()/macLo() would box it when not inlined.
     if ((s & F.DlSrc) !== 0) {
       const m = pkt.ethSrc;
-      const eq = (macHi(m) & c.dlSrcMaskHi) === c.dlSrcHi && (macLo(m) & c.dlSrcMaskLo) === c.dlSrcLo;
+      const eq = ((Math.floor(m / 0x1000000) | 0) & c.dlSrcMaskHi) === c.dlSrcHi && ((m % 0x1000000) & c.dlSrcMaskLo) === c.dlSrcLo;
       if (eq === ((inv & F.DlSrc) !== 0)) return no;
     }
     if ((s & F.DlDst) !== 0) {
       const m = pkt.ethDst;
-      const eq = (macHi(m) & c.dlDstMaskHi) === c.dlDstHi && (macLo(m) & c.dlDstMaskLo) === c.dlDstLo;
+      const eq = ((Math.floor(m / 0x1000000) | 0) & c.dlDstMaskHi) === c.dlDstHi && ((m % 0x1000000) & c.dlDstMaskLo) === c.dlDstLo;
       if (eq === ((inv & F.DlDst) !== 0)) return no;
     }
   }

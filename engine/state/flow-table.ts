@@ -19,7 +19,9 @@
 // that keeps lookups short and lets a table that filled with dead entries take new ones. A sweep costs
 // O(slots) and runs only when an insert finds no room, at most once per expiry tick unless entries were
 // deleted since: entries die only when the tick moves or by delete, so a skipped sweep would free nothing,
-// and Full means `capacity` live entries.
+// and Full means `capacity` live entries. Tables over 2^17 slots also wait one tick per 2^17 slots between
+// sweeps (the default conntrack table: 2M slots, a 50-200 ms sweep here, then 1.6 s between), so a full
+// table under a flood of new flows does not spend its time sweeping; Full may outlast room by that gap.
 
 import { Put, type FlowTable as FlowTableApi } from './types.js';
 
@@ -90,6 +92,7 @@ export class FlowTable implements FlowTableApi {
   private readonly mask: number;
   private readonly stride: number;
   private readonly maxProbe: number;
+  private readonly sweepGap: number; // ticks between sweeps, even after deletes
   private baseTick = 0;
   private baseKnown = false;
   private seen = 0; // state word observed by the last locate()
@@ -109,7 +112,7 @@ export class FlowTable implements FlowTableApi {
     const { keyWords, valWords, capacity } = opts;
     if (!Number.isInteger(keyWords) || keyWords < 1 || keyWords > 64) throw new RangeError(`FlowTable: keyWords must be an integer in 1..64, got ${keyWords}`);
     if (!Number.isInteger(valWords) || valWords < 0 || valWords > 64) throw new RangeError(`FlowTable: valWords must be an integer in 0..64, got ${valWords}`);
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 28) throw new RangeError(`FlowTable: capacity must be an integer in 1..2^28, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 26) throw new RangeError(`FlowTable: capacity must be an integer in 1..2^26, got ${capacity}`);
     this.keyWords = keyWords;
     this.valWords = valWords;
     this.capacity = capacity;
@@ -117,6 +120,7 @@ export class FlowTable implements FlowTableApi {
     this.mask = this.slots - 1;
     this.stride = SLOT_HEAD + keyWords + valWords;
     this.maxProbe = Math.min(this.slots, MAX_PROBE);
+    this.sweepGap = Math.floor(this.slots / 2 ** 17);
     const bytes = FlowTable.byteLengthFor(opts);
     if (buffer === undefined) {
       this.shared = opts.shared === true;
@@ -262,6 +266,8 @@ export class FlowTable implements FlowTableApi {
     const stripe = h >>> STRIPE_SHIFT;
     const now = this.nowTick(nowMs);
     const exp = this.expiryTick(nowMs, ttlMs);
+    // Most calls find their key (a known flow, a MAC seen before): that needs no lock, only creating does.
+    if (this.shared && this.updateLive(home, key, val, now, exp, out, overwrite)) return Put.Existed;
     for (let attempt = 0; ; attempt++) {
       if (this.shared) this.lock(stripe);
       let r: number;
@@ -272,6 +278,27 @@ export class FlowTable implements FlowTableApi {
       }
       if (r !== NEED_ROOM) return r as Put;
       if (attempt > 0 || !this.sweepIfDue(now)) return Put.Full;
+    }
+  }
+
+  /** put/putIfAbsent on a live entry without the lock; false when the key is absent or expired. */
+  private updateLive(home: number, key: Int32Array, val: Int32Array, now: number, exp: number, out: Int32Array | null, overwrite: boolean): boolean {
+    const w = this.words;
+    const v0 = SLOT_HEAD + this.keyWords;
+    for (;;) {
+      const at = this.locate(home, key);
+      if (at < 0) return false; // possibly a sweep moving it: the locked path waits for sweeps
+      const s = this.seen;
+      if (!(now < w[at + 1]!)) return false;
+      if (overwrite) {
+        if (this.cas(at, s, (s & ~3) | WRITING) !== s) continue;
+        w[at + 1] = exp;
+        for (let j = 0; j < this.valWords; j++) w[at + v0 + j] = val[j]!;
+        this.st(at, bump(s, VALID));
+        return true;
+      }
+      if (out !== null) for (let j = 0; j < this.valWords; j++) out[j] = w[at + v0 + j]!;
+      if (this.same(at, s)) return true;
     }
   }
 
@@ -335,7 +362,9 @@ export class FlowTable implements FlowTableApi {
   /** Sweeps when no other thread has since the failed insert and one is due; true when the insert should retry. */
   private sweepIfDue(now: number): boolean {
     const w = this.words;
-    if (now <= Atomics.load(w, H_LAST_SWEEP) && Atomics.load(w, H_DELETES) === 0) return false;
+    const last = Atomics.load(w, H_LAST_SWEEP);
+    if (now <= last && Atomics.load(w, H_DELETES) === 0) return false;
+    if (now < last + this.sweepGap) return false;
     this.lockAll();
     try {
       if (Atomics.load(w, H_SWEEP_GEN) === this.genSeen) this.sweepLocked(now);
@@ -360,7 +389,9 @@ export class FlowTable implements FlowTableApi {
     Atomics.add(w, H_SWEEP_GEN, 1);
     Atomics.store(w, H_DELETES, 0);
     let start = 0;
-    while ((this.ld(SLOT_BASE + start * this.stride) & 3) !== EMPTY) start++; // used ≤ 0.75 × slots: one exists
+    while ((this.ld(SLOT_BASE + start * this.stride) & 3) !== EMPTY) {
+      if (++start === this.slots) throw new Error('FlowTable: no empty slot (the buffer is corrupt)'); // used ≤ 0.75 × slots
+    }
     let freed = 0;
     let occupied = 0;
     for (let n = 1; n < this.slots; n++) {
@@ -558,7 +589,8 @@ function hashWords(a: Int32Array, off: number, words: number): number {
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  // A signed int32: an unsigned result above 2^31 would be boxed into a heap number on every call.
+  return h ^ (h >>> 16);
 }
 
 function slotsFor(capacity: number): number {

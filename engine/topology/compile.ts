@@ -2,7 +2,7 @@
 // reads. Every index follows the document's array order; implicit routes come after the explicit
 // ones. Input is expected to have passed loadTopology(): a dangling reference here is a programmer
 // error and throws.
-import { parseIp, parseMac, prefixMask } from '../addr.js';
+import { parseIp, parseMac, prefixMask, macHi, macLo } from '../addr.js';
 import { buildRouteTable } from '../routing/lpm.js';
 import { compileCondition, type ConditionRefs } from '../rules/condition.js';
 import type { ArpEntryJson, RuleTypeName, TopologyDoc } from './doc.js';
@@ -54,7 +54,7 @@ function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, 
 
 function arpTable(entries: readonly ArpEntryJson[] | undefined): Map<number, number> {
   const m = new Map<number, number>();
-  for (const e of entries ?? []) m.set(parseIp(e.ip), parseMac(e.mac));
+  for (const e of entries ?? []) m.set(parseIp(e.ip) | 0, parseMac(e.mac));
   return m;
 }
 
@@ -184,7 +184,7 @@ export function compileTopology(doc: TopologyDoc): CompiledTopology {
       const peer = ports[p.peer]!;
       if (peer.deviceKind === DeviceKind.Router) {
         routerPortByMac.set(peer.mac, p.idx);
-        routerMacByIp.set(peer.portAddr, peer.mac);
+        routerMacByIp.set(peer.portAddr | 0, peer.mac);
       }
       if (p.vlanId >= 0) vlanPorts.set(p.vlanId, p.idx);
     }
@@ -196,6 +196,9 @@ export function compileTopology(doc: TopologyDoc): CompiledTopology {
       ports: own.map((p) => p.idx),
       exteriorPorts: own.filter((p) => p.exterior).map((p) => p.idx),
       routerPortByMac, routerMacByIp, vlanPorts,
+      routerPorts: Int32Array.from(routerPortByMac.values()),
+      routerPortMacHi: Int32Array.from(routerPortByMac.keys(), macHi),
+      routerPortMacLo: Int32Array.from(routerPortByMac.keys(), macLo),
     };
   });
 
@@ -207,7 +210,7 @@ export function compileTopology(doc: TopologyDoc): CompiledTopology {
       outChain: optional(chainIndex, r.outboundFilterId, 'chain'),
       arpTable: arpTable(r.arpTable),
       ports: own.map((p) => p.idx),
-      localAddrs: new Map(own.map((p) => [p.portAddr, p.idx])),
+      localAddrs: new Map(own.map((p) => [p.portAddr | 0, p.idx])),
       routes: buildRouteTable(routerRoutes.get(idx) ?? []),
     };
   });

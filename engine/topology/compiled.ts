@@ -39,12 +39,23 @@ export interface CBridge {
   readonly adminUp: boolean;
   readonly inChain: number;
   readonly outChain: number;
-  /** Seeded ARP table: IPv4 → MAC. */
+  /**
+   * Seeded ARP table: IPv4 → MAC. Every IPv4-keyed map here is keyed by the address as a signed int32
+   * (`ip | 0`): callers look up with `| 0`, so an address above 2^31 is never boxed into a heap number
+   * on the hot path.
+   */
   readonly arpTable: ReadonlyMap<number, number>;
   readonly ports: readonly number[];
   readonly exteriorPorts: readonly number[];
   /** Interior ports whose peer is a router port: MAC of the router port → bridge port index. */
   readonly routerPortByMac: ReadonlyMap<number, number>;
+  /**
+   * The same, as parallel arrays for the per-packet check: a bridge has few router ports, and comparing
+   * 24-bit MAC halves never boxes a 48-bit MAC the way a Map key would.
+   */
+  readonly routerPorts: Int32Array;
+  readonly routerPortMacHi: Int32Array;
+  readonly routerPortMacLo: Int32Array;
   /** Router port addresses reachable through this bridge: IPv4 → router port MAC (ARP answers). */
   readonly routerMacByIp: ReadonlyMap<number, number>;
   /** VLAN-aware bridge: VLAN id → interior port carrying it. */
@@ -60,7 +71,7 @@ export interface CRouter {
   readonly outChain: number;
   readonly arpTable: ReadonlyMap<number, number>;
   readonly ports: readonly number[];
-  /** Router port addresses: IPv4 → port index (local delivery, ARP replies, echo replies). */
+  /** Router port addresses: IPv4 (int32 key) → port index (local delivery, ARP replies, echo replies). */
   readonly localAddrs: ReadonlyMap<number, number>;
   readonly routes: RouteTable;
 }

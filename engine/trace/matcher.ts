@@ -3,6 +3,7 @@
 // port, source or destination address, source or destination MAC) means a packet is tested only
 // against conditions that could match it; the rest sit in a short `always` list.
 import type { PacketContext, TraceMatcher } from '../context.js';
+import { macLo } from '../addr.js';
 import { compileCondition, matchCondition, refsFromTopology, F, type CCondition } from '../rules/condition.js';
 import type { CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
@@ -82,8 +83,9 @@ export class ConditionMatcher implements TraceMatcher {
     if (plain(F.NwSrc) && c.nwSrcMask === -1) return add(Key.NwSrc, c.nwSrc);
     if (plain(F.NwDst) && c.nwDstMask === -1) return add(Key.NwDst, c.nwDst);
     const full = 0xffffff;
-    if (plain(F.DlSrc) && c.dlSrcMaskHi === full && c.dlSrcMaskLo === full) return add(Key.DlSrc, c.dlSrcHi * 0x1000000 + c.dlSrcLo);
-    if (plain(F.DlDst) && c.dlDstMaskHi === full && c.dlDstMaskLo === full) return add(Key.DlDst, c.dlDstHi * 0x1000000 + c.dlDstLo);
+    // MACs are indexed by their low 24 bits (a small integer key); the full match checks the rest.
+    if (plain(F.DlSrc) && c.dlSrcMaskHi === full && c.dlSrcMaskLo === full) return add(Key.DlSrc, c.dlSrcLo);
+    if (plain(F.DlDst) && c.dlDstMaskHi === full && c.dlDstMaskLo === full) return add(Key.DlDst, c.dlDstLo);
     this.always.push(e);
   }
 
@@ -98,7 +100,7 @@ export class ConditionMatcher implements TraceMatcher {
       for (let k = 0; k < keys.length; k++) {
         const key = keys[k]!;
         const value = key === Key.InPort ? ctx.ingressPort : key === Key.NwSrc ? (pkt.isIp ? pkt.nwSrc | 0 : NaN)
-          : key === Key.NwDst ? (pkt.isIp ? pkt.nwDst | 0 : NaN) : key === Key.DlSrc ? pkt.ethSrc : pkt.ethDst;
+          : key === Key.NwDst ? (pkt.isIp ? pkt.nwDst | 0 : NaN) : key === Key.DlSrc ? macLo(pkt.ethSrc) : macLo(pkt.ethDst);
         const list = this.index[key]!.get(value);
         if (list !== undefined && this.test(list, ctx, serial)) matched = true;
       }

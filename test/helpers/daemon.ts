@@ -19,6 +19,8 @@ export interface TestDaemon {
 
 export async function startTestDaemon(doc: TopologyDoc, o: {
   config?: ConfigInput; server?: boolean; wrapSink?: DaemonOptions['wrapSink'];
+  /** Serve the control panel from this directory under /ui/ (needs `server`). */
+  panelDir?: string;
 } = {}): Promise<TestDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'midotrace-test-'));
   const topoPath = join(dir, 'topology.json');
@@ -37,6 +39,7 @@ export async function startTestDaemon(doc: TopologyDoc, o: {
   const daemon = await Daemon.start({
     config: r.config, log, noServer: o.server !== true,
     ...(o.wrapSink ? { wrapSink: o.wrapSink } : {}),
+    ...(o.panelDir !== undefined ? { panelDir: o.panelDir } : {}),
   });
   return {
     daemon, dir, dbPath,

@@ -1,0 +1,59 @@
+// The REST API as the panel uses it. Every call answers a closed union: the panel shows
+// `{ code, message }` as it came from the server, and a 401 asks for a token instead.
+import { apiBase, nextLink } from './links.js';
+
+const TOKEN_KEY = 'midotrace.token';
+
+export type ApiResult<T> =
+  | { ok: true; status: number; data: T; next: string | null }
+  | { ok: false; status: number; code: string; message: string };
+
+export function getToken(): string | null {
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
+
+export function setToken(token: string | null): void {
+  try {
+    if (token === null) sessionStorage.removeItem(TOKEN_KEY);
+    else sessionStorage.setItem(TOKEN_KEY, token);
+  } catch { /* storage disabled: the token lives until reload */ }
+}
+
+type Listener = (message: string) => void;
+let onUnauthorized: Listener = () => {};
+/** Called whenever the API answers 401, so the app can ask for a token. */
+export function whenUnauthorized(l: Listener): void { onUnauthorized = l; }
+
+const base = apiBase(location.pathname);
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const token = getToken();
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(base + path, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+  } catch (err) {
+    return { ok: false, status: 0, code: 'unreachable', message: `the daemon cannot be reached (${String(err)})` };
+  }
+  const text = await res.text();
+  let json: unknown = null;
+  if (text !== '') {
+    try { json = JSON.parse(text); } catch { /* shown below as a non-JSON answer */ }
+  }
+  if (!res.ok) {
+    const e = json as { code?: unknown; message?: unknown } | null;
+    const message = typeof e?.message === 'string' ? e.message : (text.slice(0, 200) || res.statusText);
+    if (res.status === 401) onUnauthorized(message);
+    return { ok: false, status: res.status, code: typeof e?.code === 'string' ? e.code : `http_${res.status}`, message };
+  }
+  return { ok: true, status: res.status, data: json as T, next: nextLink(res.headers.get('Link'), base) };
+}
+
+export const api = {
+  get: <T>(path: string) => call<T>('GET', path),
+  post: <T>(path: string, body: unknown) => call<T>('POST', path, body),
+  put: <T>(path: string, body: unknown) => call<T>('PUT', path, body),
+  del: (path: string) => call<null>('DELETE', path),
+};

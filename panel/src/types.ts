@@ -1,0 +1,12 @@
+// The API's JSON shapes (SPEC §5), taken from the engine's own declarations so the panel cannot drift
+// from what the daemon serves. Type-only: nothing of the engine ends up in the bundle.
+export type { MatchSummary, StepJson, Trace, TraceSummary, TraceConditionJson } from '../../engine/trace/types.js';
+export type { ResultName } from '../../engine/result.js';
+export type { ConditionJson, PortRange } from '../../engine/topology/doc.js';
+
+import type { TraceConditionJson } from '../../engine/trace/types.js';
+
+/** GET /trace_conditions?stats=true adds the traces started so far. */
+export type ConditionWithHits = TraceConditionJson & { hits?: number };
+
+export const RESULTS = ['forward', 'drop', 'shortDrop', 'errorDrop', 'consumed'] as const;
