@@ -324,6 +324,13 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   transaction(ops: readonly ZkOp[]): Promise<ZkResult<ZkOpResult[]>> {
     return this.call(null, (inner, done) => {
       const tx = inner.transaction();
+      // The library turns version 0 into -1 ("any version") in transactions (`version || -1`), which
+      // would silently drop the check on a node never updated: write the version into the op ourselves.
+      const queued = (tx as unknown as { ops: Array<{ version?: number }> }).ops;
+      const pinVersion = (v: number): void => {
+        const last = queued[queued.length - 1];
+        if (last !== undefined) last.version = v;
+      };
       for (const o of ops) {
         switch (o.op) {
           case 'create':
@@ -331,12 +338,15 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
             break;
           case 'setData':
             tx.setData(o.path, o.data, o.version ?? -1);
+            pinVersion(o.version ?? -1);
             break;
           case 'remove':
             tx.remove(o.path, o.version ?? -1);
+            pinVersion(o.version ?? -1);
             break;
           case 'check':
             tx.check(o.path, o.version);
+            pinVersion(o.version);
             break;
         }
       }
