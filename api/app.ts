@@ -52,9 +52,23 @@ function registerSystemRoutes(router: Router, deps: ApiDeps): void {
   });
 }
 
+/** Times every request for /metrics, labelled by route template so ids do not explode the series. */
+function timing(deps: ApiDeps) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const t0 = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? (ctx.path.startsWith('/ui') ? '/ui' : 'unmatched');
+      deps.observeRequest!(ctx.method, String(route), ctx.status, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  };
+}
+
 export function createApp(deps: ApiDeps): Koa {
   const app = new Koa();
   const router = new Router();
+  if (deps.observeRequest) app.use(timing(deps));
   registerSystemRoutes(router, deps);
   registerTraceRoutes(router, deps);
   registerConditionRoutes(router, deps);

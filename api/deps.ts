@@ -43,4 +43,6 @@ export interface ApiDeps {
   tokens: readonly { token: string; role: 'admin' | 'read' }[];
   /** Static files of the control panel, served under /ui/ when present. */
   panelDir?: string;
+  /** Told of every answered request (route template, not the raw path), for the duration histogram. */
+  observeRequest?(method: string, route: string, status: number, seconds: number): void;
 }

@@ -13,49 +13,74 @@ export interface Backends {
   traces: TraceStore;
   conditions: ConditionStore;
   health(): BackendHealth[];
-  /** Flushes the sink, then closes everything. */
+  /** Drains the sink (possibly wrapped by the daemon), then closes everything. */
   close(): Promise<void>;
 }
 
+/** One opened backend: what it provides, its health, and how to close it. */
+export interface TraceBackend { sink: TraceSink; store: TraceStore; health(): BackendHealth; close(): Promise<void> }
+export interface ConditionBackend { store: ConditionStore; health(): BackendHealth; close(): Promise<void> }
+
 const DAY_MS = 86_400_000;
 
-export async function openBackends(config: Readonly<Config>, _hostId: string, log: Logger): Promise<Backends> {
-  if (config.sink.backend !== 'sqlite') throw new StartError(`sink.backend ${config.sink.backend} is not available in this build`);
-  if (config.conditions.store !== 'sqlite') throw new StartError(`conditions.store ${config.conditions.store} is not available in this build`);
-  const tb = openSqliteTraceBackend({
-    path: config.sqlite.path,
-    retentionMs: config.sink.retentionDays * DAY_MS,
-    maxQueuedTraces: config.sink.queueTraces,
-    maxQueuedSteps: config.sink.queueSteps,
-    onError: (err) => log.warn({ err }, 'trace sink write failed'),
-  });
-  if (!tb.ok) throw new StartError(`sqlite.path ${config.sqlite.path}: ${tb.message}`);
-  const cs = openSqliteConditionStore({
-    path: config.sqlite.path,
-    onError: (err) => log.warn({ err }, 'condition store error'),
-  });
-  if (!cs.ok) {
-    await tb.backend.close();
-    throw new StartError(`sqlite.path ${config.sqlite.path}: ${cs.message}`);
+export async function openTraceBackend(config: Readonly<Config>, log: Logger): Promise<TraceBackend> {
+  switch (config.sink.backend) {
+    case 'sqlite': {
+      const r = openSqliteTraceBackend({
+        path: config.sqlite.path,
+        retentionMs: config.sink.retentionDays * DAY_MS,
+        maxQueuedTraces: config.sink.queueTraces,
+        maxQueuedSteps: config.sink.queueSteps,
+        onError: (err) => log.warn({ err }, 'trace sink write failed'),
+      });
+      if (!r.ok) throw new StartError(`sqlite.path ${config.sqlite.path}: ${r.message}`);
+      const b = r.backend;
+      return {
+        sink: b, store: b,
+        health: () => {
+          const s = b.stats();
+          return { name: 'sink:sqlite', ok: true, detail: `${s.tracesWritten} traces written, ${s.stepsLost} steps lost, queue ${s.queueDepth}` };
+        },
+        close: () => b.close(),
+      };
+    }
+    default:
+      throw new StartError(`sink.backend ${config.sink.backend} is not available in this build`);
   }
-  const backend = tb.backend;
-  const store = cs.store;
+}
+
+export async function openConditionBackend(config: Readonly<Config>, log: Logger): Promise<ConditionBackend> {
+  switch (config.conditions.store) {
+    case 'sqlite': {
+      const r = openSqliteConditionStore({ path: config.sqlite.path, onError: (err) => log.warn({ err }, 'condition store error') });
+      if (!r.ok) throw new StartError(`sqlite.path ${config.sqlite.path}: ${r.message}`);
+      const store = r.store;
+      return { store, health: () => ({ name: 'conditions:sqlite', ok: true }), close: () => store.close() };
+    }
+    default:
+      throw new StartError(`conditions.store ${config.conditions.store} is not available in this build`);
+  }
+}
+
+export async function openBackends(config: Readonly<Config>, _hostId: string, log: Logger): Promise<Backends> {
+  const traces = await openTraceBackend(config, log);
+  let conditions: ConditionBackend;
+  try {
+    conditions = await openConditionBackend(config, log);
+  } catch (e) {
+    await traces.close();
+    throw e;
+  }
   const b: Backends = {
-    sink: backend,
-    traces: backend,
-    conditions: store,
-    health: () => {
-      const s = backend.stats();
-      return [
-        { name: 'sink:sqlite', ok: true, detail: `${s.tracesWritten} traces written, ${s.stepsLost} steps lost, queue ${s.queueDepth}` },
-        { name: 'conditions:sqlite', ok: true },
-      ];
-    },
-    // b.sink, not backend: the daemon may have wrapped the sink, and the wrapper must drain first.
+    sink: traces.sink,
+    traces: traces.store,
+    conditions: conditions.store,
+    health: () => [traces.health(), conditions.health()],
+    // b.sink, not traces.sink: the daemon may have wrapped the sink, and the wrapper must drain first.
     close: async () => {
       await b.sink.close();
-      await backend.close();
-      await store.close();
+      await traces.close();
+      await conditions.close();
     },
   };
   return b;

@@ -4,6 +4,7 @@ import { loadConfigFile, validateConfig, type Config, type ConfigResult } from '
 import { createLogger } from './log.js';
 import { Daemon } from './service.js';
 import { StartError } from './errors.js';
+import { defaultPanelDir } from './paths.js';
 
 export interface DaemonCliOptions {
   config?: string;
@@ -32,7 +33,8 @@ export async function runDaemon(o: DaemonCliOptions): Promise<number> {
   const log = createLogger(config.log.level);
   let daemon: Daemon;
   try {
-    daemon = await Daemon.start({ config, log, ...(o.panelDir !== undefined ? { panelDir: o.panelDir } : {}) });
+    const panelDir = o.panelDir ?? defaultPanelDir();
+    daemon = await Daemon.start({ config, log, ...(panelDir !== undefined ? { panelDir } : {}) });
   } catch (e) {
     if (e instanceof StartError) {
       process.stderr.write(`midotrace: ${e.message}\n`);
@@ -73,9 +75,10 @@ export async function runDaemon(o: DaemonCliOptions): Promise<number> {
         log.error({ errors: next.errors }, 'SIGHUP: new configuration refused; the running one stays');
         return;
       }
-      const t = daemon.reloadTopologyFile();
-      if (!t.ok) log.error({ reason: t.message }, 'SIGHUP: topology refused; the running one stays');
-      else log.info('SIGHUP: topology reloaded');
+      daemon.reloadTopology().then((t) => {
+        if (!t.ok) log.error({ reason: t.message }, 'SIGHUP: topology refused; the running one stays');
+        else log.info('SIGHUP: topology reloaded');
+      }, (e: unknown) => log.error({ err: e }, 'SIGHUP: topology reload failed'));
     });
   });
 }

@@ -6,10 +6,11 @@ import type { Logger } from './log.js';
 import { loadOrCreateHostId } from './host-id.js';
 import { openBackends, type Backends } from './backends.js';
 import { StartError } from './errors.js';
+import { DaemonMetrics } from './metrics.js';
+import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
 import { encodeInputs } from './pool/batch.js';
 import { compileTopology } from '../engine/topology/compile.js';
-import { readTopologyFile, formatErrors } from '../engine/topology/load.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import type { TopologyDoc } from '../engine/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
@@ -35,9 +36,11 @@ export class Daemon {
   private topo: CompiledTopology;
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
+  private unwatchTopology: (() => void) | null = null;
   private readonly startedAt = Date.now();
-  /** Simulations by result name, for /metrics. */
-  readonly counters = { packets: 0, traced: 0, byResult: new Map<string, number>() };
+  readonly metrics: DaemonMetrics;
+  /** The conditions as last published, for /metrics and hit counts. */
+  private conditionList: TraceConditionJson[] = [];
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -45,8 +48,17 @@ export class Daemon {
     readonly hostId: string,
     readonly backends: Backends,
     readonly pool: SimPool,
+    readonly topologySource: TopologySource,
     topo: CompiledTopology,
-  ) { this.topo = topo; }
+  ) {
+    this.topo = topo;
+    this.metrics = new DaemonMetrics({
+      sinkStats: () => this.backends.sink.stats(),
+      conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.pool.hitsOf(c.id) })),
+      failedBatches: () => this.pool.failedBatches,
+      backends: () => this.health().backends,
+    });
+  }
 
   static async start(o: DaemonOptions): Promise<Daemon> {
     const { config, log } = o;
@@ -57,15 +69,24 @@ export class Daemon {
       hostId = h.hostId;
       if (h.created) log.info({ hostId, stateDir: resolve(config.stateDir) }, 'created a new host id');
     }
-    const doc = loadTopologyDoc(config);
+    const topologySource = await openTopologySource(config, log);
+    const first = await topologySource.load();
+    if (!first.ok) { await topologySource.close(); throw new StartError(first.message); }
+    const doc = first.doc;
     const backends = await openBackends(config, hostId, log);
     if (o.wrapSink) backends.sink = o.wrapSink(backends.sink);
     const pool = new SimPool({
       threads: config.workers.threads, hostId, snapshotBytes: config.workers.snapshotBytes,
       maxConditions: config.workers.maxConditions, state: config.state,
     });
-    const d = new Daemon(config, log, hostId, backends, pool, compileTopology(doc));
+    const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc));
     pool.setTopology(doc);
+    d.unwatchTopology = topologySource.watch(() => {
+      d.reloadTopology().then((r) => {
+        if (r.ok) log.info('topology changed: published to the workers');
+        else log.error({ reason: r.message }, 'topology change refused; the running topology stays');
+      }, (e: unknown) => log.error({ err: e }, 'topology reload failed'));
+    });
     d.unwatch = backends.conditions.watch((list) => d.publishConditions(list));
     d.publishConditions(await backends.conditions.list());
     if (!o.noServer) {
@@ -86,6 +107,7 @@ export class Daemon {
   private publishConditions(list: TraceConditionJson[]): void {
     try {
       this.pool.setConditions(list);
+      this.conditionList = list;
       this.log.info({ conditions: list.length, enabled: list.filter((c) => c.enabled !== false).length }, 'trace conditions published');
     } catch (e) {
       this.log.error({ err: e }, 'could not publish trace conditions');
@@ -99,10 +121,12 @@ export class Daemon {
     this.topo = topo;
   }
 
-  /** Re-reads the topology file; an invalid file is refused and the old topology keeps running. */
-  reloadTopologyFile(): { ok: true } | { ok: false; message: string } {
+  /** Re-reads the topology source; an invalid document is refused and the old topology keeps running. */
+  async reloadTopology(): Promise<{ ok: true } | { ok: false; message: string }> {
+    const r = await this.topologySource.load();
+    if (!r.ok) return r;
     try {
-      this.setTopology(loadTopologyDoc(this.config));
+      this.setTopology(r.doc);
       return { ok: true };
     } catch (e) {
       return { ok: false, message: (e as Error).message };
@@ -118,12 +142,14 @@ export class Daemon {
     for (const task of enc.tasks) {
       const r = await this.pool.run({ ...task, forceTrace, detail: true, nowMs: Date.now() });
       if (!r.ok) return { ok: false, code: 'simulation_failed', message: r.message };
-      for (const rec of r.result.traces) this.backends.sink.write(rec);
-      this.counters.traced += r.result.traces.length;
+      for (const rec of r.result.traces) {
+        this.backends.sink.write(rec);
+        this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
+      }
+      this.metrics.traced.inc(r.result.traces.length);
       for (const d of r.result.details!) {
         results.push(d);
-        this.counters.packets++;
-        this.counters.byResult.set(d.result, (this.counters.byResult.get(d.result) ?? 0) + 1);
+        this.metrics.simulations.inc({ result: d.result });
       }
     }
     return { ok: true, results };
@@ -131,6 +157,7 @@ export class Daemon {
 
   health(): HealthReport {
     const backends = [
+      this.topologySource.health(),
       ...this.backends.health(),
       { name: 'workers', ok: !this.stopping, detail: `${this.pool.threads} threads, ${this.pool.failedBatches} failed batches` },
     ];
@@ -146,37 +173,13 @@ export class Daemon {
       conditionHits: (id) => this.pool.hitsOf(id),
       health: () => this.health(),
       sinkStats: () => this.backends.sink.stats(),
-      metrics: async () => this.metricsText(),
+      metrics: () => this.metrics.text(),
+      observeRequest: (method, route, status, seconds) => this.metrics.requests.observe({ method, route, status: String(status) }, seconds),
       bodyLimitBytes: this.config.api.bodyLimitBytes,
       tokens: this.config.api.tokens,
     };
     if (panelDir !== undefined) deps.panelDir = panelDir;
     return deps;
-  }
-
-  private metricsText(): string {
-    const s = this.backends.sink.stats();
-    const lines = [
-      '# HELP midotrace_simulations_total Packets simulated, by result.',
-      '# TYPE midotrace_simulations_total counter',
-      ...[...this.counters.byResult].map(([r, n]) => `midotrace_simulations_total{result="${r}"} ${n}`),
-      '# HELP midotrace_traced_packets_total Packets traced.',
-      '# TYPE midotrace_traced_packets_total counter',
-      `midotrace_traced_packets_total ${this.counters.traced}`,
-      '# HELP midotrace_sink_steps_written_total Trace steps stored.',
-      '# TYPE midotrace_sink_steps_written_total counter',
-      `midotrace_sink_steps_written_total ${s.stepsWritten}`,
-      '# HELP midotrace_sink_steps_lost_total Trace steps lost (queue full or write failed).',
-      '# TYPE midotrace_sink_steps_lost_total counter',
-      `midotrace_sink_steps_lost_total ${s.stepsLost}`,
-      '# HELP midotrace_sink_queue_depth Traces waiting in the sink queue.',
-      '# TYPE midotrace_sink_queue_depth gauge',
-      `midotrace_sink_queue_depth ${s.queueDepth}`,
-      '# HELP midotrace_worker_failed_batches_total Batches lost to a crashed worker.',
-      '# TYPE midotrace_worker_failed_batches_total counter',
-      `midotrace_worker_failed_batches_total ${this.pool.failedBatches}`,
-    ];
-    return lines.join('\n') + '\n';
   }
 
   /**
@@ -189,14 +192,9 @@ export class Daemon {
     if (this.server) await this.server.close();
     await this.pool.close();
     this.unwatch?.();
+    this.unwatchTopology?.();
     await this.backends.close();
+    await this.topologySource.close();
     this.log.info('midotrace daemon stopped');
   }
-}
-
-function loadTopologyDoc(config: Readonly<Config>): TopologyDoc {
-  if (config.topology.source !== 'file') throw new StartError(`topology.source ${config.topology.source} is not available in this build`);
-  const r = readTopologyFile(config.topology.file);
-  if (!r.ok) throw new StartError(`invalid topology ${config.topology.file}:\n${formatErrors(r.errors)}`);
-  return r.doc;
 }

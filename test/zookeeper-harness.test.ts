@@ -1,8 +1,8 @@
 // The ZooKeeper test harness and the promise wrapper (daemon/zk/client.ts) against a real server.
 import { existsSync } from 'node:fs';
 import t from 'tap';
-import { type ZkClient, type ZkOptions, type ZkWatchEvent, ZkClient as Zk } from '../daemon/zk/client.js';
-import { fourLetter, startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
+import { type ZkClient, type ZkOptions, type ZkResult, type ZkStat, type ZkWatchEvent, ZkClient as Zk } from '../daemon/zk/client.js';
+import { fourLetter, startTcpProxy, startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
 
 const skip = zookeeperSkip();
 if (skip !== false) {
@@ -22,23 +22,29 @@ async function run(): Promise<void> {
   });
 
   const FAST: ZkOptions = { sessionTimeout: 4_000, spinDelay: 100 };
-  async function connect(opts: ZkOptions = FAST): Promise<ZkClient> {
-    const r = await Zk.connect(zk.connectString, opts);
+  async function connect(opts: ZkOptions & { connectString?: string } = FAST): Promise<ZkClient> {
+    const r = await Zk.connect(opts.connectString ?? zk.connectString, opts);
     if (!r.ok) throw new Error(`connect failed: ${r.error.message}\n${zk.log()}`);
     clients.push(r.value);
     return r.value;
   }
 
-  /** Resolves with the next event of that name, or rejects after `ms`. */
-  function next(c: ZkClient, event: 'connected' | 'disconnected' | 'expired', ms = 15_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms);
-      c.once(event, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  /** Records the wrapper's events in order. */
+  function record(client: ZkClient): string[] {
+    const seen: string[] = [];
+    for (const e of ['connected', 'disconnected', 'expired'] as const) client.on(e, () => seen.push(e));
+    return seen;
   }
+
+  async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await fn())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server log:\n${zk.log().split('\n').slice(-15).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  const isAbsent = (r: ZkResult<ZkStat | null>): boolean => r.ok && r.value === null;
 
   function watchOnce(): { watcher: (e: ZkWatchEvent) => void; fired: Promise<ZkWatchEvent>; count: () => number } {
     let n = 0;
@@ -185,67 +191,86 @@ async function run(): Promise<void> {
     await c.removeRecursive('/tx');
   });
 
-  t.test('a forced session expiry: expired, then connected with a new session that works', async (t) => {
-    const victim = await connect();
-    await victim.create('/exp-eph', Buffer.alloc(0), { mode: 'ephemeral' });
+  t.test('session closed elsewhere while this client is partitioned: expired, then a new session', async (t) => {
+    const proxy = await startTcpProxy(zk.port);
+    t.teardown(() => proxy.close());
+    const victim = await connect({ ...FAST, connectString: proxy.connectString });
+    await victim.create('/exp-a', Buffer.alloc(0), { mode: 'ephemeral' });
     const oldSession = victim.sessionId;
-    const expired = next(victim, 'expired');
-    const reconnected = expired.then(() => next(victim, 'connected'));
-    // Another client resumes the same session and ends it: the server closes the session for both.
+    const seen = record(victim);
+    proxy.cut(); // the victim cannot take its session back while we end it
     const thief = await Zk.connect(zk.connectString, { ...FAST, session: victim.session });
-    t.ok(thief.ok, 'resumed the session');
-    if (thief.ok) {
-      t.equal(thief.value.sessionId, oldSession);
-      await thief.value.close();
-    }
-    await expired;
-    t.pass('expired');
-    await reconnected;
+    t.ok(thief.ok, 'another client resumed the session');
+    if (!thief.ok) return;
+    t.equal(thief.value.sessionId, oldSession);
+    await thief.value.close();
+    await until('the server to drop the session’s ephemeral node', async () => isAbsent(await c.exists('/exp-a')));
+    proxy.heal();
+    await until('expired then connected', async () => seen.join(',').includes('expired,connected'));
     t.equal(victim.state, 'connected');
     t.not(victim.sessionId, oldSession, 'a new session');
-    t.same(await victim.exists('/exp-eph'), { ok: true, value: null }, 'the old session’s ephemeral node is gone');
-    t.ok((await victim.create('/exp-eph', Buffer.alloc(0), { mode: 'ephemeral' })).ok, 'the new session works');
+    t.ok((await victim.create('/exp-a', Buffer.alloc(0), { mode: 'ephemeral' })).ok, 'the new session works');
+    t.same(seen.filter((e) => e === 'expired'), ['expired'], 'expired once');
+  });
+
+  t.test('a partition longer than the session timeout: disconnected, and expired once it heals', async (t) => {
+    const proxy = await startTcpProxy(zk.port);
+    t.teardown(() => proxy.close());
+    const w = await connect({ sessionTimeout: 2_000, spinDelay: 100, connectString: proxy.connectString });
+    t.equal(w.negotiatedSessionTimeout, 2_000);
+    await w.create('/exp-b', Buffer.alloc(0), { mode: 'ephemeral' });
+    const oldSession = w.sessionId;
+    const seen = record(w);
+    const cutAt = Date.now();
+    proxy.cut();
+    // The read watchdog notices the silence after 2/3 of the session timeout.
+    await until('disconnected', async () => seen.includes('disconnected'), 5_000);
+    t.ok(Date.now() - cutAt < 4_000, `disconnected after ${Date.now() - cutAt} ms`);
+    const r = await w.get('/exp-b');
+    t.equal(!r.ok && r.error.code, 'CONNECTION_LOSS');
+    await until('the server to expire the session', async () => isAbsent(await c.exists('/exp-b')));
+    t.equal(w.state, 'disconnected', 'a client learns of expiry only when it reaches the server again');
+    proxy.heal();
+    await until('expired then connected', async () => seen.join(',').includes('expired,connected'));
+    t.not(w.sessionId, oldSession);
+    t.ok((await w.create('/exp-b', Buffer.alloc(0), { mode: 'ephemeral' })).ok);
   });
 
   t.test('server stop: disconnected and calls fail fast; start: connected to the same session', async (t) => {
     const d = await connect();
     await d.create('/restart-eph', Buffer.alloc(0), { mode: 'ephemeral' });
     const session = d.sessionId;
-    const down = next(d, 'disconnected');
+    const seen = record(d);
     await zk.kill();
-    await down;
+    await until('disconnected', async () => seen.includes('disconnected'));
     t.equal(d.state, 'disconnected');
     const started = Date.now();
     const r = await d.get('/restart-eph');
     t.equal(!r.ok && r.error.code, 'CONNECTION_LOSS');
     t.ok(Date.now() - started < 500, 'no waiting while disconnected');
-    const up = next(d, 'connected');
     await zk.start();
-    await up;
+    await until('connected again', async () => d.state === 'connected');
+    t.same(seen, ['disconnected', 'connected']);
     t.equal(d.sessionId, session, 'the session survived the restart');
     const eph = await d.exists('/restart-eph');
     t.ok(eph.ok && eph.value !== null, 'its ephemeral node too');
-    // The other clients came back as well.
-    await new Promise((r) => setTimeout(r, 1_000));
-    t.equal(c.state, 'connected');
+    await until('the first client to be back', async () => c.state === 'connected');
   });
 
   t.test('a server that stops answering (SIGSTOP) is noticed by the read watchdog', async (t) => {
     const w = await connect({ sessionTimeout: 2_000, spinDelay: 100, operationTimeoutMs: 500 });
-    t.equal(w.negotiatedSessionTimeout, 2_000);
-    const down = next(w, 'disconnected', 5_000);
+    const seen = record(w);
     const frozenAt = Date.now();
     zk.freeze();
     try {
-      await down;
-      t.ok(Date.now() - frozenAt < 3_000, `disconnected after ${Date.now() - frozenAt} ms`);
+      await until('disconnected', async () => seen.includes('disconnected'), 5_000);
+      t.ok(Date.now() - frozenAt < 4_000, `disconnected after ${Date.now() - frozenAt} ms`);
     } finally {
       zk.thaw();
     }
-    // Depending on who wins the race after SIGCONT, the session is resumed or expired and replaced.
-    await next(w, 'connected', 15_000);
-    const r = await w.create('/after-freeze', Buffer.alloc(0), { mode: 'ephemeral' });
-    t.ok(r.ok, 'usable again');
+    // Who wins the race after SIGCONT decides whether the session is resumed or expired and replaced.
+    await until('connected again', async () => w.state === 'connected');
+    t.ok((await w.create('/after-freeze', Buffer.alloc(0), { mode: 'ephemeral' })).ok, 'usable again');
   });
 
   t.test('close ends the session; later calls say CLOSED', async (t) => {

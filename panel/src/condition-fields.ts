@@ -166,25 +166,3 @@ export function fieldErrors(message: string): Record<string, string[]> {
   }
   return out;
 }
-
-/** A short midonet-cli-like description for the list, e.g. `proto 6 dst-port 80 !src 10.0.0.0/8`. */
-export function conditionWords(c: TraceConditionJson): string {
-  const r = c as unknown as Record<string, unknown>;
-  const words: string[] = [];
-  const neg = (inv: string | undefined) => (inv !== undefined && r[inv] === true ? '!' : '');
-  for (const spec of ALL_FIELDS) {
-    const v = r[spec.key];
-    if (v === undefined || ['name', 'enabled', 'limit', 'deviceType', 'deviceId', 'dlSrcMask', 'dlDstMask', 'nwSrcLength', 'nwDstLength'].includes(spec.key)) continue;
-    let text: string;
-    if (spec.kind === 'bool') { if (v !== true) continue; text = spec.key; }
-    else if (spec.key === 'nwSrcAddress') text = `src ${neg(spec.inv)}${String(v)}/${String(r.nwSrcLength ?? 32)}`;
-    else if (spec.key === 'nwDstAddress') text = `dst ${neg(spec.inv)}${String(v)}/${String(r.nwDstLength ?? 32)}`;
-    else if (spec.kind === 'range') {
-      const x = v as { start: number; end: number };
-      text = `${spec.key} ${neg(spec.inv)}${x.start === x.end ? x.start : `${x.start}-${x.end}`}`;
-    } else if (Array.isArray(v)) text = `${spec.key} ${neg(spec.inv)}${v.map((id) => String(id).slice(0, 8)).join(',')}`;
-    else text = `${spec.key} ${neg(spec.inv)}${String(v)}`;
-    words.push(text);
-  }
-  return words.length === 0 ? 'every packet' : words.join('  ');
-}

@@ -1,7 +1,8 @@
 // Trace conditions: what each matches, on/off, traces made against its limit, edit and delete.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
-import { conditionWords } from './condition-fields.js';
+// The CLI's words, so an operator reads a condition the same way in both.
+import { describeCondition } from '../../cli/cond-words.js';
 import { flash } from './flash.js';
 import { href } from './route.js';
 import type { ConditionWithHits, TraceConditionJson } from './types.js';
@@ -87,7 +88,7 @@ export function Conditions() {
                         aria-label={`${label} enabled`} disabled={busy === c.id}
                         onClick={() => void setEnabled(c, !enabled)}>{enabled ? 'on' : 'off'}</button>
                     </td>
-                    <td class="words">{conditionWords(c)}</td>
+                    <td class="words">{describeCondition(c)}</td>
                     <td class="wide-only">{c.deviceType !== undefined ? <>{c.deviceType} <ShortId id={c.deviceId ?? ''} /></> : <span class="muted">ingress port</span>}</td>
                     <td><HitsCell c={c} /></td>
                     <td class="wide-only">{c.creationTimestampMs !== undefined ? fmtTime(new Date(c.creationTimestampMs).toISOString()) : ''}</td>

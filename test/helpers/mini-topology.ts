@@ -94,6 +94,7 @@ export function miniTopology(spec: MiniSpec): CompiledTopology {
       idx, id: b.id, name: b.name ?? '', adminUp: true, inChain: chainIdx(b.inChain), outChain: chainIdx(b.outChain),
       arpTable: new Map(), ports: portsOf(b.id), exteriorPorts: portsOf(b.id).filter((i) => ports[i]!.exterior),
       routerPortByMac: new Map(), routerMacByIp: new Map(), vlanPorts: new Map(),
+      routerPorts: new Int32Array(0), routerPortMacHi: new Int32Array(0), routerPortMacLo: new Int32Array(0),
     })),
     routers: (spec.routers ?? []).map((r, idx) => ({
       idx, id: r.id, name: r.name ?? '', adminUp: true, inChain: chainIdx(r.inChain), outChain: chainIdx(r.outChain),

@@ -36,7 +36,7 @@ export interface ZooKeeperServer {
   /** SIGSTOP / SIGCONT: the server stops answering without closing sockets, like a network partition. */
   freeze(): void;
   thaw(): void;
-  /** Last lines the server logged (warnings and errors), for failure messages. */
+  /** Last lines the server logged (warnings and errors; env MIDOTRACE_ZK_LOG_LEVEL=info for more). */
   log(): string;
 }
 
@@ -155,7 +155,7 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
         '-Xmx64m',
         '-XX:+UseSerialGC',
         '-XX:TieredStopAtLevel=1',
-        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+        `-Dorg.slf4j.simpleLogger.defaultLogLevel=${process.env['MIDOTRACE_ZK_LOG_LEVEL'] ?? 'warn'}`,
         '-Dzookeeper.jmx.log4j.disable=true',
         '-cp',
         classpath,
@@ -241,5 +241,75 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
       child?.kill('SIGCONT');
     },
     log: () => recent.join('\n'),
+  };
+}
+
+export interface TcpProxy {
+  readonly port: number;
+  /** `127.0.0.1:PORT` of the proxy. */
+  readonly connectString: string;
+  /** A network partition: bytes are dropped both ways, connections stay open, new ones hang. */
+  cut(): void;
+  /** Ends the partition: connections that lived through it are reset, new ones go through. */
+  heal(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback TCP proxy to one port, for partitioning a single client from the server (SIGSTOP on the
+ * server partitions every client at once).
+ */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  let partitioned = false;
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket | null; tainted: boolean }>();
+  const server = net.createServer((client) => {
+    const pair: { client: net.Socket; upstream: net.Socket | null; tainted: boolean } = { client, upstream: null, tainted: partitioned };
+    pairs.add(pair);
+    const drop = (): void => {
+      client.destroy();
+      pair.upstream?.destroy();
+      pairs.delete(pair);
+    };
+    client.on('error', drop);
+    client.on('close', drop);
+    if (pair.tainted) return; // held: it will be reset on heal
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    pair.upstream = upstream;
+    upstream.on('error', drop);
+    upstream.on('close', drop);
+    client.on('data', (d) => {
+      if (!pair.tainted) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!pair.tainted) client.write(d);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    connectString: `127.0.0.1:${port}`,
+    cut() {
+      partitioned = true;
+      for (const p of pairs) p.tainted = true;
+    },
+    heal() {
+      partitioned = false;
+      for (const p of [...pairs]) {
+        if (!p.tainted) continue;
+        p.client.destroy();
+        p.upstream?.destroy();
+        pairs.delete(p);
+      }
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const p of pairs) {
+        p.client.destroy();
+        p.upstream?.destroy();
+      }
+      pairs.clear();
+      await closed;
+    },
   };
 }

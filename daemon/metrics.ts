@@ -1,0 +1,66 @@
+// Prometheus metrics, collected in the main thread (prom-client's registry is per thread; workers
+// report through their batch results). Counters the daemon increments, and gauges read at scrape time
+// from the sink, the pool and the condition store.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SinkStats } from '../sinks/types.js';
+
+export interface MetricSources {
+  sinkStats(): SinkStats;
+  /** Conditions loaded and each one's hit count. */
+  conditions(): { id: string; name?: string; hits: number }[];
+  failedBatches(): number;
+  /** 1 when the named backend is up, 0 when down (ZooKeeper session, sink...). */
+  backends(): { name: string; ok: boolean }[];
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly simulations: Counter<'result'>;
+  readonly traced: Counter;
+  readonly requests: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(src: MetricSources) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'midotrace_process_' });
+    this.simulations = new Counter({ name: 'midotrace_simulations_total', help: 'Packets simulated, by result.', labelNames: ['result'], registers: [r] });
+    this.traced = new Counter({ name: 'midotrace_traced_packets_total', help: 'Packets traced.', registers: [r] });
+    this.requests = new Histogram({
+      name: 'midotrace_api_request_duration_seconds', help: 'API request durations.',
+      labelNames: ['method', 'route', 'status'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [r],
+    });
+    // Monotonic sink counters are kept by the sink; a Counter catches up to them at scrape time.
+    const sink = (name: string, help: string, pick: (s: SinkStats) => number): void => {
+      let seen = 0;
+      new Counter({ name, help, registers: [r], collect() { const v = pick(src.sinkStats()); if (v > seen) { this.inc(v - seen); seen = v; } } });
+    };
+    sink('midotrace_sink_steps_written_total', 'Trace steps stored.', (s) => s.stepsWritten);
+    sink('midotrace_sink_steps_lost_total', 'Trace steps lost (queue full or write failed).', (s) => s.stepsLost);
+    sink('midotrace_sink_traces_written_total', 'Traces stored.', (s) => s.tracesWritten);
+    sink('midotrace_sink_traces_incomplete_total', 'Traces stored with complete: false.', (s) => s.tracesIncomplete);
+    sink('midotrace_sink_traces_lost_total', 'Traces not stored at all.', (s) => s.tracesLost);
+    sink('midotrace_sink_write_errors_total', 'Failed backend writes.', (s) => s.writeErrors);
+    new Gauge({ name: 'midotrace_sink_queue_depth', help: 'Traces waiting in the sink queue.', registers: [r], collect() { this.set(src.sinkStats().queueDepth); } });
+    new Gauge({ name: 'midotrace_trace_conditions', help: 'Trace conditions loaded.', registers: [r], collect() { this.set(src.conditions().length); } });
+    new Gauge({
+      name: 'midotrace_trace_condition_hits', help: 'Traces started by each condition.', labelNames: ['condition'], registers: [r],
+      collect() {
+        this.reset();
+        for (const c of src.conditions()) this.set({ condition: c.name ?? c.id }, c.hits);
+      },
+    });
+    let failed = 0;
+    new Counter({
+      name: 'midotrace_worker_failed_batches_total', help: 'Batches lost to a crashed worker (the worker is replaced).', registers: [r],
+      collect() { const v = src.failedBatches(); if (v > failed) { this.inc(v - failed); failed = v; } },
+    });
+    new Gauge({
+      name: 'midotrace_backend_up', help: '1 when a backend is reachable.', labelNames: ['backend'], registers: [r],
+      collect() {
+        this.reset();
+        for (const b of src.backends()) this.set({ backend: b.name }, b.ok ? 1 : 0);
+      },
+    });
+  }
+
+  text(): Promise<string> { return this.registry.metrics(); }
+}
