@@ -75,6 +75,10 @@ export async function runDaemon(o: DaemonCliOptions): Promise<number> {
         log.error({ errors: next.errors }, 'SIGHUP: new configuration refused; the running one stays');
         return;
       }
+      const { applied, needsRestart } = daemon.applyConfig(next.config);
+      log.info({ applied, needsRestart }, needsRestart.length > 0
+        ? 'SIGHUP: configuration applied; some changed keys take effect only after a restart'
+        : 'SIGHUP: configuration applied');
       daemon.reloadTopology().then((t) => {
         if (!t.ok) log.error({ reason: t.message }, 'SIGHUP: topology refused; the running one stays');
         else log.info('SIGHUP: topology reloaded');

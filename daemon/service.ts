@@ -121,6 +121,23 @@ export class Daemon {
     this.topo = topo;
   }
 
+  /**
+   * SIGHUP: takes what can change while running (log level; the topology is re-read by the caller) and
+   * names the keys whose change needs a restart (listen address, backends, workers, tokens...).
+   */
+  applyConfig(next: Readonly<Config>): { applied: string[]; needsRestart: string[] } {
+    const applied: string[] = [];
+    if (next.log.level !== this.log.level) { this.log.level = next.log.level; applied.push('log.level'); }
+    const needsRestart: string[] = [];
+    const cur = this.config as unknown as Record<string, unknown>;
+    const nxt = next as unknown as Record<string, unknown>;
+    for (const key of Object.keys(nxt)) {
+      if (key === 'log') continue;
+      if (JSON.stringify(cur[key]) !== JSON.stringify(nxt[key])) needsRestart.push(key);
+    }
+    return { applied, needsRestart };
+  }
+
   /** Re-reads the topology source; an invalid document is refused and the old topology keeps running. */
   async reloadTopology(): Promise<{ ok: true } | { ok: false; message: string }> {
     const r = await this.topologySource.load();

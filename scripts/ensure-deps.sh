@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (ZooKeeper for the production-backend tests).
+# Installs the Debian packages the test suite needs (ZooKeeper for the production-backend tests,
+# chromium for the control panel's browser tests).
 # Idempotent and non-interactive: does nothing when every package is present; otherwise runs
 # `apt-get update` once and installs what is missing. Needs root for that. Fails loudly.
 #
@@ -10,6 +11,7 @@ set -euo pipefail
 DEPS=(
   "zookeeper|/usr/share/java/zookeeper.jar"
   "libslf4j-java|/usr/share/java/slf4j-simple.jar"
+  "chromium|/usr/bin/chromium"
 )
 
 say() { echo "ensure-deps: $*"; }

@@ -3,8 +3,6 @@
 // `replay` of capture fixtures.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../api/app.js';
@@ -12,27 +10,14 @@ import { startApiServer } from '../api/server.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { Trace, TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
+import { CLI_ENTRY, USE_DIST } from './helpers/cli-entry.js';
 import { pk } from './helpers/net.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CAPTURES = `${ROOT}test/fixtures/captures/`;
 
-/** True when dist/ holds a build at least as new as every source file it is built from. */
-function distIsFresh(): boolean {
-  const walk = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []);
-  try {
-    return ['api', 'cli', 'daemon', 'engine', 'sinks'].flatMap(walk).every((src) =>
-      statSync(join(ROOT, 'dist', src.replace(/\.ts$/, '.js'))).mtimeMs >= statSync(join(ROOT, src)).mtimeMs);
-  } catch {
-    return false;
-  }
-}
-
-// The built CLI starts in a third of the time; it is used only when it is up to date with the
-// sources (MIDOTRACE_TEST_DIST=1 forces it, =0 forces the sources under tsx).
-const useDist = process.env.MIDOTRACE_TEST_DIST === '1' || (process.env.MIDOTRACE_TEST_DIST !== '0' && distIsFresh());
-const ENTRY = useDist ? ['dist/cli/main.js'] : ['--import', 'tsx', 'cli/main.ts'];
+const useDist = USE_DIST;
+const ENTRY = CLI_ENTRY;
 t.comment(`running the CLI from ${useDist ? 'dist/' : 'sources under tsx'}`);
 
 interface Run { code: number | null; stdout: string; stderr: string }

@@ -189,6 +189,13 @@ async function rows(page: Page, count: number): Promise<void> {
   await page.waitForFunction(`document.querySelectorAll('table.traces tbody tr').length === ${count}`);
 }
 
+/** Clear, then wait until the form has caught up with the address (it resets after the hash change). */
+async function clearFilters(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await page.waitForFunction(`location.hash === '#/traces'
+    && [...document.querySelectorAll('form.filters input, form.filters select')].every((e) => e.value === '')`);
+}
+
 async function shot(t: Tap, page: Page, name: string, docs?: string): Promise<void> {
   const dir = t.testdirName;
   mkdirSync(dir, { recursive: true });
@@ -389,8 +396,9 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     t.equal(all.length, 13);
 
     await page.goto(`${base}/ui/`);
+    await rows(page, 13);
     await page.getByLabel('Per page').selectOption('10');
-    await page.locator('table.traces tbody tr').nth(9).waitFor();
+    await rows(page, 10);
     const page1 = await page.locator('table.traces tbody tr').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')));
     t.same(page1, all.slice(0, 10).map((x) => x.id), 'newest first, 10 per page');
     await shot(t, page, 'list', 'traces.png');
@@ -409,14 +417,14 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     t.same(new Set(await page.locator('table.traces tbody .badge[class*="result-"]').allTextContents()), new Set(['drop']), 'only drops');
     t.match(page.url(), /result=drop/, 'filters are in the address, so they survive a reload and can be shared');
 
-    await page.getByRole('button', { name: 'Clear' }).click();
+    await clearFilters(page);
     await page.getByLabel('Condition').selectOption({ label: 'ssh' });
     await page.getByRole('button', { name: 'Apply' }).click();
     await rows(page, 1);
     t.equal(await page.locator('table.traces tbody tr').getAttribute('data-id'), condTrace, 'the trace its condition started');
     t.match(page.url(), `conditionId=${cond.id}`);
 
-    await page.getByRole('button', { name: 'Clear' }).click();
+    await clearFilters(page);
     await page.getByLabel('Host').fill('00000000-0000-4000-8000-000000000000');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.locator('.empty', { hasText: 'match these filters' }).waitFor();
@@ -425,7 +433,7 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     await page.getByRole('button', { name: 'Apply' }).click();
     await rows(page, 13);
 
-    await page.getByRole('button', { name: 'Clear' }).click();
+    await clearFilters(page);
     await page.getByLabel('From').fill(isoToLocal(new Date(Date.now() + 3_600_000).toISOString()));
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.locator('.empty', { hasText: 'match these filters' }).waitFor();
@@ -486,7 +494,9 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     const banner = page.locator('.incomplete-banner');
     await banner.waitFor();
     t.match(await banner.textContent(), /complete: false.*No step was stored.*forward/);
-    t.match(await page.locator('.path .node-disposition').textContent(), /forward/);
+    t.match(await page.locator('.path .node-disposition').textContent(), /forward/, 'the result is still shown');
+    t.same(await page.locator('.path .node-type').allTextContents(), ['ingress port', 'not recorded', 'disposition'], 'and the gap in the path');
+    t.match(await page.locator('.empty').textContent(), 'No step of this trace was stored');
     await shot(t, page, 'incomplete');
   });
 

@@ -172,7 +172,8 @@ async function run(): Promise<void> {
       ['check', 'create', 'setData'],
     );
     t.same(ok.value[1], { op: 'create', path: '/tx/a' });
-    t.equal(ok.value[2]!.op === 'setData' && ok.value[2].stat.version, 1);
+    const third = ok.value[2];
+    t.equal(third?.op === 'setData' && third.stat.version, 1);
 
     // Version 0 matters: node-zookeeper-client sends it as -1 ("any") unless the wrapper pins it.
     const failed = await c.transaction([

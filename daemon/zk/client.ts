@@ -1,7 +1,8 @@
 // A thin promise wrapper over node-zookeeper-client (1.1.3, unmaintained since 2022). It adds what the
 // library lacks: promises with closed-union results carrying the ZooKeeper error code, fail-fast while
 // disconnected plus a per-call timeout (the library would queue a call until the server returns),
-// a read watchdog (the library never notices a server that stops answering), recursive create/remove,
+// a watchdog on the link (the library never notices a server that stops answering, nor one that
+// accepts the TCP connection but never completes the handshake), recursive create/remove,
 // multi-op transactions, and recovery from session expiry (the expired library client is dead: the
 // wrapper makes a new one and emits 'expired' then 'connected').
 import { EventEmitter } from 'node:events';
@@ -187,7 +188,10 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private innerState: ZkState = 'connecting';
   private closing = false;
   private lastRead = Date.now();
-  private watchdog: NodeJS.Timeout | null = null;
+  private readonly watchdog: NodeJS.Timeout;
+  /** The socket seen by the watchdog while not connected, and when its TCP connection was first seen up. */
+  private handshakeSocket: Socket | null = null;
+  private handshakeSince = 0;
   private readonly sessionTimeout: number;
   private readonly opTimeout: number;
 
@@ -199,6 +203,8 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     this.sessionTimeout = opts.sessionTimeout ?? 30_000;
     this.opTimeout = opts.operationTimeoutMs ?? this.sessionTimeout;
     this.inner = this.makeInner(opts.session);
+    this.watchdog = setInterval(() => this.checkLink(), Math.max(50, Math.floor(this.sessionTimeout / 12)));
+    this.watchdog.unref();
   }
 
   /** Connects and waits for the first session (CONNECTION_LOSS when none comes in time). */
@@ -373,7 +379,7 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.stopWatchdog();
+    clearInterval(this.watchdog);
     const inner = this.inner;
     const wasConnected = this.innerState === 'connected';
     this.innerState = 'closed';
@@ -446,7 +452,6 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
   private transition(state: 'connected' | 'disconnected' | 'expired'): void {
     if (this.innerState === state) return;
     this.innerState = state;
-    if (state !== 'connected') this.stopWatchdog();
     this.emit(state);
   }
 
@@ -455,7 +460,6 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
     this.socketOf(inner)?.on('data', () => {
       this.lastRead = Date.now();
     });
-    this.startWatchdog(inner);
     this.transition('connected');
   }
 
@@ -471,23 +475,27 @@ export class ZkClient extends EventEmitter<ZkClientEvents> {
 
   /**
    * ZooKeeper's own client drops a connection that has read nothing for 2/3 of the session timeout
-   * (pings go out every third); node-zookeeper-client never does, so a silent server would look alive.
+   * (pings go out every third), and bounds the handshake by its connect timeout. node-zookeeper-client
+   * does neither: a silent server looks alive, and a connection accepted while the server starts up
+   * (which ZooKeeper 3.8 can leave unanswered) hangs forever. Dropping the socket makes it reconnect.
    */
-  private startWatchdog(inner: Inner): void {
-    this.stopWatchdog();
-    const readTimeout = Math.floor((inner.getSessionTimeout() * 2) / 3);
-    this.watchdog = setInterval(
-      () => {
-        if (this.innerState === 'connected' && Date.now() - this.lastRead > readTimeout) this.socketOf(inner)?.destroy();
-      },
-      Math.max(50, Math.floor(readTimeout / 4)),
-    );
-    this.watchdog.unref();
-  }
-
-  private stopWatchdog(): void {
-    if (this.watchdog !== null) clearInterval(this.watchdog);
-    this.watchdog = null;
+  private checkLink(): void {
+    const inner = this.inner;
+    const sock = this.socketOf(inner);
+    if (sock === undefined || sock.destroyed) return;
+    const now = Date.now();
+    if (this.innerState === 'connected') {
+      this.handshakeSocket = null;
+      if (now - this.lastRead > Math.floor((inner.getSessionTimeout() * 2) / 3)) sock.destroy();
+      return;
+    }
+    if (sock.connecting) return; // TCP connect attempts fail by themselves
+    if (sock !== this.handshakeSocket) {
+      this.handshakeSocket = sock;
+      this.handshakeSince = now;
+    } else if (now - this.handshakeSince > Math.floor(this.sessionTimeout / 3)) {
+      sock.destroy();
+    }
   }
 
   private socketOf(inner: Inner): Socket | undefined {

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { getToken, setToken, whenUnauthorized } from './api.js';
 import { ConditionForm } from './condition-form.js';
 import { Conditions } from './conditions.js';
-import { flash, useFlash } from './flash.js';
+import { flash, routeChanged, useFlash } from './flash.js';
 import { href, useRoute, type Route } from './route.js';
 import { TokenPrompt } from './token-prompt.js';
 import { TraceList } from './trace-list.js';
@@ -31,6 +31,7 @@ export function App() {
     const t = setTimeout(() => flash(null), 6000);
     return () => clearTimeout(t);
   }, [notice]);
+  useEffect(routeChanged, [route]);
   const section = route.view.startsWith('condition') ? 'conditions' : 'traces';
   return (
     <>

@@ -43,7 +43,7 @@ function Field({ spec, form, set, errors }: {
         ) : null}
       </div>
       {spec.help !== undefined ? <small id={`${id}-help`} class="help">{spec.help}</small> : null}
-      {errs.length > 0 ? <div id={`${id}-err`} class="field-error" role="alert">{errs.join('; ')}</div> : null}
+      {errs.length > 0 ? <div id={`${id}-err`} class="field-error">{errs.join('; ')}</div> : null}
     </div>
   );
 }

@@ -41,7 +41,9 @@ function Node({ hop }: { hop: Hop }) {
   );
 }
 
-export function PathDiagram({ model, result }: { model: TraceModel; result: string }) {
+export function PathDiagram({ model, result, ingressPortId, complete }: {
+  model: TraceModel; result: string; ingressPortId: string; complete: boolean;
+}) {
   const items: JSX.Element[] = [];
   let via: string[] = [];
   const arrow = (key: string) => {
@@ -50,19 +52,35 @@ export function PathDiagram({ model, result }: { model: TraceModel; result: stri
     </li>);
     via = [];
   };
+  if (model.hops.length === 0) {
+    // Nothing recorded: the summary still names where the packet came in.
+    items.push(
+      <li class="node node-port" key="ingress">
+        <div class="node-box"><span class="node-type">ingress port</span><span class="node-name">{ingressPortId.slice(0, 8) || '?'}</span></div>
+      </li>,
+    );
+  }
   model.hops.forEach((hop, i) => {
     if (hop.link) { via.push(hop.deviceName || hop.deviceId.slice(0, 8)); return; }
     if (i > 0) arrow(`a${i}`);
     items.push(<Node key={hop.anchor} hop={hop} />);
   });
+  if (!complete) {
+    arrow('lost-in');
+    items.push(
+      <li class="node node-lost" key="lost">
+        <div class="node-box"><span class="node-type">not recorded</span><span class="node-name">steps lost</span></div>
+      </li>,
+    );
+  }
   arrow('end');
   items.push(
-    <li class={`node node-disposition result-${result}`} key="disposition">
-      <div class="node-box">
+    <li class="node node-disposition" key="disposition">
+      <div class={`node-box result-${result}`}>
         <span class="node-type">disposition</span>
         <span class="node-name">{result}</span>
       </div>
-      <p class="outcome">{model.outcome}</p>
+      <p class="outcome">{model.hops.length > 0 ? model.outcome : 'the result of the simulation; how it got there was not recorded'}</p>
     </li>,
   );
   return <ol class="path" aria-label="Path of the packet">{items}</ol>;

@@ -100,7 +100,7 @@ export function TraceView({ id }: { id: string }) {
       <div class="summary-grid">
         <table class="kv" aria-label="Trace summary">
           <tbody>
-            <tr><th scope="row">Result</th><td><ResultBadge result={trace.result} /> {model.outcome}</td></tr>
+            <tr><th scope="row">Result</th><td><ResultBadge result={trace.result} /> {trace.steps.length > 0 ? model.outcome : ''}</td></tr>
             <tr><th scope="row">Started</th><td title={trace.startedAt}>{fmtTime(trace.startedAt)}</td></tr>
             <tr><th scope="row">Host</th><td><code>{trace.hostId}</code></td></tr>
             <tr><th scope="row">Ingress port</th><td><code>{trace.ingressPortId}</code></td></tr>
@@ -117,9 +117,9 @@ export function TraceView({ id }: { id: string }) {
         </div>
       </div>
       <h2>Path</h2>
-      <PathDiagram model={model} result={trace.result} />
+      <PathDiagram model={model} result={trace.result} ingressPortId={trace.ingressPortId} complete={trace.complete} />
       <h2>Timeline</h2>
-      <Timeline model={model} />
+      {trace.steps.length > 0 ? <Timeline model={model} /> : <p class="empty">No step of this trace was stored.</p>}
       {confirming ? (
         <ConfirmDialog title="Delete this trace?" confirmLabel="Delete" busy={busy}
           onCancel={() => setConfirming(false)} onConfirm={() => void remove()}>

@@ -224,7 +224,9 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
     dataDir,
     async stop() {
       await halt();
-      await rm(dir, { recursive: true, force: true });
+      // MIDOTRACE_ZK_KEEP=1 keeps the data dir and zookeeper.log for a post-mortem.
+      if (process.env['MIDOTRACE_ZK_KEEP'] === '1') process.stderr.write(`ZooKeeper files kept in ${dir}\n`);
+      else await rm(dir, { recursive: true, force: true });
     },
     async restart() {
       await halt();
