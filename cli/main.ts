@@ -39,6 +39,15 @@ export function buildProgram(print: (s: string) => void): Command {
       }, print);
     });
 
+  program.command('install-service')
+    .description('install the systemd unit, an example config and the environment file')
+    .option('--root <dir>', 'install under this directory instead of /')
+    .option('--bin <path>', 'the midotrace executable for ExecStart (default: this one)')
+    .action(async (opts: Record<string, unknown>) => {
+      const { installService } = await import('./install-service.js');
+      installService({ ...(opts.root ? { root: String(opts.root) } : {}), ...(opts.bin ? { bin: String(opts.bin) } : {}) }, print);
+    });
+
   program.command('daemon')
     .description('run the tracing daemon (REST API, worker pool, trace sink)')
     .option('--config <file>', 'configuration file (JSON or YAML)')

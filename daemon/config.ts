@@ -1,7 +1,6 @@
 // The daemon's configuration: one schema with a default and a description per key, validated once
 // (messages name the key), then deep-frozen. The README's reference table is generated from it.
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -46,7 +45,7 @@ export const ConfigSchema = z.strictObject({
     maxInFlight: z.int().min(1).default(256).describe('most concurrent writes per host'),
   }).prefault({}),
   workers: z.strictObject({
-    threads: z.int().min(1).max(256).default(availableParallelism()).describe('simulation worker threads (default: cores)'),
+    threads: z.int().min(1).max(256).optional().describe('simulation worker threads (default: the number of cores)'),
     batchSize: z.int().min(1).max(65_536).default(256).describe('packets per task sent to a worker'),
     maxConditions: z.int().min(1).default(4096).describe('most trace conditions held at once'),
     snapshotBytes: z.int().min(65_536).default(8 * 1024 * 1024).describe('bytes per half of the shared topology snapshot'),

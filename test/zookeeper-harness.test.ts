@@ -194,8 +194,11 @@ async function run(): Promise<void> {
 
   t.test('session closed elsewhere while this client is partitioned: expired, then a new session', async (t) => {
     const proxy = await startTcpProxy(zk.port);
-    t.teardown(() => proxy.close());
     const victim = await connect({ ...FAST, connectString: proxy.connectString });
+    t.teardown(async () => {
+      await victim.close();
+      await proxy.close();
+    });
     await victim.create('/exp-a', Buffer.alloc(0), { mode: 'ephemeral' });
     const oldSession = victim.sessionId;
     const seen = record(victim);
@@ -216,8 +219,11 @@ async function run(): Promise<void> {
 
   t.test('a partition longer than the session timeout: disconnected, and expired once it heals', async (t) => {
     const proxy = await startTcpProxy(zk.port);
-    t.teardown(() => proxy.close());
     const w = await connect({ sessionTimeout: 2_000, spinDelay: 100, connectString: proxy.connectString });
+    t.teardown(async () => {
+      await w.close();
+      await proxy.close();
+    });
     t.equal(w.negotiatedSessionTimeout, 2_000);
     await w.create('/exp-b', Buffer.alloc(0), { mode: 'ephemeral' });
     const oldSession = w.sessionId;
