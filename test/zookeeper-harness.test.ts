@@ -1,5 +1,6 @@
 // The ZooKeeper test harness and the promise wrapper (daemon/zk/client.ts) against a real server.
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import t from 'tap';
 import { type ZkClient, type ZkOptions, type ZkResult, type ZkStat, type ZkWatchEvent, ZkClient as Zk } from '../daemon/zk/client.js';
 import { fourLetter, startTcpProxy, startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
@@ -288,6 +289,22 @@ async function run(): Promise<void> {
     const r = await x.get('/');
     t.equal(!r.ok && r.error.code, 'CLOSED');
     t.same(await c.exists('/closing-eph'), { ok: true, value: null });
+  });
+
+  t.test('a server that accepts but never answers the handshake is dropped and retried', async (t) => {
+    // ZooKeeper 3.8 can leave a connection accepted during its startup unanswered; the library alone
+    // would wait on it forever.
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((s) => accepted.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    t.teardown(() => {
+      for (const s of accepted) s.destroy();
+      silent.close();
+    });
+    const port = (silent.address() as net.AddressInfo).port;
+    const r = await Zk.connect(`127.0.0.1:${port}`, { sessionTimeout: 1_500, connectTimeoutMs: 2_500, spinDelay: 50 });
+    t.equal(!r.ok && r.error.code, 'CONNECTION_LOSS');
+    t.ok(accepted.length >= 3, `the handshake was retried (${accepted.length} connections)`);
   });
 
   t.test('connect gives up with CONNECTION_LOSS when nothing listens', async (t) => {
