@@ -12,6 +12,7 @@ DEPS=(
   "zookeeper|/usr/share/java/zookeeper.jar"
   "libslf4j-java|/usr/share/java/slf4j-simple.jar"
   "chromium|/usr/bin/chromium"
+  "systemd|/usr/bin/systemd-analyze"
 )
 
 say() { echo "ensure-deps: $*"; }

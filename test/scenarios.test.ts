@@ -42,6 +42,12 @@ function outPorts(n: Net, r: SimulateOutput, generated = false): string[] {
   return r.emitted.filter((e) => e.generated === generated).map((e) => names.get(e.portId)!).sort();
 }
 
+/** The fields of emitted packet JSON (SPEC §3) the assertions read. */
+interface Pkt {
+  ethSrc: string; ethDst: string; nwSrc: string; nwDst: string; ttl: number; nwProto: number; vlan?: number;
+  icmpType: number; icmpCode: number; icmpId: number; tpSrc: number; tpDst: number; arp: { op: number; sha: string };
+}
+
 function stepText(r: SimulateOutput): string {
   return (r.trace?.steps ?? []).map((s) => s.message).join('\n');
 }
@@ -100,7 +106,7 @@ t.test('bridge: ARP requests answered for a router port and from the seeded tabl
   for (const [r, mac] of [[forRouter!, MAC.r1], [seeded!, MAC.vm2]] as const) {
     t.equal(r.result, 'consumed');
     t.same(outPorts(n, r, true), ['vm1'], 'the reply leaves towards the asker');
-    const reply = r.emitted[0]!.packet as Record<string, any>;
+    const reply = r.emitted[0]!.packet as unknown as Pkt;
     t.equal(reply.arp.op, 2);
     t.equal(reply.arp.sha, mac);
     t.equal(reply.ethDst, MAC.vm1);
@@ -113,7 +119,7 @@ t.test('router: forward across subnets, TTL 8 → 7, both MACs rewritten', async
   const [r] = run(n, [{ in: 'vm1', packet: pk.udp(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.10', { ttl: 8 }) }]);
   t.equal(r!.result, 'forward');
   t.same(outPorts(n, r!), ['vm3']);
-  const p = r!.emitted[0]!.packet as Record<string, any>;
+  const p = r!.emitted[0]!.packet as unknown as Pkt;
   t.equal(p.ttl, 7);
   t.equal(p.ethSrc, MAC.r2);
   t.equal(p.ethDst, MAC.vm3);
@@ -139,7 +145,7 @@ t.test('router: blackhole, reject and missing routes', async (t) => {
     t.equal(r.result, 'errorDrop');
     t.equal(r.reason, reason);
     t.same(outPorts(n, r, true), ['vm1'], 'the ICMP error goes back to the sender');
-    const icmp = r.emitted[0]!.packet as Record<string, any>;
+    const icmp = r.emitted[0]!.packet as unknown as Pkt;
     t.equal(icmp.nwProto, 1);
     t.equal(icmp.icmpType, 3);
     t.equal(icmp.icmpCode, code);
@@ -153,7 +159,7 @@ t.test('router: ping to a router port gets an echo reply', async (t) => {
   const n = base();
   const [r] = run(n, [{ in: 'vm1', packet: pk.ping(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.1', { icmpId: 99 }) }]);
   t.equal(r!.result, 'consumed');
-  const reply = r!.emitted[0]!.packet as Record<string, any>;
+  const reply = r!.emitted[0]!.packet as unknown as Pkt;
   t.equal(reply.icmpType, 0);
   t.equal(reply.icmpId, 99);
   t.equal(reply.nwSrc, '10.0.2.1');
@@ -166,7 +172,7 @@ t.test('router: TTL 1 gives ICMP time exceeded', async (t) => {
   const [r] = run(n, [{ in: 'vm1', packet: pk.udp(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.10', { ttl: 1 }) }]);
   t.equal(r!.result, 'errorDrop');
   t.equal(r!.reason, 'ttl_expired');
-  const icmp = r!.emitted.find((e) => e.generated)!.packet as Record<string, any>;
+  const icmp = r!.emitted.find((e) => e.generated)!.packet as unknown as Pkt;
   t.equal(icmp.icmpType, 11);
   t.equal(icmp.icmpCode, 0);
 });
@@ -289,9 +295,9 @@ t.test('NAT: dynamic DNAT + SNAT round trip with reverse rules', async (t) => {
     { in: 'vm3', packet: pk.tcp(MAC.vm3, MAC.r2, '10.0.2.10', '8.8.8.8', { tpSrc: 8080, tpDst: 5555 }) },
     { in: 'vm1', packet: pk.udp(MAC.vm1, MAC.r1, '10.0.1.10', '9.9.9.9', { tpSrc: 3333, tpDst: 53 }) },
   ]);
-  const natPort = (outb!.emitted[0]!.packet as Record<string, any>).tpSrc as number;
+  const natPort = (outb!.emitted[0]!.packet as unknown as Pkt).tpSrc as number;
   const [back] = send([{ in: 'uplink', packet: pk.udp(MAC.gw, MAC.up, '9.9.9.9', '192.168.0.60', { tpSrc: 53, tpDst: natPort }) }]);
-  const p = (r: SimulateOutput) => r.emitted[0]!.packet as Record<string, any>;
+  const p = (r: SimulateOutput) => r.emitted[0]!.packet as unknown as Pkt;
   t.equal(req!.result, 'forward');
   t.equal(p(req!).nwDst, '10.0.2.10');
   t.equal(p(req!).tpDst, 8080);
