@@ -21,8 +21,10 @@ export function parseMac(text: string): number {
   return parseInt(hex, 16);
 }
 
-export function macHi(mac: number): number { return Math.floor(mac / 0x1000000) | 0; }
-export function macLo(mac: number): number { return (mac % 0x1000000) | 0; }
+// Bitwise operators truncate a double to its low 32 bits exactly (for integers below 2^53), so the
+// low half needs no modulo; a positive quotient truncates to its floor.
+export function macHi(mac: number): number { return (mac / 0x1000000) | 0; }
+export function macLo(mac: number): number { return mac & 0xffffff; }
 export function macFrom(hi: number, lo: number): number { return hi * 0x1000000 + lo; }
 
 export function isMulticastMac(mac: number): boolean {

@@ -62,6 +62,8 @@ export class PacketContext {
    * boxed number it holds, where an unboxed double field would be re-boxed (allocated) on each call.
    */
   nowMs: number = undefined as unknown as number;
+  /** Set by the router's next-hop resolution (a field, so the 48-bit MAC is never boxed). */
+  nextHopMac = 0;
   /** Per-flow hash for ECMP; computed from the 5-tuple at ingress. */
   flowHash = 0;
 
@@ -142,7 +144,7 @@ export class PacketContext {
     this.generating = false;
     this.poolTop = 0;
     this.traced = this.forceTrace;
-    this.conditionIds.length = 0;
+    if (this.conditionIds.length !== 0) this.conditionIds.length = 0; // setting length is a slow runtime call
     if (this.steps.length !== 0) this.steps = [];
   }
 

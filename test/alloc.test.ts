@@ -1,28 +1,23 @@
-// The bridged hot path allocates nothing per packet: a million packets through parse + simulate on the
-// reference topology (20-rule chains in and out) run without a single garbage collection.
+// The hot path allocates nothing per packet: a million packets through parse + simulate on the
+// reference topology (20-rule chains in and out) in a child process whose young generation is 1 MB,
+// so 8 bytes per packet would show as several scavenges.
 import t from 'tap';
-import { allocationCheck, setupSim } from '../bench/engine.js';
-import { bridgedFlow, routedFlow } from '../bench/frames.js';
-import { ResultCode } from '../engine/result.js';
+import { execFileSync } from 'node:child_process';
+import { ROOT } from './helpers/cli-entry.js';
 
-t.test('bridged path: no GC over 1,000,000 packets', async (t) => {
-  const { sim, port } = setupSim();
-  const flow = bridgedFlow();
-  for (const w of flow.warmup ?? []) sim.runFrame(port(w.inPort), w.frame, 0, w.frame.length, 1_700_000_000_000);
-  const p = port(flow.inPort);
-  t.equal(sim.runFrame(p, flow.frame, 0, flow.frame.length, 1_700_000_000_000), ResultCode.Forward);
-  await allocationCheck(sim, p, flow.frame, 300_000); // warm the JIT first
-  const r = await allocationCheck(sim, p, flow.frame, 1_000_000);
-  t.equal(r.gcs, 0, `no minor GC (heap grew ${r.heapGrowthBytes} bytes)`);
-  t.ok(r.heapGrowthBytes < 1_000_000, 'heap growth below one byte per packet');
+function probe(flow: 'bridged' | 'routed'): { forward: boolean; gcs: number; heapGrowthBytes: number } {
+  const out = execFileSync(process.execPath, ['--max-semi-space-size=1', '--import', 'tsx', 'test/helpers/alloc-probe.ts', flow], { cwd: ROOT, encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+t.test('bridged path: no allocation per packet', async (t) => {
+  const r = probe('bridged');
+  t.ok(r.forward, 'the flow is forwarded');
+  t.ok(r.gcs <= 1, `${r.gcs} GCs over 1,000,000 packets with a 1 MB young generation (heap grew ${r.heapGrowthBytes} bytes)`);
 });
 
-t.test('routed path through both routers: a handful of GCs at most', async (t) => {
-  const { sim, port } = setupSim();
-  const flow = routedFlow();
-  const p = port(flow.inPort);
-  t.equal(sim.runFrame(p, flow.frame, 0, flow.frame.length, 1_700_000_000_000), ResultCode.Forward);
-  await allocationCheck(sim, p, flow.frame, 300_000);
-  const r = await allocationCheck(sim, p, flow.frame, 1_000_000);
-  t.ok(r.gcs <= 2, `${r.gcs} GCs over a million routed packets`);
+t.test('routed path through both routers: no allocation per packet', async (t) => {
+  const r = probe('routed');
+  t.ok(r.forward);
+  t.ok(r.gcs <= 1, `${r.gcs} GCs over 1,000,000 packets`);
 });

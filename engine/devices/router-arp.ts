@@ -1,7 +1,7 @@
 // A router's ARP: it answers requests for the ingress port's address and learns from requests and
 // replies addressed to it (Midolman's ArpTable), and resolves next hops.
 import type { PacketContext } from '../context.js';
-import { inPrefix, ipToString, macFrom, macHi, macLo, macToString } from '../addr.js';
+import { inPrefix, ipToString, macHi, macLo, macToString } from '../addr.js';
 import { ResultCode } from '../result.js';
 import { ARP_TTL_MS } from '../state/types.js';
 import { DeviceKind, type CRouter } from '../topology/compiled.js';
@@ -39,21 +39,23 @@ function learnArp(ctx: PacketContext, rt: CRouter, ip: number, mac: number): voi
 
 /**
  * The MAC of next hop `ip` behind `outPort`: the peer router port, the peer bridge's ARP table or one
- * of its router ports, the router's seeded table, then the ARP cache. -1 when unknown.
+ * of its router ports, the router's seeded table, then the ARP cache. Leaves it in ctx.nextHopMac and
+ * returns true, or returns false when unknown. (Returned as a number, a 48-bit MAC would be boxed.)
  */
-export function resolveNextHop(ctx: PacketContext, rt: CRouter, outPort: number, ip: number): number {
+export function resolveNextHop(ctx: PacketContext, rt: CRouter, outPort: number, ip: number): boolean {
   const topo = ctx.topo;
   const port = topo.ports[outPort]!;
   if (port.peer >= 0) {
     const peer = topo.ports[port.peer]!;
-    if (peer.deviceKind === DeviceKind.Router) return peer.mac;
+    if (peer.deviceKind === DeviceKind.Router) { ctx.nextHopMac = peer.mac; return true; }
     const br = topo.bridges[peer.deviceIdx]!;
     const m = br.arpTable.get(ip | 0) ?? br.routerMacByIp.get(ip | 0);
-    if (m !== undefined) return m;
+    if (m !== undefined) { ctx.nextHopMac = m; return true; }
   }
   const seeded = rt.arpTable.get(ip | 0);
-  if (seeded !== undefined) return seeded;
+  if (seeded !== undefined) { ctx.nextHopMac = seeded; return true; }
   ctx.key[0] = rt.idx; ctx.key[1] = ip;
-  if (ctx.state.arp.get(ctx.key, ctx.out, ctx.nowMs)) return macFrom(ctx.out[0]!, ctx.out[1]!);
-  return -1;
+  if (!ctx.state.arp.get(ctx.key, ctx.out, ctx.nowMs)) return false;
+  ctx.nextHopMac = ctx.out[0]! * 0x1000000 + ctx.out[1]!;
+  return true;
 }

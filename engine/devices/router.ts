@@ -93,9 +93,8 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   }
 
   const nextHop = route.nextHopGateway !== 0 ? route.nextHopGateway : pkt.nwDst;
-  const mac = resolveNextHop(ctx, rt, outPort, nextHop);
   const outCfg = ctx.topo.ports[outPort]!;
-  if (mac < 0) {
+  if (!resolveNextHop(ctx, rt, outPort, nextHop)) {
     sendArpRequest(ctx, outPort, nextHop);
     pkt.ttl++;
     sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
@@ -104,11 +103,11 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     return;
   }
   pkt.ethSrc = outCfg.mac;
-  pkt.ethDst = mac;
+  pkt.ethDst = ctx.nextHopMac;
   if (ctx.traced) {
     ctx.step('disposition', 'router', rt.id, rt.name,
-      `forwarded to port ${label(outCfg.name, outCfg.id)}, next hop ${ipToString(nextHop)} at ${macToString(mac)}`,
-      { portId: outCfg.id, nextHop: ipToString(nextHop), ethSrc: macToString(outCfg.mac), ethDst: macToString(mac) });
+      `forwarded to port ${label(outCfg.name, outCfg.id)}, next hop ${ipToString(nextHop)} at ${macToString(pkt.ethDst)}`,
+      { portId: outCfg.id, nextHop: ipToString(nextHop), ethSrc: macToString(outCfg.mac), ethDst: macToString(pkt.ethDst) });
   }
   portEgress(ctx, outPort);
 }

@@ -266,12 +266,12 @@ export function matchCondition(c: CCondition, ctx: PacketContext): boolean {
     // MAC halves computed inline: passing the 48-bit MAC to macHi()/macLo() would box it when not inlined.
     if ((s & F.DlSrc) !== 0) {
       const m = pkt.ethSrc;
-      const eq = ((Math.floor(m / 0x1000000) | 0) & c.dlSrcMaskHi) === c.dlSrcHi && ((m % 0x1000000) & c.dlSrcMaskLo) === c.dlSrcLo;
+      const eq = (((m / 0x1000000) | 0) & c.dlSrcMaskHi) === c.dlSrcHi && (m & c.dlSrcMaskLo) === c.dlSrcLo;
       if (eq === ((inv & F.DlSrc) !== 0)) return no;
     }
     if ((s & F.DlDst) !== 0) {
       const m = pkt.ethDst;
-      const eq = ((Math.floor(m / 0x1000000) | 0) & c.dlDstMaskHi) === c.dlDstHi && ((m % 0x1000000) & c.dlDstMaskLo) === c.dlDstLo;
+      const eq = (((m / 0x1000000) | 0) & c.dlDstMaskHi) === c.dlDstHi && (m & c.dlDstMaskLo) === c.dlDstLo;
       if (eq === ((inv & F.DlDst) !== 0)) return no;
     }
   }

@@ -3,7 +3,6 @@
 // port, source or destination address, source or destination MAC) means a packet is tested only
 // against conditions that could match it; the rest sit in a short `always` list.
 import type { PacketContext, TraceMatcher } from '../context.js';
-import { macLo } from '../addr.js';
 import { compileCondition, matchCondition, refsFromTopology, F, type CCondition } from '../rules/condition.js';
 import type { CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
@@ -25,13 +24,28 @@ interface Entry {
   seen: number;
 }
 
-const enum Key { None = 0, InPort = 1, NwSrc = 2, NwDst = 3, DlSrc = 4, DlDst = 5 }
-const KEYS = [Key.InPort, Key.NwSrc, Key.NwDst, Key.DlSrc, Key.DlDst] as const;
+const enum Key { InPort = 0, NwSrc = 1, NwDst = 2, DlSrc = 3, DlDst = 4, TpDst = 5 }
+
+/**
+ * One index lookup a packet makes: the packet's value for `key` (masked, for address prefixes) is
+ * looked up in `map`. Address prefixes get one probe per distinct prefix length.
+ */
+interface Probe {
+  readonly key: Key;
+  readonly mask: number;
+  readonly map: Map<number, Entry[]>;
+  /**
+   * A 65,536-bit filter over the map's keys: most packets match no condition, and one bit test turns
+   * them away without the cost of a Map lookup.
+   */
+  readonly bits: Uint32Array;
+}
+
+function filterBit(value: number): number { return Math.imul(value, 0x9e3779b1) >>> 16; }
 
 export class ConditionMatcher implements TraceMatcher {
-  private readonly index: Map<number, Entry[]>[] = [new Map(), new Map(), new Map(), new Map(), new Map(), new Map()];
-  /** Key kinds that have at least one condition, so a packet does only the lookups that can hit. */
-  private readonly activeKeys: Key[] = [];
+  /** Only probes some condition sits in, so a packet does only the lookups that can hit. */
+  private readonly probes: Probe[] = [];
   private readonly always: Entry[] = [];
   private readonly scoped = new Map<number, Entry[]>();
   private readonly scopedFlags: Uint8Array;
@@ -62,30 +76,38 @@ export class ConditionMatcher implements TraceMatcher {
       }
       this.place(entry);
     }
-    for (const k of KEYS) if (this.index[k]!.size > 0) this.activeKeys.push(k);
     this.size = conditions.length;
     this.tracksFlows = conditions.some(({ condition: c }) => c.enabled !== false && (c.matchForwardFlow === true || c.matchReturnFlow === true));
   }
 
+  /**
+   * Indexes a condition under one field it requires (not inverted, and the whole condition not
+   * inverted): the ingress port, a source or destination prefix (any length but /0), an exact MAC, or
+   * a single destination port. A packet lacking that value can never match it. Others go to `always`.
+   */
   private place(e: Entry): void {
     const c = e.cond;
     const plain = (bit: number): boolean => !c.condInvert && (c.set & bit) !== 0 && (c.inv & bit) === 0;
-    const add = (k: Key, value: number): void => {
-      const m = this.index[k]!;
-      let list = m.get(value);
-      if (!list) m.set(value, list = []);
+    const add = (key: Key, mask: number, value: number): void => {
+      let probe = this.probes.find((p) => p.key === key && p.mask === mask);
+      if (!probe) this.probes.push(probe = { key, mask, map: new Map(), bits: new Uint32Array(2048) });
+      const bit = filterBit(value);
+      probe.bits[bit >>> 5]! |= 1 << (bit & 31);
+      let list = probe.map.get(value);
+      if (!list) probe.map.set(value, list = []);
       list.push(e);
     };
     if (plain(F.InPorts) && c.inPorts.length > 0) {
-      for (let i = 0; i < c.inPorts.length; i++) if (c.inPorts[i]! >= 0) add(Key.InPort, c.inPorts[i]!);
+      for (let i = 0; i < c.inPorts.length; i++) if (c.inPorts[i]! >= 0) add(Key.InPort, -1, c.inPorts[i]!);
       return;
     }
-    if (plain(F.NwSrc) && c.nwSrcMask === -1) return add(Key.NwSrc, c.nwSrc);
-    if (plain(F.NwDst) && c.nwDstMask === -1) return add(Key.NwDst, c.nwDst);
+    if (plain(F.NwSrc) && c.nwSrcMask !== 0) return add(Key.NwSrc, c.nwSrcMask, c.nwSrc);
+    if (plain(F.NwDst) && c.nwDstMask !== 0) return add(Key.NwDst, c.nwDstMask, c.nwDst);
     const full = 0xffffff;
     // MACs are indexed by their low 24 bits (a small integer key); the full match checks the rest.
-    if (plain(F.DlSrc) && c.dlSrcMaskHi === full && c.dlSrcMaskLo === full) return add(Key.DlSrc, c.dlSrcLo);
-    if (plain(F.DlDst) && c.dlDstMaskHi === full && c.dlDstMaskLo === full) return add(Key.DlDst, c.dlDstLo);
+    if (plain(F.DlSrc) && c.dlSrcMaskHi === full && c.dlSrcMaskLo === full) return add(Key.DlSrc, -1, c.dlSrcLo);
+    if (plain(F.DlDst) && c.dlDstMaskHi === full && c.dlDstMaskLo === full) return add(Key.DlDst, -1, c.dlDstLo);
+    if (plain(F.TpDst) && c.tpDstStart === c.tpDstEnd) return add(Key.TpDst, -1, c.tpDstStart);
     this.always.push(e);
   }
 
@@ -94,14 +116,23 @@ export class ConditionMatcher implements TraceMatcher {
   matchAtIngress(ctx: PacketContext): boolean {
     const serial = ++this.serial;
     let matched = false;
-    const keys = this.activeKeys;
-    if (keys.length !== 0) {
+    const probes = this.probes;
+    if (probes.length !== 0) {
       const pkt = ctx.pkt;
-      for (let k = 0; k < keys.length; k++) {
-        const key = keys[k]!;
-        const value = key === Key.InPort ? ctx.ingressPort : key === Key.NwSrc ? (pkt.isIp ? pkt.nwSrc | 0 : NaN)
-          : key === Key.NwDst ? (pkt.isIp ? pkt.nwDst | 0 : NaN) : key === Key.DlSrc ? macLo(pkt.ethSrc) : macLo(pkt.ethDst);
-        const list = this.index[key]!.get(value);
+      const ip = pkt.isIp;
+      for (let k = 0; k < probes.length; k++) {
+        const probe = probes[k]!;
+        const key = probe.key;
+        let value: number;
+        if (key === Key.InPort) value = ctx.ingressPort;
+        else if (key === Key.NwSrc) { if (!ip) continue; value = pkt.nwSrc & probe.mask; }
+        else if (key === Key.NwDst) { if (!ip) continue; value = pkt.nwDst & probe.mask; }
+        else if (key === Key.DlSrc) value = pkt.ethSrc & 0xffffff;
+        else if (key === Key.DlDst) value = pkt.ethDst & 0xffffff;
+        else { if (!pkt.hasL4) continue; value = pkt.tpDst; }
+        const bit = filterBit(value);
+        if ((probe.bits[bit >>> 5]! & (1 << (bit & 31))) === 0) continue;
+        const list = probe.map.get(value);
         if (list !== undefined && this.test(list, ctx, serial)) matched = true;
       }
     }

@@ -6,7 +6,7 @@
 // Only the 12-bit VLAN id of a tag is kept (MidoNet's FlowMatch keeps no PCP/DEI), so a rebuilt tag
 // has priority 0.
 import { ETH_QINQ, ETH_VLAN, MAX_VLANS, type Packet } from '../packet.js';
-import { read16, readMac, write16, writeMac } from './bytes.js';
+import { read16, write16, writeMac } from './bytes.js';
 
 export const ETH_HDR_LEN = 14;
 export const VLAN_TAG_LEN = 4;
@@ -19,8 +19,11 @@ export type EthernetError = 'eth_truncated' | 'vlan_truncated' | 'too_many_vlans
  */
 export function parseEthernet(buf: Uint8Array, off: number, end: number, pkt: Packet): number | EthernetError {
   if (end - off < ETH_HDR_LEN) return 'eth_truncated';
-  pkt.ethDst = readMac(buf, off);
-  pkt.ethSrc = readMac(buf, off + 6);
+  // Written inline, not through readMac(): a 48-bit value returned from a call that is not inlined
+  // is boxed, which would allocate on every packet.
+  pkt.ethDst = ((buf[off]! << 8) | buf[off + 1]!) * 0x100000000 + (((buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!) >>> 0);
+  const s = off + 6;
+  pkt.ethSrc = ((buf[s]! << 8) | buf[s + 1]!) * 0x100000000 + (((buf[s + 2]! << 24) | (buf[s + 3]! << 16) | (buf[s + 4]! << 8) | buf[s + 5]!) >>> 0);
   let p = off + 12;
   let type = read16(buf, p);
   while (type === ETH_VLAN || type === ETH_QINQ) {

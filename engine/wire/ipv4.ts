@@ -6,7 +6,7 @@
 // Lengths are checked, checksums are not (Midolman does not verify them either); every checksum is
 // recomputed when a frame is built. Bytes after `total length` (Ethernet padding) are ignored.
 import { Frag, PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet } from '../packet.js';
-import { copyBytes, paddedOptLen, read16, read32, write16, write32 } from './bytes.js';
+import { copyBytes, paddedOptLen, read16, write16, write32 } from './bytes.js';
 import { checksum, finish, pseudoHeaderSum, sumWords } from './checksum.js';
 import { emitIcmpHeader, ICMP_CHECKSUM_OFF, ICMP_HDR_LEN, parseIcmp, type IcmpError } from './icmp.js';
 import { emitTcpHeader, parseTcp, TCP_CHECKSUM_OFF, tcpHeaderLength, type TcpError } from './tcp.js';
@@ -42,8 +42,11 @@ export function parseIpv4(buf: Uint8Array, p: number, end: number, pkt: Packet):
   pkt.ttl = buf[p + 8]!;
   const proto = buf[p + 9]!;
   pkt.nwProto = proto;
-  pkt.nwSrc = read32(buf, p + 12);
-  pkt.nwDst = read32(buf, p + 16);
+  // Inline, not read32(): addresses above 2^31 returned from a call would be boxed per packet.
+  const a = p + 12;
+  pkt.nwSrc = (((buf[a]! << 24) | (buf[a + 1]! << 16) | (buf[a + 2]! << 8) | buf[a + 3]!) >>> 0);
+  const d = p + 16;
+  pkt.nwDst = (((buf[d]! << 24) | (buf[d + 1]! << 16) | (buf[d + 2]! << 8) | buf[d + 3]!) >>> 0);
   pkt.optOff = p + IPV4_HDR_LEN;
   pkt.optLen = hl - IPV4_HDR_LEN;
   const l4 = p + hl;

@@ -2,7 +2,7 @@
 //
 //   0 src 2 dst 4 seq 8 ack 12 offset|reserved|NS 13 flags 14 window 16 checksum 18 urgent 20 options
 import type { Packet } from '../packet.js';
-import { copyBytes, paddedOptLen, read16, read32, write16, write32 } from './bytes.js';
+import { copyBytes, paddedOptLen, read16, write16, write32 } from './bytes.js';
 
 export const TCP_HDR_LEN = 20;
 export const TCP_CHECKSUM_OFF = 16;
@@ -26,8 +26,11 @@ export function parseTcp(buf: Uint8Array, p: number, end: number, pkt: Packet): 
   if (hl < TCP_HDR_LEN || p + hl > end) return 'tcp_bad_offset';
   pkt.tpSrc = read16(buf, p);
   pkt.tpDst = read16(buf, p + 2);
-  pkt.tcpSeq = read32(buf, p + 4);
-  pkt.tcpAck = read32(buf, p + 8);
+  // Inline, not read32(): values above 2^31 returned from a call would be boxed per packet.
+  const q = p + 4;
+  pkt.tcpSeq = (((buf[q]! << 24) | (buf[q + 1]! << 16) | (buf[q + 2]! << 8) | buf[q + 3]!) >>> 0);
+  const a = p + 8;
+  pkt.tcpAck = (((buf[a]! << 24) | (buf[a + 1]! << 16) | (buf[a + 2]! << 8) | buf[a + 3]!) >>> 0);
   pkt.tcpFlags = read16(buf, p + 12) & 0xfff;
   pkt.tcpWindow = read16(buf, p + 14);
   pkt.tcpUrgent = read16(buf, p + 18);
