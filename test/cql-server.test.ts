@@ -92,29 +92,60 @@ t.test('the driver connects with default options and sees the node as Cassandra 
   t.equal(peers.rowLength, 0);
 });
 
-t.test('a v5 (or DSE) request gets a protocol error in a v4 frame, which makes the driver step down', async (t) => {
-  const reply = await new Promise<Buffer>((resolve, reject) => {
+/** Sends raw frames on a fresh connection and returns the first complete response frame. */
+async function rawExchange(...frames: Buffer[]): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
     const sock = net.connect(server.port, server.host);
     let data = Buffer.alloc(0);
     sock.on('data', (d) => {
       data = Buffer.concat([data, d]);
       if (data.length >= 9 && data.length >= 9 + data.readInt32BE(5)) {
         sock.destroy();
-        resolve(data);
+        resolve(data.subarray(0, 9 + data.readInt32BE(5)));
       }
     });
     sock.on('error', reject);
-    // STARTUP, version 5, stream 7, body: string map {CQL_VERSION: 3.0.0}
-    const body = Buffer.from([0, 1, 0, 11, ...Buffer.from('CQL_VERSION'), 0, 5, ...Buffer.from('3.0.0')]);
-    const header = Buffer.from([0x05, 0, 0, 7, 0x01, 0, 0, 0, body.length]);
-    sock.write(Buffer.concat([header, body]));
+    sock.write(Buffer.concat(frames));
   });
+}
+
+function frame(version: number, stream: number, opcode: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUInt8(version, 0);
+  header.writeInt16BE(stream, 2);
+  header.writeUInt8(opcode, 4);
+  header.writeInt32BE(body.length, 5);
+  return Buffer.concat([header, body]);
+}
+
+/** [code, message] of an ERROR frame. */
+function errorOf(reply: Buffer): [number, string] {
+  if (reply[4] !== 0x00) throw new Error(`expected an ERROR frame, got opcode ${reply[4]}`);
+  const len = reply.readUInt16BE(13);
+  return [reply.readInt32BE(9), reply.subarray(15, 15 + len).toString()];
+}
+
+const STARTUP_BODY = Buffer.from([0, 1, 0, 11, ...Buffer.from('CQL_VERSION'), 0, 5, ...Buffer.from('3.0.0')]);
+
+t.test('a v5 (or DSE) request gets a protocol error in a v4 frame, which makes the driver step down', async (t) => {
+  const reply = await rawExchange(frame(0x05, 7, 0x01, STARTUP_BODY));
   t.equal(reply[0], 0x84, 'response header says v4');
   t.equal(reply.readInt16BE(2), 7, 'same stream id');
-  t.equal(reply[4], 0x00, 'ERROR opcode');
-  t.equal(reply.readInt32BE(9), 0x000a, 'protocol error code');
-  const msgLen = reply.readUInt16BE(13);
-  t.match(reply.subarray(15, 15 + msgLen).toString(), /^Invalid or unsupported protocol version \(5\)/);
+  const [code, message] = errorOf(reply);
+  t.equal(code, 0x000a, 'protocol error code');
+  t.match(message, /^Invalid or unsupported protocol version \(5\)/);
+});
+
+t.test('wire: OPTIONS before STARTUP is fine, QUERY before STARTUP is a protocol error', async (t) => {
+  const supported = await rawExchange(frame(0x04, 1, 0x05, Buffer.alloc(0)));
+  t.equal(supported[4], 0x06, 'SUPPORTED');
+  t.match(supported.toString('latin1'), /PROTOCOL_VERSIONS.*4\/v4/s);
+  const query = Buffer.concat([Buffer.from([0, 0, 0, 8]), Buffer.from('SELECT 1'), Buffer.from([0, 1, 0])]);
+  const [code, message] = errorOf(await rawExchange(frame(0x04, 2, 0x07, query)));
+  t.equal(code, 0x000a);
+  t.match(message, /expecting STARTUP/);
+  const [compressed] = errorOf(await rawExchange(Buffer.from([0x04, 0x01, 0, 3, 0x01, 0, 0, 0, 0])));
+  t.equal(compressed, 0x000a, 'compressed frames are refused');
 });
 
 t.test('schema statements: metadata, IF NOT EXISTS and ALREADY_EXISTS', async (t) => {
@@ -417,6 +448,17 @@ t.test('errors reach the driver with their CQL codes', async (t) => {
   t.equal(responseCode(systemWrite), codes.unauthorized);
   const dropMissing = await rejection(db.execute('DROP TABLE ks.nope'));
   t.equal(responseCode(dropMissing), codes.configError);
+});
+
+t.test('a client with a keyspace option sends USE and resolves unqualified names in it', async (t) => {
+  const scoped = client(server, { keyspace: 'ks' });
+  await scoped.connect();
+  t.teardown(() => scoped.shutdown());
+  await scoped.execute("INSERT INTO kv (k, c, v) VALUES ('scoped', 1, 'x')");
+  t.equal((await scoped.execute('SELECT v FROM kv WHERE k = ?', ['scoped'], { prepare: true })).first()['v'], 'x');
+  const unscoped = await rejection(db.execute('SELECT * FROM kv'));
+  t.equal(responseCode(unscoped), codes.invalid);
+  t.match(unscoped.message, /No keyspace has been specified/);
 });
 
 t.test('UNPREPARED after the node forgets its statements: the driver prepares again', async (t) => {

@@ -1,6 +1,20 @@
 // A CQL native protocol v4 server over TCP for tests: enough for the real cassandra-driver to connect
 // with default options, backed by the in-memory engine, with fault injection and stop/start on the
 // same port to play a cluster going away and coming back.
+//
+//   const server = await CqlTestServer.start({ port: 0 });
+//   const client = new cassandra.Client({ contactPoints: [server.contactPoint], localDataCenter: 'dc1' });
+//
+// One node (dc1/rack1, Cassandra 3.11.16, Murmur3, token 0), no compression, no TLS. Protocol v4
+// only: the driver's first STARTUP (DSE v2, 0x42) gets "Invalid or unsupported protocol version" in a
+// v4 frame and the driver reconnects with v4. The CQL subset (see parser.ts) covers what a trace store
+// needs: CREATE/DROP KEYSPACE|TABLE, TRUNCATE, USE, INSERT [IF NOT EXISTS] [USING TTL|TIMESTAMP],
+// UPDATE (columns, counters, collections), DELETE (rows, ranges, partitions, columns), SELECT with
+// partition =/IN, clustering slices, ORDER BY, LIMIT, ALLOW FILTERING, count(*), ttl(), writetime(),
+// paging, BEGIN ... APPLY BATCH. Not modelled: secondary indexes, static columns, UDTs, tuples,
+// materialized views, LWT beyond INSERT IF NOT EXISTS, and last-write-wins by timestamp (writes apply
+// in arrival order; USING TIMESTAMP only feeds writetime()). Anything outside the subset is a
+// SYNTAX_ERROR or INVALID that names it.
 import net from 'node:net';
 import type { BatchType } from './ast.js';
 import { Engine, type ExecResult, type Prepared, type SchemaChange } from './engine.js';

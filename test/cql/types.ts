@@ -498,7 +498,7 @@ export function literalToBytes(l: Literal, t: CqlType, receiver: string): Buffer
     case 'text':
       return encodeText(l.v);
     case 'ascii':
-      return /^[\x00-\x7f]*$/.test(l.v) ? Buffer.from(l.v, 'ascii') : bad();
+      return [...l.v].every((ch) => ch.charCodeAt(0) < 0x80) ? Buffer.from(l.v, 'ascii') : bad();
     case 'timestamp': {
       const ms = /^-?\d+$/.test(l.v) ? Number(l.v) : Date.parse(l.v);
       return Number.isFinite(ms) ? encodeBigint(BigInt(ms)) : bad();

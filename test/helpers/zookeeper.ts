@@ -104,6 +104,18 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
+/**
+ * The exit hook does not run when the test process is killed (tap's timeout, Ctrl-C twice): a tiny
+ * shell loop then kills the JVM and removes its files once the test process is gone.
+ */
+function guardOrphan(proc: ChildProcess, dir: string): void {
+  if (proc.pid === undefined) return;
+  const script =
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${proc.pid} 2>/dev/null; do sleep 1; done; ` +
+    `if ! kill -0 ${process.pid} 2>/dev/null; then kill -9 ${proc.pid} 2>/dev/null; rm -rf '${dir}'; fi`;
+  spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
+}
+
 export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKeeperServer> {
   const reason = missingReason();
   if (reason !== null) throw new Error(reason);
@@ -166,6 +178,7 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
     );
     child = proc;
     live.add(proc);
+    guardOrphan(proc, dir);
     // A forgotten server must not keep the test process alive; the exit hook above kills it.
     proc.unref();
     for (const s of [proc.stdout, proc.stderr]) {
