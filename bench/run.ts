@@ -8,6 +8,7 @@ const GROUPS: { names: string[]; load: () => Promise<BenchFn> }[] = [
   { names: ['engine.route_lookup.10', 'engine.route_lookup.100000'], load: async () => (await import('./route-lookup.js')).benchRouteLookup },
   { names: ['pool.bridged.w1', 'pool.bridged.w2', 'pool.routed.w2', 'pool.idle_conditions.100'], load: async () => (await import('./pool.js')).benchPool },
   { names: ['sink.sqlite.steps'], load: async () => (await import('./sink-sqlite.js')).benchSinkSqlite },
+  { names: ['sink.cassandra.steps'], load: async () => (await import('./sink-cassandra.js')).benchSinkCassandra },
   { names: ['state.conntrack.bytes_per_entry'], load: async () => (await import('./conntrack-memory.js')).benchConntrackMemory },
   { names: ['api.simulations.batch256', 'api.trace_get'], load: async () => (await import('./api.js')).benchApi },
 ];

@@ -60,11 +60,13 @@ t.test('the npm pack tarball installs and runs', { skip: built ? false : 'run `n
   t.equal(code, 0);
 });
 
-t.test('install-service writes a unit that systemd-analyze verifies', async (t) => {
-  const analyze = '/usr/bin/systemd-analyze';
+const analyze = '/usr/bin/systemd-analyze';
+// Locally a missing systemd-analyze skips; in CI it is a failure (scripts/ensure-deps.sh installs it).
+const noAnalyze = !existsSync(analyze) && process.env.CI !== 'true' ? 'systemd-analyze not installed' : false;
+
+t.test('install-service writes a unit that systemd-analyze verifies', { skip: noAnalyze }, async (t) => {
   if (!existsSync(analyze)) {
-    if (process.env.CI === 'true') t.fail('systemd-analyze missing (scripts/ensure-deps.sh installs systemd)');
-    else t.skip('systemd-analyze not installed');
+    t.fail('systemd-analyze missing (scripts/ensure-deps.sh installs systemd)');
     return;
   }
   const root = mkdtempSync(join(tmpdir(), 'midotrace-unit-'));

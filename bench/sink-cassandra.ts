@@ -1,0 +1,134 @@
+// sink.cassandra.steps (SPEC §8): steps stored per second through the Cassandra TraceSink — the
+// real cassandra-driver over TCP to the CQL test server (test/cql), for fully traced packets of
+// 20 steps each. The server runs in a worker thread so its CPU is not charged to the sink's event
+// loop, as a real cluster's would not be. A run writes the records a few hundred per event-loop
+// turn, as a busy daemon would hand them over, then flushes; the wall time covers all of it.
+// Median of RUNS. No real Cassandra runs here: this measures the client side (encoding, driver,
+// batching, in-flight bound) against a server that answers fast, not a cluster's write capacity.
+import { Worker } from 'node:worker_threads';
+import type { Stage, StepDeviceType, TraceStep } from '../engine/trace/step.js';
+import { createTraceIdGenerator } from '../engine/trace/trace-id.js';
+import { CassandraTraceBackend } from '../sinks/cassandra/index.js';
+import type { TraceRecord } from '../sinks/types.js';
+import { median, type BenchLine } from './types.js';
+
+const RUNS = 5;
+const TRACES_PER_RUN = 4_000;
+const STEPS_PER_TRACE = 20;
+const TRACES_PER_TURN = 250;
+
+const HOST = '6a1b2c3d-0000-4000-8000-00000000000a';
+const COND = 'c0000000-0000-4000-8000-000000000001';
+
+/** The stage, device and message mix of a routed, filtered packet (as in sink.sqlite.steps). */
+const SHAPE: readonly [Stage, StepDeviceType, string][] = [
+  ['reception', 'port', 'Received on port'], ['processing', 'chain', 'Port inbound chain accepted'],
+  ['reception', 'bridge', 'Bridge received the packet'], ['processing', 'chain', 'Bridge inbound chain: rule 3 matched, accept'],
+  ['processing', 'rule', 'Rule matched tcp dst 80'], ['processing', 'bridge', 'Learned MAC 02:00:00:00:00:01 on port'],
+  ['processing', 'bridge', 'Destination MAC is the router port'], ['processing', 'chain', 'Bridge outbound chain accepted'],
+  ['disposition', 'bridge', 'Forwarded to port'], ['reception', 'port', 'Entered router port'],
+  ['reception', 'router', 'Router received the packet'], ['processing', 'chain', 'Router inbound chain: DNAT 203.0.113.10:80 -> 10.0.1.10:8080'],
+  ['processing', 'rule', 'Rule dnat matched'], ['processing', 'router', 'Route 10.0.1.0/24 via port chosen'],
+  ['processing', 'router', 'TTL 64 -> 63'], ['processing', 'router', 'ARP resolved 10.0.1.10 to 02:00:00:00:01:10'],
+  ['processing', 'chain', 'Router outbound chain accepted'], ['disposition', 'router', 'Forwarded out of port'],
+  ['reception', 'port', 'Reached exterior port'], ['disposition', 'port', 'Emitted on exterior port'],
+];
+
+function deviceId(i: number): string { return `de000000-0000-4000-8000-${String(i).padStart(12, '0')}`; }
+
+function makeRecords(n: number, t0: number): TraceRecord[] {
+  const nextId = createTraceIdGenerator();
+  const recs: TraceRecord[] = [];
+  for (let r = 0; r < n; r++) {
+    const startedAtMs = t0 + r;
+    const steps: TraceStep[] = [];
+    for (let s = 0; s < STEPS_PER_TRACE; s++) {
+      const [stage, deviceType, message] = SHAPE[s % SHAPE.length]!;
+      steps.push({
+        step: s + 1, timestampMs: startedAtMs, stage, deviceType, deviceId: deviceId(s), deviceName: `${deviceType}-${s}`,
+        message, details: { n: s, frameLength: 74 + (r & 31), verdict: 'accept' },
+      });
+    }
+    recs.push({
+      id: nextId(startedAtMs), hostId: HOST, conditionIds: r % 4 === 0 ? [COND] : [], startedAtMs,
+      ingressPortId: deviceId(0), result: 'forward', steps,
+      match: {
+        ethSrc: '02:00:00:00:00:01', ethDst: '02:00:00:00:ff:01', etherType: 0x0800,
+        nwSrc: `10.0.${(r >> 8) & 255}.${r & 255}`, nwDst: '203.0.113.10', nwProto: 6, tpSrc: 1024 + (r & 0x7fff), tpDst: 80,
+      },
+    });
+  }
+  return recs;
+}
+
+/**
+ * The CQL test server in a worker thread; resolves with its port and a stop function. The server is
+ * test code: it is loaded from the sources through tsx (a dev dependency, like the bench itself),
+ * so that the build neither compiles nor ships it.
+ */
+async function serverThread(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const fromDist = !import.meta.url.endsWith('.ts');
+  const url = new URL(`${fromDist ? '../..' : '..'}/test/cql/server.ts`, import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    (async () => {
+      (await import(workerData.tsx)).register();
+      const { CqlTestServer } = await import(workerData.url);
+      const s = await CqlTestServer.start({ dataCenter: 'dc1' });
+      parentPort.on('message', () => { s.stop().then(() => parentPort.close()); });
+      parentPort.postMessage({ port: s.port });
+    })().catch((e) => parentPort.postMessage({ error: String((e && e.stack) || e) }));`;
+  const w = new Worker(code, { eval: true, workerData: { url, tsx } });
+  const port = await new Promise<number>((resolve, reject) => {
+    w.once('message', (m: { port?: number; error?: string }) => (m.port !== undefined ? resolve(m.port) : reject(new Error(m.error))));
+    w.once('error', reject);
+  });
+  return { port, stop: async () => { w.postMessage('stop'); await new Promise((r) => w.once('exit', r)); } };
+}
+
+interface RunResult { stepsPerSec: number; lost: number; errors: number }
+
+async function oneRun(contactPoint: string, run: number): Promise<RunResult> {
+  const sink = new CassandraTraceBackend({
+    contactPoints: [contactPoint], localDataCenter: 'dc1', keyspace: `bench_${run < 0 ? 'warm' : run}`,
+  });
+  const first = await sink.firstAttempt();
+  if (first.state !== 'ready') throw new Error(`cassandra test server not ready: ${first.error ?? first.state}`);
+  const recs = makeRecords(TRACES_PER_RUN, Date.UTC(2030, 0, 1) + (run + 1) * TRACES_PER_RUN);
+  const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < recs.length; i++) {
+    sink.write(recs[i]!);
+    if ((i + 1) % TRACES_PER_TURN === 0) await yieldTurn();
+  }
+  await sink.flush();
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const s = sink.stats();
+  await sink.close();
+  return { stepsPerSec: s.stepsWritten / secs, lost: s.stepsLost, errors: s.writeErrors };
+}
+
+export async function benchSinkCassandra(): Promise<BenchLine[]> {
+  const server = await serverThread();
+  try {
+    const contactPoint = `127.0.0.1:${server.port}`;
+    await oneRun(contactPoint, -1); // warm-up: JIT, prepared statements
+    const samples: number[] = [];
+    let lost = 0;
+    let errors = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const r = await oneRun(contactPoint, run);
+      samples.push(r.stepsPerSec);
+      lost += r.lost;
+      errors += r.errors;
+    }
+    return [{
+      bench: 'sink.cassandra.steps', value: Math.round(median(samples)), unit: 'steps/s',
+      runs: RUNS, tracesPerRun: TRACES_PER_RUN, stepsPerTrace: STEPS_PER_TRACE, stepsLost: lost, writeErrors: errors,
+      samples: samples.map(Math.round), server: 'CQL test server (test/cql) in a worker thread',
+    }];
+  } finally {
+    await server.stop();
+  }
+}
