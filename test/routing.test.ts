@@ -186,9 +186,10 @@ t.test('a lookup does not allocate', async (t) => {
   obs.observe({ entryTypes: ['gc'] });
   await new Promise((r) => setImmediate(r));
   gcs.length = 0;
-  const sink = run(2_000_000);
+  const sink = run(8_000_000);
   await new Promise((r) => setTimeout(r, 20)); // gc entries are delivered asynchronously
   obs.disconnect();
-  // Two million lookups allocating even 16 bytes each would fill the young generation many times.
-  t.equal(gcs.length, 0, `no garbage collection during 2M lookups (sink ${sink})`);
+  // Eight million lookups allocating even 16 bytes each would fill the young generation 8+ times; one
+  // GC is allowed for whatever else the test process does meanwhile.
+  t.ok(gcs.length <= 1, `${gcs.length} garbage collections during 8M lookups (sink ${sink})`);
 });
