@@ -130,19 +130,7 @@ export class PacketContext {
   begin(nowMs: number): void {
     this.nowMs = nowMs;
     this.ingressPort = -1;
-    this.inPort = -1;
-    this.outPort = -1;
-    this.devicesTraversed = 0;
-    this.clearTraversed();
-    this.forwardFlow = -1;
-    this.nwDstRewritten = false;
-    this.result = ResultCode.Drop;
-    this.reason = 'none';
-    this.resultSet = false;
-    this.emitCount = 0;
-    this.genCount = 0;
-    this.generating = false;
-    this.poolTop = 0;
+    this.resetRun();
     this.traced = this.forceTrace;
     if (this.conditionIds.length !== 0) this.conditionIds.length = 0; // setting length is a slow runtime call
     if (this.steps.length !== 0) this.steps = [];
@@ -153,11 +141,17 @@ export class PacketContext {
    * condition ids: used when a device-scoped condition asks for a traced re-run.
    */
   rewind(): void {
-    this.clearTraversed();
+    this.resetRun();
     this.pkt.copyFrom(this.origPkt);
+    this.steps = [];
+  }
+
+  /** What one run through the network leaves behind: traversal, flow state, result, emits. */
+  private resetRun(): void {
     this.inPort = -1;
     this.outPort = -1;
     this.devicesTraversed = 0;
+    this.clearTraversed();
     this.forwardFlow = -1;
     this.nwDstRewritten = false;
     this.result = ResultCode.Drop;
@@ -167,7 +161,6 @@ export class PacketContext {
     this.genCount = 0;
     this.generating = false;
     this.poolTop = 0;
-    this.steps = [];
   }
 
   markTraversed(device: number): void {

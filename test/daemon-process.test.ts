@@ -100,28 +100,29 @@ t.test('serve, SIGHUP good and bad config, SIGTERM drains every accepted trace',
   t.equal(one?.complete, true);
 });
 
-t.test('a bad config file is refused at start with the key named, exit 1', async (t) => {
+type TestT = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** Starts the daemon on a config file that must be refused; resolves with its exit code and stderr. */
+async function refusedAt(t: TestT, yaml: string): Promise<{ code: unknown; err: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'midotrace-proc-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cfgPath = join(dir, 'bad.yaml');
-  writeFileSync(cfgPath, 'listen: 0.0.0.0:8181\nworkers:\n  threads: 0\n');
+  const cfgPath = join(dir, 'config.yaml');
+  writeFileSync(cfgPath, yaml);
   const child = spawn(process.execPath, [...CLI_ENTRY, 'daemon', '--config', cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   const [code] = await once(child, 'exit');
-  t.equal(code, 1);
-  t.match(err, /workers\.threads/);
+  return { code, err };
+}
+
+t.test('a bad config file is refused at start with the key named, exit 1', async (t) => {
+  const r = await refusedAt(t, 'listen: 127.0.0.1:0\nworkers:\n  threads: 0\n');
+  t.equal(r.code, 1);
+  t.match(r.err, /workers\.threads/);
 });
 
 t.test('listening beyond loopback without tokens is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'midotrace-proc-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cfgPath = join(dir, 'open.yaml');
-  writeFileSync(cfgPath, 'listen: 0.0.0.0:8181\n');
-  const child = spawn(process.execPath, [...CLI_ENTRY, 'daemon', '--config', cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const [code] = await once(child, 'exit');
-  t.equal(code, 1);
-  t.match(err, /api\.tokens/);
+  const r = await refusedAt(t, 'listen: 0.0.0.0:8181\n');
+  t.equal(r.code, 1);
+  t.match(r.err, /api\.tokens/);
 });
