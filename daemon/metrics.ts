@@ -21,7 +21,7 @@ export class DaemonMetrics {
 
   constructor(src: MetricSources) {
     const r = this.registry;
-    collectDefaultMetrics({ register: r, prefix: 'midotrace_process_' });
+    collectDefaultMetrics({ register: r, prefix: 'midotrace_' });
     this.simulations = new Counter({ name: 'midotrace_simulations_total', help: 'Packets simulated, by result.', labelNames: ['result'], registers: [r] });
     this.traced = new Counter({ name: 'midotrace_traced_packets_total', help: 'Packets traced.', registers: [r] });
     this.requests = new Histogram({
