@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { runSimulate } from './simulate.js';
 import { registerApiCommands } from './commands.js';
+import { registerTopologyCommands } from './topology.js';
 import { EXIT_USER, UserError } from './exit.js';
 import { VERSION } from './version.js';
 
@@ -64,6 +65,7 @@ export function buildProgram(print: (s: string) => void): Command {
     });
 
   registerApiCommands(program, print);
+  registerTopologyCommands(program, print);
   return program;
 }
 

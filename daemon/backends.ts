@@ -44,6 +44,29 @@ export async function openTraceBackend(config: Readonly<Config>, log: Logger): P
         close: () => b.close(),
       };
     }
+    case 'cassandra': {
+      // Loaded only when chosen: offline mode never loads the driver.
+      const { openCassandraTraceBackend } = await import('../sinks/cassandra/index.js');
+      const c = config.cassandra;
+      // Starts even while Cassandra is down: the backend retries, reports unhealthy, and the queue
+      // counts what it cannot store. Only a keyspace this release cannot use stops the start.
+      const r = await openCassandraTraceBackend({
+        contactPoints: [...c.contactPoints], localDataCenter: c.localDataCenter, keyspace: c.keyspace,
+        replication: { ...c.replication }, tls: c.tls, readConsistency: c.readConsistency, writeConsistency: c.writeConsistency,
+        maxInFlight: c.maxInFlight, ttlSeconds: config.sink.retentionDays * 86_400,
+        ...(c.username !== undefined ? { username: c.username, password: c.password ?? '' } : {}),
+        maxQueuedTraces: config.sink.queueTraces, maxQueuedSteps: config.sink.queueSteps,
+        log,
+      });
+      if (!r.ok) throw new StartError(`cassandra keyspace ${c.keyspace}: ${r.message}`);
+      const b = r.backend;
+      if (r.first.state !== 'ready') log.warn({ contactPoints: c.contactPoints, reason: r.first.error }, 'cassandra unreachable at start; retrying in the background');
+      return {
+        sink: b, store: b,
+        health: () => { const h = b.health(); return { name: 'sink:cassandra', ok: h.ok, detail: h.detail }; },
+        close: () => b.close(),
+      };
+    }
     default:
       throw new StartError(`sink.backend ${config.sink.backend} is not available in this build`);
   }
@@ -56,6 +79,11 @@ export async function openConditionBackend(config: Readonly<Config>, log: Logger
       if (!r.ok) throw new StartError(`sqlite.path ${config.sqlite.path}: ${r.message}`);
       const store = r.store;
       return { store, health: () => ({ name: 'conditions:sqlite', ok: true }), close: () => store.close() };
+    }
+    case 'zookeeper': {
+      // Loaded only when used: offline mode never loads the ZooKeeper client.
+      const { openZkConditionBackend } = await import('./zk/open.js');
+      return openZkConditionBackend(config, log);
     }
     default:
       throw new StartError(`conditions.store ${config.conditions.store} is not available in this build`);

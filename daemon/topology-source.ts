@@ -35,9 +35,14 @@ export class FileTopologySource implements TopologySource {
   async close(): Promise<void> {}
 }
 
-export async function openTopologySource(config: Readonly<Config>, _log: Logger): Promise<TopologySource> {
+export async function openTopologySource(config: Readonly<Config>, log: Logger): Promise<TopologySource> {
   switch (config.topology.source) {
     case 'file': return new FileTopologySource(config.topology.file);
+    case 'zookeeper': {
+      // Loaded only when used: offline mode never loads the ZooKeeper client.
+      const { openZkTopologySource } = await import('./zk/open.js');
+      return openZkTopologySource(config, log);
+    }
     default: throw new StartError(`topology.source ${config.topology.source} is not available in this build`);
   }
 }

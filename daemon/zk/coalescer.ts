@@ -1,0 +1,77 @@
+// Runs one resync task for a burst of ZooKeeper watch events: events only mark what is dirty and
+// kick(); the task reads everything dirty at once. Never two runs at a time; a kick during a run
+// earns exactly one more run after it, so no change is left unread. A failed run (connection lost,
+// timeout) is retried with capped exponential backoff; kick({ now: true }) skips the wait (the
+// session came back).
+
+export interface CoalescerOptions {
+  /** Delay between the first kick of a burst and the run: later events of the burst ride along. */
+  delayMs: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** A run threw (a bug: tasks report failure by returning false). */
+  onError(err: unknown): void;
+}
+
+export class Coalescer {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private again = false;
+  private failures = 0;
+  private stopped = false;
+
+  /** `task` resolves true when everything dirty was read, false to be retried later. */
+  constructor(
+    private readonly task: () => Promise<boolean>,
+    private readonly opts: CoalescerOptions,
+  ) {}
+
+  kick(o: { now?: boolean } = {}): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer !== null) {
+      if (o.now !== true) return;
+      clearTimeout(this.timer);
+    }
+    this.schedule(this.opts.delayMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => void this.run(), ms);
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
+    this.timer = null;
+    this.running = true;
+    this.again = false;
+    let ok = false;
+    try {
+      ok = await this.task();
+    } catch (err) {
+      this.opts.onError(err);
+    }
+    this.running = false;
+    if (this.stopped) return;
+    if (ok) {
+      this.failures = 0;
+      if (this.again) this.schedule(this.opts.delayMs);
+    } else {
+      this.failures++;
+      const min = this.opts.retryMinMs ?? 100;
+      const max = this.opts.retryMaxMs ?? 5_000;
+      const wait = Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
+      this.schedule(this.again ? this.opts.delayMs : wait);
+    }
+    this.again = false;
+  }
+}

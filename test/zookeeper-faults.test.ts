@@ -1,0 +1,208 @@
+// A daemon on ZooKeeper through faults (issue P4), one daemon followed through its whole life:
+// ZooKeeper unreachable at start (the daemon starts, reports down, loads everything once it answers);
+// ZooKeeper stopped mid-run (simulation and tracing go on with the last snapshot) and restarted
+// (resync, including changes made while the daemon was cut off); a forced session expiry (new
+// session, full resync, watches re-armed).
+import t from 'tap';
+import { Writable } from 'node:stream';
+import { createLogger } from '../daemon/log.js';
+import { ZkClient } from '../daemon/zk/client.js';
+import { ZkConditionStore } from '../daemon/zk/condition-store.js';
+import { ZkSession } from '../daemon/zk/session.js';
+import { ZkTopologySource } from '../daemon/zk/topology-store.js';
+import { importTopology } from '../daemon/zk/topology-import.js';
+import type { TopologyDoc } from '../engine/topology/doc.js';
+import type { BackendHealth } from '../api/deps.js';
+import { IP, MAC, testNet } from './helpers/api-deps.js';
+import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { Net, pk } from './helpers/net.js';
+import { startTcpProxy, startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
+
+const skip = zookeeperSkip();
+if (skip !== false) {
+  t.comment(`skipping ZooKeeper tests: ${skip}`);
+  t.pass('skipped');
+} else {
+  await run();
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<number> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - start;
+}
+
+async function run(): Promise<void> {
+  const zk = await startZooKeeper();
+  t.teardown(() => zk.stop());
+  const proxy = await startTcpProxy(zk.port);
+  t.teardown(() => proxy.close());
+  const log = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
+  const admin = await ZkClient.connect(zk.connectString, { sessionTimeout: 10_000, spinDelay: 100 });
+  if (!admin.ok) throw new Error(admin.error.message);
+  const c = admin.value;
+  t.teardown(() => c.close());
+  const root = '/faults';
+
+  // Conditions are written through a store of our own (another host, as far as the daemon knows).
+  const otherHost = new ZkConditionStore({
+    session: new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 10_000, log, name: 'other-host', spinDelayMs: 100, retryMinMs: 50 }),
+    root,
+    log,
+  });
+  t.teardown(() => otherHost.close());
+  await otherHost.ready(10_000);
+
+  const net = testNet();
+  const doc: TopologyDoc = net.doc;
+  const vm1 = net.id('vm1');
+  let seq = 0;
+  const udpFrom = (inPort: string) => ({ inPort, packet: pk.udp(MAC.vm1, MAC.vm2, IP.vm1, IP.vm2, { tpSrc: 5000 + (seq++ % 50_000) }) });
+
+  // Set-up failures throw: the root test may not assert between awaits before its subtests exist.
+  if (!(await importTopology(c, root, doc)).ok) throw new Error('topology import failed');
+  const late = await otherHost.create({ name: 'late', nwProto: 17, inPorts: [vm1] });
+  if (!late.ok) throw new Error('condition not stored');
+  const lateId = late.condition.id;
+
+  let td: TestDaemon | null = null;
+  t.teardown(async () => {
+    await td?.close();
+  });
+  const daemon = () => td!.daemon;
+  const zkHealth = (): BackendHealth[] => daemon().health().backends.filter((b) => b.name.endsWith(':zookeeper'));
+  const allUp = (): boolean => zkHealth().length === 2 && zkHealth().every((b) => b.ok);
+  const allDown = (): boolean => zkHealth().every((b) => !b.ok);
+  /** Simulates one packet from `inPort`; null when the port is unknown. */
+  const send = async (inPort: string): Promise<{ result: string; traceIds: string[] } | null> => {
+    const r = await daemon().simulate([udpFrom(inPort)], false);
+    if (!r.ok) {
+      if (r.code === 'unknown_port') return null;
+      throw new Error(`${r.code}: ${r.message}`);
+    }
+    return r.results[0]!;
+  };
+  /** The conditions the workers match a UDP packet from vm1 with (every test condition matches it). */
+  const workerConditions = async (): Promise<string[]> => {
+    const r = await send(vm1);
+    if (r === null || r.traceIds.length === 0) return [];
+    await daemon().backends.sink.flush();
+    const trace = await daemon().backends.traces.get(r.traceIds[0]!);
+    return [...(trace?.conditionIds ?? [])].sort();
+  };
+  const tracedBy = async (conditionId: string): Promise<boolean> => (await workerConditions()).includes(conditionId);
+  const sources = () => ({
+    topology: daemon().topologySource as ZkTopologySource,
+    conditions: daemon().backends.conditions as ZkConditionStore,
+  });
+
+  await t.test('ZooKeeper unreachable at start: the daemon starts, reports it, and loads everything once it answers', async (t) => {
+    await zk.kill();
+    const started = Date.now();
+    td = await startTestDaemon(doc, {
+      config: {
+        topology: { source: 'zookeeper' },
+        conditions: { store: 'zookeeper' },
+        // Through the proxy, so later tests can cut this daemon off alone.
+        zookeeper: { connect: proxy.connectString, root, sessionTimeoutMs: 6_000 },
+        workers: { threads: 1, batchSize: 64 },
+      },
+    });
+    const took = Date.now() - started;
+    t.ok(took < 8_000, `started in ${took} ms without ZooKeeper`);
+    t.equal(daemon().health().ok, false, '/healthz reports the daemon unhealthy');
+    t.match(zkHealth(), [
+      { name: 'topology:zookeeper', ok: false, detail: /no session yet/ },
+      { name: 'conditions:zookeeper', ok: false, detail: /no session yet/ },
+    ]);
+    t.equal(await send(vm1), null, 'an empty topology meanwhile');
+    t.ok(sources().topology instanceof ZkTopologySource && sources().conditions instanceof ZkConditionStore);
+
+    await zk.start();
+    const ms = await until('both ZooKeeper backends healthy', allUp);
+    t.comment(`backends healthy ${ms} ms after ZooKeeper started`);
+    await until('the topology loaded', async () => (await send(vm1)) !== null, 5_000);
+    await until('the stored condition published to the workers', () => tracedBy(lateId), 5_000);
+    t.ok(daemon().health().ok, 'healthy');
+  });
+
+  await t.test('ZooKeeper stopped mid-run: simulation and tracing go on; a restart resyncs what changed meanwhile', async (t) => {
+    const before = { topology: sources().topology.session.anyClient!.sessionId, conditions: sources().conditions.session.anyClient!.sessionId };
+    await zk.kill();
+    await until('the daemon notices', allDown, 10_000);
+    t.equal(daemon().health().ok, false);
+    t.match(await send(vm1), { result: 'forward' }, 'still simulating on the last snapshot');
+    t.ok(await tracedBy(lateId), 'and tracing with the last conditions');
+    t.same((await daemon().backends.conditions.list()).map((x) => x.id), [lateId], 'the API lists the last snapshot');
+
+    // Keep the daemon cut off while ZooKeeper comes back and another host changes things.
+    proxy.cut();
+    await zk.start();
+    await until('the other host reconnects', () => otherHost.session.connected && c.state === 'connected', 10_000);
+    const away = await otherHost.create({ name: 'made-while-away', nwProto: 17, inPorts: [vm1] });
+    t.ok(away.ok);
+    const awayId = away.ok ? away.condition.id : '';
+    t.ok(await otherHost.delete(lateId));
+    const grown = new Net();
+    Object.assign(grown.doc, structuredClone(doc));
+    grown.port('br', 'vm5');
+    const imported = await importTopology(c, root, grown.doc);
+    t.match(imported, { ok: true, how: 'incremental' });
+    t.equal(await send(grown.id('vm5')), null, 'not seen while cut off');
+    proxy.heal();
+
+    await until('backends healthy again', allUp, 10_000);
+    t.same(
+      { topology: sources().topology.session.anyClient!.sessionId, conditions: sources().conditions.session.anyClient!.sessionId },
+      before,
+      'the same sessions resumed',
+    );
+    await until('the port added while away', async () => (await send(grown.id('vm5'))) !== null, 3_000);
+    await until('the condition added while away', () => tracedBy(awayId), 3_000);
+    await until('the condition deleted while away', async () => !(await tracedBy(lateId)), 3_000);
+    t.same(await workerConditions(), [awayId], 'the workers hold exactly the conditions in ZooKeeper');
+    t.pass('changes made while the daemon was cut off arrived on reconnection');
+  });
+
+  await t.test('a forced session expiry: new sessions, full resync, watches re-armed', async (t) => {
+    const src = sources();
+    const old = { topology: src.topology.session.anyClient!, conditions: src.conditions.session.anyClient! };
+    const oldIds = { topology: old.topology.sessionId, conditions: old.conditions.sessionId };
+    proxy.cut();
+    // End both of the daemon's sessions from elsewhere while it cannot hear about it.
+    for (const victim of [old.topology, old.conditions]) {
+      const thief = await ZkClient.connect(zk.connectString, { sessionTimeout: 6_000, session: victim.session });
+      if (!thief.ok) throw new Error(thief.error.message);
+      await thief.value.close();
+    }
+    // Changes the expired sessions' watches can never report.
+    const during = await otherHost.create({ name: 'made-during-expiry', nwProto: 17, inPorts: [vm1] });
+    t.ok(during.ok);
+    const duringId = during.ok ? during.condition.id : '';
+    const shrunk = structuredClone(doc);
+    t.match(await importTopology(c, root, shrunk), { ok: true, removed: 1 }, 'vm5 removed');
+    proxy.heal();
+
+    await until('new sessions', () =>
+      src.topology.session.connected && src.conditions.session.connected &&
+      src.topology.session.anyClient!.sessionId !== oldIds.topology && src.conditions.session.anyClient!.sessionId !== oldIds.conditions, 15_000);
+    await until('healthy', allUp, 5_000);
+    await until('the topology resynced', async () => (await send(new Net().id('vm5'))) === null, 3_000);
+    await until('the conditions resynced', () => tracedBy(duringId), 3_000);
+    t.pass('changes made while the sessions were dead arrived with the new sessions');
+
+    // The new sessions' watches work: later changes keep arriving.
+    const after = await otherHost.create({ name: 'after-expiry', nwProto: 17, inPorts: [vm1] });
+    t.ok(after.ok);
+    await until('a later condition', () => tracedBy(after.ok ? after.condition.id : ''), 3_000);
+    const grown = new Net();
+    Object.assign(grown.doc, structuredClone(doc));
+    grown.port('br', 'vm6');
+    t.ok((await importTopology(c, root, grown.doc)).ok);
+    await until('a later topology change', async () => (await send(grown.id('vm6'))) !== null, 3_000);
+    t.pass('watches were re-armed');
+  });
+}
