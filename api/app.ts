@@ -19,6 +19,12 @@ async function errorsAsJson(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
   } catch (err) {
+    // A store that cannot reach its backend says so with a code (e.g. ZkUnavailableError): a 503
+    // the client may retry, not a 500.
+    if ((err as { code?: unknown }).code === 'backend_unavailable') {
+      fail(ctx, 'backend_unavailable', (err as Error).message);
+      return;
+    }
     ctx.app.emit('error', err, ctx);
     // A half-read request body cannot be answered on a kept-alive connection.
     if (!ctx.req.complete) ctx.set('Connection', 'close');

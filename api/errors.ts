@@ -31,6 +31,8 @@ export const API_ERRORS = {
   /** Anything unexpected. The message may hold internals, so the client sees a fixed sentence. */
   internal: { status: 500, expose: false },
   shutting_down: { status: 503, expose: true },
+  /** A backend (ZooKeeper, Cassandra) cannot be reached right now; the request may be retried. */
+  backend_unavailable: { status: 503, expose: true },
 } as const satisfies Record<string, { status: number; expose: boolean }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -555,3 +555,16 @@ t.test('paging through 10,000 traces by Link headers: no duplicates, no gaps', a
   t.equal(host.body.length, 5);
   t.equal((await c<TraceSummary[]>('GET', '/traces?hostId=00000000-0000-4000-8000-000000000000')).body.length, 0, 'hostId filters');
 });
+
+t.test('a store whose backend is unreachable answers 503 backend_unavailable', async (t) => {
+  const down = Object.assign(new Error('ZooKeeper is unreachable'), { code: 'backend_unavailable' });
+  const api = await startTestApi();
+  t.teardown(() => api.close());
+  const conditions = api.deps.conditions;
+  const app = createApp({ ...api.deps, conditions: { ...conditions, list: () => conditions.list(), create: async () => { throw down; } } as typeof conditions });
+  const server = await startApiServer(app, '127.0.0.1:0');
+  t.teardown(() => server.close());
+  const res = await fetch(`http://127.0.0.1:${server.port}/trace_conditions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' });
+  t.equal(res.status, 503);
+  t.same(await res.json(), { code: 'backend_unavailable', message: 'ZooKeeper is unreachable' });
+});
