@@ -70,7 +70,7 @@ export async function benchPool(): Promise<BenchLine[]> {
   const ratios: number[] = [];
   const withs: number[] = [];
   const withouts: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     p2.setConditions(idleConditions());
     const w = await throughput(p2, bridgedFlow());
     p2.setConditions([]);

@@ -39,7 +39,9 @@ function refresh(): void {
   }
   const { version, text } = conditionsSnap.read();
   const list = text === '' ? [] : JSON.parse(text) as PublishedCondition[];
-  sim!.ctx.matcher = list.length === 0 ? null : new ConditionMatcher(topo!, list, hits);
+  // Always a ConditionMatcher, even an empty one: the simulation code then sees one shape whether or
+  // not conditions exist, and adding the first condition does not deoptimize the hot path.
+  sim!.ctx.matcher = new ConditionMatcher(topo!, list, hits);
   condVersion = version;
 }
 
