@@ -23,6 +23,7 @@ import type {
   PutConditionResult,
 } from '../../sinks/types.js';
 import type { Logger } from '../log.js';
+import { ReadyLatch } from './ready-latch.js';
 import type { ZkClient, ZkError, ZkOp, ZkWatchEvent } from './client.js';
 import { mapLimit } from './batch.js';
 import { Coalescer } from './coalescer.js';
@@ -72,9 +73,9 @@ export class ZkConditionStore implements ConditionStore {
   private readonly dirty = new Set<string>();
   private childrenDirty = true;
   private dirsMissing = true;
-  private synced = false;
+  /** Set after the first complete read. */
+  private readonly firstRead = new ReadyLatch();
   private closed = false;
-  private readyWaiters: Array<() => void> = [];
 
   constructor(opts: ZkConditionStoreOptions) {
     this.paths = new ConditionPaths(opts.root);
@@ -99,22 +100,14 @@ export class ZkConditionStore implements ConditionStore {
 
   /** Resolves after the first complete read, or after `timeoutMs` (ZooKeeper may be down). */
   ready(timeoutMs: number): Promise<boolean> {
-    if (this.synced) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
-      this.readyWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.firstRead.wait(timeoutMs);
   }
 
   health(): BackendHealth {
-    const ok = this.session.connected && this.synced;
+    const ok = this.session.connected && this.firstRead.isSet;
     const invalid = [...this.entries.values()].filter((e) => e.condition === null).length;
     const what = `${this.entries.size - invalid} conditions${invalid > 0 ? `, ${invalid} invalid znodes ignored` : ''}`;
-    return { name: 'conditions:zookeeper', ok, detail: `${this.session.describe()}; ${what}${this.synced ? '' : ' (not loaded yet)'}` };
+    return { name: 'conditions:zookeeper', ok, detail: `${this.session.describe()}; ${what}${this.firstRead.isSet ? '' : ' (not loaded yet)'}` };
   }
 
   // ---- reads: from ZooKeeper when connected, else from the last snapshot ----
@@ -319,9 +312,8 @@ export class ZkConditionStore implements ConditionStore {
       changed = true;
     });
     if (changed) this.notify();
-    if (complete && !this.childrenDirty && !this.synced) {
-      this.synced = true;
-      for (const w of this.readyWaiters.splice(0)) w();
+    if (complete && !this.childrenDirty && !this.firstRead.isSet) {
+      this.firstRead.set();
     }
     return complete;
   }

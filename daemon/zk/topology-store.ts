@@ -26,6 +26,7 @@ import { basename, isContentAddressed, parseCurrent, TOPOLOGY_KINDS, TopologyPat
 import type { ZkSession } from './session.js';
 import { parseObject, type ParsedObject } from './topology-doc.js';
 import { Generation, makeEntry, type ObjectEntry } from './topology-generation.js';
+import { ReadyLatch } from './ready-latch.js';
 
 export interface ZkTopologySourceOptions {
   /** The source owns it: started here, closed by close(). */
@@ -65,9 +66,9 @@ export class ZkTopologySource implements TopologySource {
   private version = 0;
   private loaded: { version: number; result: TopologyLoad } | null = null;
   private problem: string | null = null;
-  private synced = false;
+  /** Set after the first complete read. */
+  private readonly firstRead = new ReadyLatch();
   private closed = false;
-  private readyWaiters: Array<() => void> = [];
 
   constructor(opts: ZkTopologySourceOptions) {
     this.paths = new TopologyPaths(opts.root);
@@ -90,15 +91,7 @@ export class ZkTopologySource implements TopologySource {
 
   /** Resolves after the first complete read, or after `timeoutMs` (ZooKeeper may be down). */
   ready(timeoutMs: number): Promise<boolean> {
-    if (this.synced) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
-      this.readyWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.firstRead.wait(timeoutMs);
   }
 
   /** The generation and revision served (null before the first read or when none was imported). */
@@ -138,9 +131,9 @@ export class ZkTopologySource implements TopologySource {
   }
 
   health(): BackendHealth {
-    const ok = this.session.connected && this.synced;
+    const ok = this.session.connected && this.firstRead.isSet;
     const cur = this.current;
-    const what = cur === null ? (this.synced ? 'no topology imported yet' : 'not loaded yet') : `generation ${cur.generation} revision ${cur.revision}, ${cur.objects} objects`;
+    const what = cur === null ? (this.firstRead.isSet ? 'no topology imported yet' : 'not loaded yet') : `generation ${cur.generation} revision ${cur.revision}, ${cur.objects} objects`;
     return { name: 'topology:zookeeper', ok, detail: `${this.session.describe()}; ${what}${this.problem === null ? '' : `; ${this.problem}`}` };
   }
 
@@ -232,9 +225,8 @@ export class ZkTopologySource implements TopologySource {
   }
 
   private finishFirstSync(ok: boolean): boolean {
-    if (ok && !this.synced) {
-      this.synced = true;
-      for (const w of this.readyWaiters.splice(0)) w();
+    if (ok && !this.firstRead.isSet) {
+      this.firstRead.set();
     }
     return ok;
   }
