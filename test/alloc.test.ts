@@ -5,7 +5,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { ROOT } from './helpers/cli-entry.js';
 
-function probe(flow: 'bridged' | 'routed'): { forward: boolean; gcs: number; heapGrowthBytes: number } {
+function probe(flow: 'bridged' | 'routed' | 'lookup'): { forward: boolean; gcs: number; heapGrowthBytes: number } {
   const out = execFileSync(process.execPath, ['--max-semi-space-size=1', '--import', 'tsx', 'test/helpers/alloc-probe.ts', flow], { cwd: ROOT, encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
@@ -20,4 +20,9 @@ t.test('routed path through both routers: no allocation per packet', async (t) =
   const r = probe('routed');
   t.ok(r.forward);
   t.ok(r.gcs <= 1, `${r.gcs} GCs over 1,000,000 packets`);
+});
+
+t.test('route lookup on 100,000 routes: no allocation', async (t) => {
+  const r = probe('lookup');
+  t.ok(r.gcs <= 1, `${r.gcs} GCs over 8,000,000 lookups`);
 });
