@@ -6,60 +6,13 @@
 // Median of RUNS. No real Cassandra runs here: this measures the client side (encoding, driver,
 // batching, in-flight bound) against a server that answers fast, not a cluster's write capacity.
 import { Worker } from 'node:worker_threads';
-import type { Stage, StepDeviceType, TraceStep } from '../engine/trace/step.js';
-import { createTraceIdGenerator } from '../engine/trace/trace-id.js';
 import { CassandraTraceBackend } from '../sinks/cassandra/index.js';
-import type { TraceRecord } from '../sinks/types.js';
 import { median, type BenchLine } from './types.js';
+import { makeRecords, STEPS_PER_TRACE } from './trace-records.js';
 
 const RUNS = 5;
 const TRACES_PER_RUN = 4_000;
-const STEPS_PER_TRACE = 20;
 const TRACES_PER_TURN = 250;
-
-const HOST = '6a1b2c3d-0000-4000-8000-00000000000a';
-const COND = 'c0000000-0000-4000-8000-000000000001';
-
-/** The stage, device and message mix of a routed, filtered packet (as in sink.sqlite.steps). */
-const SHAPE: readonly [Stage, StepDeviceType, string][] = [
-  ['reception', 'port', 'Received on port'], ['processing', 'chain', 'Port inbound chain accepted'],
-  ['reception', 'bridge', 'Bridge received the packet'], ['processing', 'chain', 'Bridge inbound chain: rule 3 matched, accept'],
-  ['processing', 'rule', 'Rule matched tcp dst 80'], ['processing', 'bridge', 'Learned MAC 02:00:00:00:00:01 on port'],
-  ['processing', 'bridge', 'Destination MAC is the router port'], ['processing', 'chain', 'Bridge outbound chain accepted'],
-  ['disposition', 'bridge', 'Forwarded to port'], ['reception', 'port', 'Entered router port'],
-  ['reception', 'router', 'Router received the packet'], ['processing', 'chain', 'Router inbound chain: DNAT 203.0.113.10:80 -> 10.0.1.10:8080'],
-  ['processing', 'rule', 'Rule dnat matched'], ['processing', 'router', 'Route 10.0.1.0/24 via port chosen'],
-  ['processing', 'router', 'TTL 64 -> 63'], ['processing', 'router', 'ARP resolved 10.0.1.10 to 02:00:00:00:01:10'],
-  ['processing', 'chain', 'Router outbound chain accepted'], ['disposition', 'router', 'Forwarded out of port'],
-  ['reception', 'port', 'Reached exterior port'], ['disposition', 'port', 'Emitted on exterior port'],
-];
-
-function deviceId(i: number): string { return `de000000-0000-4000-8000-${String(i).padStart(12, '0')}`; }
-
-function makeRecords(n: number, t0: number): TraceRecord[] {
-  const nextId = createTraceIdGenerator();
-  const recs: TraceRecord[] = [];
-  for (let r = 0; r < n; r++) {
-    const startedAtMs = t0 + r;
-    const steps: TraceStep[] = [];
-    for (let s = 0; s < STEPS_PER_TRACE; s++) {
-      const [stage, deviceType, message] = SHAPE[s % SHAPE.length]!;
-      steps.push({
-        step: s + 1, timestampMs: startedAtMs, stage, deviceType, deviceId: deviceId(s), deviceName: `${deviceType}-${s}`,
-        message, details: { n: s, frameLength: 74 + (r & 31), verdict: 'accept' },
-      });
-    }
-    recs.push({
-      id: nextId(startedAtMs), hostId: HOST, conditionIds: r % 4 === 0 ? [COND] : [], startedAtMs,
-      ingressPortId: deviceId(0), result: 'forward', steps,
-      match: {
-        ethSrc: '02:00:00:00:00:01', ethDst: '02:00:00:00:ff:01', etherType: 0x0800,
-        nwSrc: `10.0.${(r >> 8) & 255}.${r & 255}`, nwDst: '203.0.113.10', nwProto: 6, tpSrc: 1024 + (r & 0x7fff), tpDst: 80,
-      },
-    });
-  }
-  return recs;
-}
 
 /**
  * The CQL test server in a worker thread; resolves with its port and a stop function. The server is
