@@ -17,18 +17,12 @@ import { encodeName } from '../daemon/zk/paths.js';
 import type { TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import { conditionStoreConformance, until } from './helpers/condition-store-conformance.js';
-import { startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
+import { startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 import { IP, MAC, startTestApi, testNet } from './helpers/api-deps.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { pk } from './helpers/net.js';
 
-const skip = zookeeperSkip();
-if (skip !== false) {
-  t.comment(`skipping ZooKeeper tests: ${skip}`);
-  t.pass('skipped');
-} else {
-  await run();
-}
+await runIfZooKeeper(t, run);
 
 async function run(): Promise<void> {
   const zk = await startZooKeeper();

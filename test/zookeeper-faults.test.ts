@@ -16,15 +16,9 @@ import type { BackendHealth } from '../api/deps.js';
 import { IP, MAC, testNet } from './helpers/api-deps.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { Net, pk } from './helpers/net.js';
-import { startTcpProxy, startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
+import { startTcpProxy, startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 
-const skip = zookeeperSkip();
-if (skip !== false) {
-  t.comment(`skipping ZooKeeper tests: ${skip}`);
-  t.pass('skipped');
-} else {
-  await run();
-}
+await runIfZooKeeper(t, run);
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<number> {
   const start = Date.now();

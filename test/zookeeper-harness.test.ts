@@ -3,16 +3,9 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import t from 'tap';
 import { type ZkClient, type ZkOptions, type ZkResult, type ZkStat, type ZkWatchEvent, ZkClient as Zk } from '../daemon/zk/client.js';
-import { fourLetter, startTcpProxy, startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
+import { fourLetter, startTcpProxy, startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 
-const skip = zookeeperSkip();
-if (skip !== false) {
-  t.comment(`skipping ZooKeeper tests: ${skip}`);
-  t.pass('skipped');
-  t.end();
-} else {
-  await run();
-}
+await runIfZooKeeper(t, run);
 
 async function run(): Promise<void> {
   const zk = await startZooKeeper();

@@ -22,15 +22,9 @@ import { IP, MAC, testNet } from './helpers/api-deps.js';
 import { startTestDaemon } from './helpers/daemon.js';
 import { Net, pk } from './helpers/net.js';
 import { until } from './helpers/condition-store-conformance.js';
-import { startZooKeeper, zookeeperSkip } from './helpers/zookeeper.js';
+import { startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 
-const skip = zookeeperSkip();
-if (skip !== false) {
-  t.comment(`skipping ZooKeeper tests: ${skip}`);
-  t.pass('skipped');
-} else {
-  await run();
-}
+await runIfZooKeeper(t, run);
 
 /** The document as export gives it back: validated, empty lists dropped, each list ordered by id. */
 function normalized(doc: TopologyDoc): TopologyDoc {

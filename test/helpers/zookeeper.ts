@@ -328,3 +328,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
   };
 }
+
+/**
+ * Runs a test file's ZooKeeper tests, or, where ZooKeeper is missing outside CI, records why they were
+ * skipped (in CI, zookeeperAvailable() throws instead).
+ */
+export async function runIfZooKeeper(t: { comment(s: string): void; pass(s: string): void }, run: () => Promise<void>): Promise<void> {
+  const skip = zookeeperSkip();
+  if (skip === false) return run();
+  t.comment(`skipping ZooKeeper tests: ${skip}`);
+  t.pass('skipped');
+}
