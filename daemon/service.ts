@@ -164,6 +164,7 @@ export class Daemon {
         this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
       }
       this.metrics.traced.inc(r.result.traces.length);
+      this.metrics.workerBusy.inc(r.result.busyMs / 1000);
       for (const d of r.result.details!) {
         results.push(d);
         this.metrics.simulations.inc({ result: d.result });

@@ -33,6 +33,9 @@ export interface TraceMatcher {
  */
 export const TRACE_REQUIRED: { readonly traceRequired: true } = Object.freeze({ traceRequired: true });
 
+/** Source of PacketContext.packetSerial: one counter per thread, so contexts never share a serial. */
+let packetSerials = 0;
+
 export class PacketContext {
   topo: CompiledTopology;
   readonly state: SimStateTables;
@@ -104,6 +107,16 @@ export class PacketContext {
   traced = false;
   forceTrace = false;
   matcher: TraceMatcher | null = null;
+  /**
+   * Unique per packet within the thread (set by begin(), kept across a traced restart): matchers
+   * record a condition once per packet by it.
+   */
+  packetSerial = 0;
+  /**
+   * 0 when the caller screened the frame with the matcher (ConditionMatcher.screen) and no condition
+   * can match at ingress, so simulate() skips matchAtIngress; 1 (the default) to test as usual.
+   */
+  ingressScreen = 1;
   readonly conditionIds: string[] = [];
   steps: TraceStep[] = [];
 
@@ -129,6 +142,8 @@ export class PacketContext {
   /** Clears per-packet state; `pkt` is left for the caller to fill. */
   begin(nowMs: number): void {
     this.nowMs = nowMs;
+    this.packetSerial = ++packetSerials;
+    this.ingressScreen = 1;
     this.ingressPort = -1;
     this.resetRun();
     this.traced = this.forceTrace;

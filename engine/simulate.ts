@@ -25,7 +25,7 @@ export function simulate(ctx: PacketContext, ingressPort: number): ResultCode {
   }
   const m = ctx.matcher;
   if (ctx.tracksFlows || (m !== null && m.tracksFlows)) isForwardFlow(ctx);
-  if (m !== null) {
+  if (m !== null && ctx.ingressScreen !== 0) {
     ctx.inPort = ingressPort; // inPorts conditions test the ingress port
     if (m.matchAtIngress(ctx)) ctx.traced = true;
   }

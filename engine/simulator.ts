@@ -51,10 +51,15 @@ export class Simulator {
     this.ctx.tracksFlows = topologyTracksFlows(topo);
   }
 
-  /** Parses `len` bytes at `off` as an Ethernet frame and simulates it entering `inPort`. */
-  runFrame(inPort: number, buf: Uint8Array, off: number, len: number, nowMs: number): ResultCode {
+  /**
+   * Parses `len` bytes at `off` as an Ethernet frame and simulates it entering `inPort`. `screen` is
+   * ConditionMatcher.screen()'s verdict on the frame when the caller has one (0: no condition can
+   * match at ingress).
+   */
+  runFrame(inPort: number, buf: Uint8Array, off: number, len: number, nowMs: number, screen = 1): ResultCode {
     const ctx = this.ctx;
     ctx.begin(nowMs);
+    ctx.ingressScreen = screen;
     const err = parseFrame(buf, off, len, ctx.pkt);
     this.parseError = err;
     if (err !== 'ok') return this.malformed(inPort, err);

@@ -48,6 +48,8 @@ t.test('metrics count known traffic', async (t) => {
   t.equal(sample(text, 'midotrace_backend_up', 'backend="sink:sqlite"'), 1);
   t.equal(sample(text, 'midotrace_backend_up', 'backend="workers"'), 1);
   t.equal(sample(text, 'midotrace_worker_failed_batches_total'), 0);
+  const busy = sample(text, 'midotrace_worker_busy_seconds_total') ?? 0;
+  t.ok(busy > 0 && busy < 5, `workers' busy time counted for the simulated batches (${busy} s)`);
   t.equal(sample(text, 'midotrace_api_request_duration_seconds_count', 'method="POST",route="/simulations",status="200"'), 3, 'three simulation requests timed');
   t.ok((sample(text, 'midotrace_process_resident_memory_bytes') ?? 0) > 0, 'process metrics too');
 });

@@ -46,4 +46,9 @@ export interface BatchResult {
   conditionsVersion: number;
   /** The worker thread that ran the batch (tests check that state is shared across threads). */
   threadId: number;
+  /**
+   * Milliseconds the worker spent simulating this batch (after picking up snapshot changes): the
+   * pool's busy time, for the utilisation metric and for benchmarks that must not count dispatch.
+   */
+  busyMs: number;
 }

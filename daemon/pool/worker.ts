@@ -25,6 +25,10 @@ let topoVersion = -1;
 let condVersion = -1;
 let topo: CompiledTopology | null = null;
 let sim: Simulator | null = null;
+let matcher: ConditionMatcher | null = null;
+/** Per-frame scratch of a batch, grown as needed: ingress port index and screen verdict. */
+let framePorts = new Int32Array(1024);
+let frameScreens = new Uint8Array(1024);
 
 function refresh(): void {
   const tv = topologySnap.version();
@@ -41,13 +45,15 @@ function refresh(): void {
   const list = text === '' ? [] : JSON.parse(text) as PublishedCondition[];
   // Always a ConditionMatcher, even an empty one: the simulation code then sees one shape whether or
   // not conditions exist, and adding the first condition does not deoptimize the hot path.
-  sim!.ctx.matcher = new ConditionMatcher(topo!, list, hits);
+  matcher = new ConditionMatcher(topo!, list, hits);
+  sim!.ctx.matcher = matcher;
   condVersion = version;
 }
 
 export default function simulateBatch(task: BatchTask): BatchResult {
   if (task.fault === 'exit' && init.faultInjection) process.exit(70);
   refresh();
+  const started = performance.now();
   const s = sim!;
   const t = topo!;
   const ctx = s.ctx;
@@ -56,9 +62,19 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   const traces: TraceRecord[] = [];
   const details: SimulationResultJson[] | null = task.detail ? [] : null;
   ctx.forceTrace = task.forceTrace;
+  if (framePorts.length < n) { framePorts = new Int32Array(n); frameScreens = new Uint8Array(n); }
+  // A first pass screens every frame against the conditions' index before any is simulated (see
+  // ConditionMatcher.screen): most frames match none and then skip the index in simulate().
+  const m = matcher!;
   const single = typeof task.ports === 'string' ? t.portIndex.get(task.ports) ?? -1 : -1;
   for (let i = 0; i < n; i++) {
     const port = typeof task.ports === 'string' ? single : t.portIndex.get(task.ports[i]!) ?? -1;
+    const off = task.offsets[i]!;
+    framePorts[i] = port;
+    frameScreens[i] = m.screen(task.data, off, task.offsets[i + 1]! - off, port);
+  }
+  for (let i = 0; i < n; i++) {
+    const port = framePorts[i]!;
     const cfg = port >= 0 ? t.ports[port] : undefined;
     if (cfg === undefined || !cfg.exterior) {
       codes[i] = UNKNOWN_PORT;
@@ -67,7 +83,7 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     }
     const off = task.offsets[i]!;
     const now = task.nowMs;
-    const code: ResultCode = s.runFrame(port, task.data, off, task.offsets[i + 1]! - off, now);
+    const code: ResultCode = s.runFrame(port, task.data, off, task.offsets[i + 1]! - off, now, frameScreens[i]!);
     codes[i] = code;
     let traceIds: string[] = NO_IDS;
     if (ctx.traced) {
@@ -77,7 +93,7 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     }
     if (details !== null) details.push(s.resultJson(traceIds));
   }
-  return { codes, traces, details, topologyVersion: topoVersion, conditionsVersion: condVersion, threadId };
+  return { codes, traces, details, topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started };
 }
 
 const NO_IDS: string[] = [];

@@ -1,12 +1,22 @@
-// Trace conditions compiled for the hot path (SPEC §5). Untraced packets pay one length check when no
+// Trace conditions compiled for the hot path (SPEC §5). Untraced packets pay one branch when no
 // condition exists. With conditions, an index on the most selective field of each condition (ingress
-// port, source or destination address, source or destination MAC) means a packet is tested only
-// against conditions that could match it; the rest sit in a short `always` list.
+// port, source or destination address, source or destination MAC, destination port) means a packet
+// is tested only against conditions that could match it; the rest sit in a short `always` list.
+//
+// Most packets match no condition, so the index is read in two stages. Stage one tests one bit per
+// index probe in a filter; only when a bit is set does stage two do the Map lookups and condition
+// tests. Stage one runs for every packet, between a simulation whose own working set crowds the L1
+// cache, so everything it reads sits in one Int32Array (`prog`): a 64-byte header of seeds and masks,
+// then the filter. Measured on the reference topology, each extra cache line stage one touched cost
+// more than the arithmetic of a probe (bench/pool.ts pool.idle_conditions.100).
 import type { PacketContext, TraceMatcher } from '../context.js';
 import { compileCondition, matchCondition, refsFromTopology, F, type CCondition } from '../rules/condition.js';
 import type { CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
 import type { TraceConditionJson } from './types.js';
+import { ETH_IPV4, ETH_QINQ, ETH_VLAN, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
+
+const ETH_HLEN = 14;
 
 /** One enabled condition as published to workers: its hit-counter slot travels with it. */
 export interface PublishedCondition {
@@ -20,36 +30,66 @@ interface Entry {
   /** Most traces it may start; -1 for unlimited. */
   readonly limit: number;
   readonly cond: CCondition;
-  /** Packet serial of the last match: a condition counts once per packet, across restarts. */
+  /** ctx.packetSerial of the last match: a condition counts once per packet, across restarts. */
   seen: number;
 }
 
 const enum Key { InPort = 0, NwSrc = 1, NwDst = 2, DlSrc = 3, DlDst = 4, TpDst = 5 }
 
 /**
- * One index lookup a packet makes: the packet's value for `key` (masked, for address prefixes) is
- * looked up in `map`. Address prefixes get one probe per distinct prefix length.
+ * One index lookup: the packet's value for `key` (masked, for address prefixes) is looked up in
+ * `map`. Address prefixes get one probe per distinct prefix length; other keys have one probe.
  */
 interface Probe {
   readonly key: Key;
   readonly mask: number;
+  /** Mixed into the value before hashing, so that all probes share one filter. */
+  readonly seed: number;
   readonly map: Map<number, Entry[]>;
-  /**
-   * A 65,536-bit filter over the map's keys: most packets match no condition, and one bit test turns
-   * them away without the cost of a Map lookup.
-   */
-  readonly bits: Uint32Array;
 }
 
-function filterBit(value: number): number { return Math.imul(value, 0x9e3779b1) >>> 16; }
+/** Layout of `prog`'s header (int32 words). Prefix probes past the second per address use `extra`. */
+const enum H {
+  Keys = 0, InPortSeed = 1, DlSrcSeed = 2, DlDstSeed = 3, TpDstSeed = 4,
+  SrcCount = 5, SrcMask0 = 6, SrcSeed0 = 7, SrcMask1 = 8, SrcSeed1 = 9,
+  DstCount = 10, DstMask0 = 11, DstSeed0 = 12, DstMask1 = 13, DstSeed1 = 14,
+  Words = 16,
+}
+
+/**
+ * log2 of the filter's bits: 16 Kbit (2 KB). A few hundred indexed values set a few per cent of
+ * it at most, which is how often a packet that matches nothing still pays for stage two.
+ */
+const FILTER_LOG2 = 14;
+const FILTER_WORDS = 1 << (FILTER_LOG2 - 5);
+
+/** Keys read only from IPv4 packets. */
+const IP_KEYS = (1 << Key.NwSrc) | (1 << Key.NwDst) | (1 << Key.TpDst);
+
+function probeSeed(k: number): number { return Math.imul(k + 1, 0x632be5ab); }
+
+/** The filter bit (0 .. 2^FILTER_LOG2 - 1) of `value` under `seed`. */
+function filterBit(seed: number, value: number): number {
+  return Math.imul(value ^ seed, 0x9e3779b1) >>> (32 - FILTER_LOG2);
+}
+
+/** 1 when the filter in `prog` has the bit of `value` under `seed`, else 0. */
+function inFilter(prog: Int32Array, seed: number, value: number): number {
+  const bit = filterBit(seed, value);
+  return (prog[H.Words + (bit >>> 5)]! >>> (bit & 31)) & 1;
+}
 
 export class ConditionMatcher implements TraceMatcher {
+  /** Stage one's header and filter (see the file comment); the first field, so it shares a line with the object header. */
+  private readonly prog = new Int32Array(H.Words + FILTER_WORDS);
   /** Only probes some condition sits in, so a packet does only the lookups that can hit. */
   private readonly probes: Probe[] = [];
+  /** [mask, seed] pairs of the address probes past the second per address (rare). */
+  private readonly extraSrc: number[] = [];
+  private readonly extraDst: number[] = [];
   private readonly always: Entry[] = [];
   private readonly scoped = new Map<number, Entry[]>();
   private readonly scopedFlags: Uint8Array;
-  private serial = 0;
   readonly size: number;
   readonly tracksFlows: boolean;
 
@@ -76,8 +116,26 @@ export class ConditionMatcher implements TraceMatcher {
       }
       this.place(entry);
     }
+    this.writeHeader();
     this.size = conditions.length;
     this.tracksFlows = conditions.some(({ condition: c }) => c.enabled !== false && (c.matchForwardFlow === true || c.matchReturnFlow === true));
+  }
+
+  private writeHeader(): void {
+    const h = this.prog;
+    const seedSlot = [H.InPortSeed, -1, -1, H.DlSrcSeed, H.DlDstSeed, H.TpDstSeed];
+    let keys = 0;
+    for (const p of this.probes) {
+      keys |= 1 << p.key;
+      if (p.key === Key.NwSrc || p.key === Key.NwDst) {
+        const [count, mask0, extra] = p.key === Key.NwSrc ? [H.SrcCount, H.SrcMask0, this.extraSrc] : [H.DstCount, H.DstMask0, this.extraDst];
+        const n = h[count]!++;
+        if (n < 2) { h[mask0 + 2 * n] = p.mask; h[mask0 + 2 * n + 1] = p.seed; } else extra.push(p.mask, p.seed);
+      } else {
+        h[seedSlot[p.key]!] = p.seed;
+      }
+    }
+    h[H.Keys] = keys;
   }
 
   /**
@@ -90,9 +148,9 @@ export class ConditionMatcher implements TraceMatcher {
     const plain = (bit: number): boolean => !c.condInvert && (c.set & bit) !== 0 && (c.inv & bit) === 0;
     const add = (key: Key, mask: number, value: number): void => {
       let probe = this.probes.find((p) => p.key === key && p.mask === mask);
-      if (!probe) this.probes.push(probe = { key, mask, map: new Map(), bits: new Uint32Array(2048) });
-      const bit = filterBit(value);
-      probe.bits[bit >>> 5]! |= 1 << (bit & 31);
+      if (!probe) this.probes.push(probe = { key, mask, seed: probeSeed(this.probes.length), map: new Map() });
+      const bit = filterBit(probe.seed, value);
+      this.prog[H.Words + (bit >>> 5)]! |= 1 << (bit & 31);
       let list = probe.map.get(value);
       if (!list) probe.map.set(value, list = []);
       list.push(e);
@@ -114,27 +172,121 @@ export class ConditionMatcher implements TraceMatcher {
   scopedAt(device: number): boolean { return this.scopedFlags[device] === 1; }
 
   matchAtIngress(ctx: PacketContext): boolean {
-    const serial = ++this.serial;
-    let matched = false;
-    const probes = this.probes;
-    if (probes.length !== 0) {
-      const pkt = ctx.pkt;
-      const ip = pkt.isIp;
-      for (let k = 0; k < probes.length; k++) {
-        const probe = probes[k]!;
-        const key = probe.key;
-        let value: number;
-        if (key === Key.InPort) value = ctx.ingressPort;
-        else if (key === Key.NwSrc) { if (!ip) continue; value = pkt.nwSrc & probe.mask; }
-        else if (key === Key.NwDst) { if (!ip) continue; value = pkt.nwDst & probe.mask; }
-        else if (key === Key.DlSrc) value = pkt.ethSrc & 0xffffff;
-        else if (key === Key.DlDst) value = pkt.ethDst & 0xffffff;
-        else { if (!pkt.hasL4) continue; value = pkt.tpDst; }
-        const bit = filterBit(value);
-        if ((probe.bits[bit >>> 5]! & (1 << (bit & 31))) === 0) continue;
-        const list = probe.map.get(value);
-        if (list !== undefined && this.test(list, ctx, serial)) matched = true;
+    const serial = ctx.packetSerial;
+    const h = this.prog;
+    const keys = h[H.Keys]!;
+    if (keys === 0) return this.always.length !== 0 && this.test(this.always, ctx, serial);
+    // Stage one: OR the filter bits of every probe, branching only on which keys exist (fixed per
+    // matcher, so predicted). The first two prefix lengths per address are unrolled: a loop's exit
+    // branch costs more here than the probe itself.
+    const pkt = ctx.pkt;
+    let any = 0;
+    if ((keys & (1 << Key.InPort)) !== 0) any |= inFilter(h, h[H.InPortSeed]!, ctx.ingressPort);
+    if ((keys & (1 << Key.DlSrc)) !== 0) any |= inFilter(h, h[H.DlSrcSeed]!, pkt.ethSrc & 0xffffff);
+    if ((keys & (1 << Key.DlDst)) !== 0) any |= inFilter(h, h[H.DlDstSeed]!, pkt.ethDst & 0xffffff);
+    if ((keys & IP_KEYS) !== 0 && pkt.isIp) {
+      const sn = h[H.SrcCount]!;
+      if (sn !== 0) {
+        const src = pkt.nwSrc;
+        any |= inFilter(h, h[H.SrcSeed0]!, src & h[H.SrcMask0]!);
+        if (sn > 1) any |= inFilter(h, h[H.SrcSeed1]!, src & h[H.SrcMask1]!);
+        if (sn > 2) any |= this.extraBits(this.extraSrc, src);
       }
+      const dn = h[H.DstCount]!;
+      if (dn !== 0) {
+        const dst = pkt.nwDst;
+        any |= inFilter(h, h[H.DstSeed0]!, dst & h[H.DstMask0]!);
+        if (dn > 1) any |= inFilter(h, h[H.DstSeed1]!, dst & h[H.DstMask1]!);
+        if (dn > 2) any |= this.extraBits(this.extraDst, dst);
+      }
+      if ((keys & (1 << Key.TpDst)) !== 0 && pkt.hasL4) any |= inFilter(h, h[H.TpDstSeed]!, pkt.tpDst);
+    }
+    if (any === 0) return this.always.length !== 0 && this.test(this.always, ctx, serial);
+    return this.lookup(ctx, serial);
+  }
+
+  /**
+   * Stage one from a frame's bytes, for a worker's pass over a whole batch before it simulates any of
+   * it: while the simulation runs between two packets it evicts what stage one reads, so in a tight
+   * loop of its own stage one costs a fraction. Returns 0 when the frame, parsed, can match no
+   * condition at ingress (the caller passes that to Simulator.runFrame, and simulate() skips
+   * matchAtIngress), else 1. Only plain Ethernet II frames with IPv4 (or another ethertype) are read
+   * here; VLAN-tagged frames, or frames too short for the fields an index reads, get 1 and are left to
+   * matchAtIngress after the parser has had its say. The values read are those parseFrame() puts in
+   * the Packet: test/matcher.test.ts checks the two against each other on random frames.
+   */
+  screen(buf: Uint8Array, off: number, len: number, port: number): number {
+    if (this.always.length !== 0) return 1;
+    const h = this.prog;
+    const keys = h[H.Keys]!;
+    if (keys === 0) return 0;
+    if (len < ETH_HLEN || off < 0 || off + len > buf.length) return 1;
+    let any = 0;
+    if ((keys & (1 << Key.InPort)) !== 0) any |= inFilter(h, h[H.InPortSeed]!, port);
+    if ((keys & (1 << Key.DlSrc)) !== 0) any |= inFilter(h, h[H.DlSrcSeed]!, (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!);
+    if ((keys & (1 << Key.DlDst)) !== 0) any |= inFilter(h, h[H.DlDstSeed]!, (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!);
+    const type = (buf[off + 12]! << 8) | buf[off + 13]!;
+    if (type === ETH_VLAN || type === ETH_QINQ) return 1;
+    if (type !== ETH_IPV4 || (keys & IP_KEYS) === 0) return any;
+    const ip = off + ETH_HLEN;
+    if (len < ETH_HLEN + 20) return 1;
+    const src = (buf[ip + 12]! << 24) | (buf[ip + 13]! << 16) | (buf[ip + 14]! << 8) | buf[ip + 15]!;
+    const dst = (buf[ip + 16]! << 24) | (buf[ip + 17]! << 16) | (buf[ip + 18]! << 8) | buf[ip + 19]!;
+    const sn = h[H.SrcCount]!;
+    if (sn !== 0) {
+      any |= inFilter(h, h[H.SrcSeed0]!, src & h[H.SrcMask0]!);
+      if (sn > 1) any |= inFilter(h, h[H.SrcSeed1]!, src & h[H.SrcMask1]!);
+      if (sn > 2) any |= this.extraBits(this.extraSrc, src);
+    }
+    const dn = h[H.DstCount]!;
+    if (dn !== 0) {
+      any |= inFilter(h, h[H.DstSeed0]!, dst & h[H.DstMask0]!);
+      if (dn > 1) any |= inFilter(h, h[H.DstSeed1]!, dst & h[H.DstMask1]!);
+      if (dn > 2) any |= this.extraBits(this.extraDst, dst);
+    }
+    if ((keys & (1 << Key.TpDst)) !== 0 && (((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x1fff) === 0) {
+      // Not a later fragment, so the packet has L4 fields: TCP/UDP destination port, ICMP code (in
+      // tpDst by MidoNet's convention), 0 for other protocols.
+      const l4 = ip + (buf[ip]! & 15) * 4;
+      const proto = buf[ip + 9]!;
+      let tp = 0;
+      if (proto === PROTO_TCP || proto === PROTO_UDP) {
+        if (l4 + 4 > off + len) return 1;
+        tp = (buf[l4 + 2]! << 8) | buf[l4 + 3]!;
+      } else if (proto === PROTO_ICMP) {
+        if (l4 + 2 > off + len) return 1;
+        tp = buf[l4 + 1]!;
+      }
+      any |= inFilter(h, h[H.TpDstSeed]!, tp);
+    }
+    return any;
+  }
+
+  /** Filter bits of an address under the third and later prefix lengths ([mask, seed] pairs). */
+  private extraBits(extra: readonly number[], addr: number): number {
+    let any = 0;
+    for (let i = 0; i < extra.length; i += 2) any |= inFilter(this.prog, extra[i + 1]!, addr & extra[i]!);
+    return any;
+  }
+
+  /** Stage two, for the few packets some filter bit lets through: the index lookups proper. */
+  private lookup(ctx: PacketContext, serial: number): boolean {
+    let matched = false;
+    const pkt = ctx.pkt;
+    const probes = this.probes;
+    for (let k = 0; k < probes.length; k++) {
+      const probe = probes[k]!;
+      const key = probe.key;
+      let value: number;
+      if (key === Key.InPort) value = ctx.ingressPort;
+      else if (key === Key.NwSrc) { if (!pkt.isIp) continue; value = pkt.nwSrc & probe.mask; }
+      else if (key === Key.NwDst) { if (!pkt.isIp) continue; value = pkt.nwDst & probe.mask; }
+      else if (key === Key.DlSrc) value = pkt.ethSrc & 0xffffff;
+      else if (key === Key.DlDst) value = pkt.ethDst & 0xffffff;
+      else { if (!pkt.hasL4) continue; value = pkt.tpDst; }
+      if (inFilter(this.prog, probe.seed, value) === 0) continue;
+      const list = probe.map.get(value);
+      if (list !== undefined && this.test(list, ctx, serial)) matched = true;
     }
     if (this.always.length !== 0 && this.test(this.always, ctx, serial)) matched = true;
     return matched;
@@ -142,7 +294,7 @@ export class ConditionMatcher implements TraceMatcher {
 
   matchAtDevice(ctx: PacketContext, device: number): boolean {
     const list = this.scoped.get(device);
-    return list !== undefined && this.test(list, ctx, this.serial);
+    return list !== undefined && this.test(list, ctx, ctx.packetSerial);
   }
 
   private test(list: readonly Entry[], ctx: PacketContext, serial: number): boolean {
