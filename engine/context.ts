@@ -33,8 +33,12 @@ export interface TraceMatcher {
  */
 export const TRACE_REQUIRED: { readonly traceRequired: true } = Object.freeze({ traceRequired: true });
 
-/** Source of PacketContext.packetSerial: one counter per thread, so contexts never share a serial. */
-let packetSerials = 0;
+/**
+ * Source of PacketContext.packetSerial: one counter per thread, so contexts never share a serial. An
+ * object property rather than a module variable: past 2^31 V8 keeps a property's double in place,
+ * while a module variable would get a new heap number on every packet.
+ */
+const packetSerials = { next: 0 };
 
 export class PacketContext {
   topo: CompiledTopology;
@@ -142,7 +146,7 @@ export class PacketContext {
   /** Clears per-packet state; `pkt` is left for the caller to fill. */
   begin(nowMs: number): void {
     this.nowMs = nowMs;
-    this.packetSerial = ++packetSerials;
+    this.packetSerial = ++packetSerials.next;
     this.ingressScreen = 1;
     this.ingressPort = -1;
     this.resetRun();

@@ -177,28 +177,15 @@ export class ConditionMatcher implements TraceMatcher {
     const keys = h[H.Keys]!;
     if (keys === 0) return this.always.length !== 0 && this.test(this.always, ctx, serial);
     // Stage one: OR the filter bits of every probe, branching only on which keys exist (fixed per
-    // matcher, so predicted). The first two prefix lengths per address are unrolled: a loop's exit
-    // branch costs more here than the probe itself.
+    // matcher, so predicted).
     const pkt = ctx.pkt;
     let any = 0;
     if ((keys & (1 << Key.InPort)) !== 0) any |= inFilter(h, h[H.InPortSeed]!, ctx.ingressPort);
     if ((keys & (1 << Key.DlSrc)) !== 0) any |= inFilter(h, h[H.DlSrcSeed]!, pkt.ethSrc & 0xffffff);
     if ((keys & (1 << Key.DlDst)) !== 0) any |= inFilter(h, h[H.DlDstSeed]!, pkt.ethDst & 0xffffff);
     if ((keys & IP_KEYS) !== 0 && pkt.isIp) {
-      const sn = h[H.SrcCount]!;
-      if (sn !== 0) {
-        const src = pkt.nwSrc;
-        any |= inFilter(h, h[H.SrcSeed0]!, src & h[H.SrcMask0]!);
-        if (sn > 1) any |= inFilter(h, h[H.SrcSeed1]!, src & h[H.SrcMask1]!);
-        if (sn > 2) any |= this.extraBits(this.extraSrc, src);
-      }
-      const dn = h[H.DstCount]!;
-      if (dn !== 0) {
-        const dst = pkt.nwDst;
-        any |= inFilter(h, h[H.DstSeed0]!, dst & h[H.DstMask0]!);
-        if (dn > 1) any |= inFilter(h, h[H.DstSeed1]!, dst & h[H.DstMask1]!);
-        if (dn > 2) any |= this.extraBits(this.extraDst, dst);
-      }
+      // int32 addresses: a uint32 above 2^31 passed to a call that is not inlined would be boxed.
+      any |= this.addressBits(h, pkt.nwSrc | 0, pkt.nwDst | 0);
       if ((keys & (1 << Key.TpDst)) !== 0 && pkt.hasL4) any |= inFilter(h, h[H.TpDstSeed]!, pkt.tpDst);
     }
     if (any === 0) return this.always.length !== 0 && this.test(this.always, ctx, serial);
@@ -232,18 +219,7 @@ export class ConditionMatcher implements TraceMatcher {
     if (len < ETH_HLEN + 20) return 1;
     const src = (buf[ip + 12]! << 24) | (buf[ip + 13]! << 16) | (buf[ip + 14]! << 8) | buf[ip + 15]!;
     const dst = (buf[ip + 16]! << 24) | (buf[ip + 17]! << 16) | (buf[ip + 18]! << 8) | buf[ip + 19]!;
-    const sn = h[H.SrcCount]!;
-    if (sn !== 0) {
-      any |= inFilter(h, h[H.SrcSeed0]!, src & h[H.SrcMask0]!);
-      if (sn > 1) any |= inFilter(h, h[H.SrcSeed1]!, src & h[H.SrcMask1]!);
-      if (sn > 2) any |= this.extraBits(this.extraSrc, src);
-    }
-    const dn = h[H.DstCount]!;
-    if (dn !== 0) {
-      any |= inFilter(h, h[H.DstSeed0]!, dst & h[H.DstMask0]!);
-      if (dn > 1) any |= inFilter(h, h[H.DstSeed1]!, dst & h[H.DstMask1]!);
-      if (dn > 2) any |= this.extraBits(this.extraDst, dst);
-    }
+    any |= this.addressBits(h, src, dst);
     if ((keys & (1 << Key.TpDst)) !== 0 && (((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x1fff) === 0) {
       // Not a later fragment, so the packet has L4 fields: TCP/UDP destination port, ICMP code (in
       // tpDst by MidoNet's convention), 0 for other protocols.
@@ -258,6 +234,27 @@ export class ConditionMatcher implements TraceMatcher {
         tp = buf[l4 + 1]!;
       }
       any |= inFilter(h, h[H.TpDstSeed]!, tp);
+    }
+    return any;
+  }
+
+  /**
+   * Stage one's probes of the IPv4 source and destination (int32). The first two prefix lengths of
+   * each are unrolled: a loop's exit branch costs more here than the probe itself.
+   */
+  private addressBits(h: Int32Array, src: number, dst: number): number {
+    let any = 0;
+    const sn = h[H.SrcCount]!;
+    if (sn !== 0) {
+      any |= inFilter(h, h[H.SrcSeed0]!, src & h[H.SrcMask0]!);
+      if (sn > 1) any |= inFilter(h, h[H.SrcSeed1]!, src & h[H.SrcMask1]!);
+      if (sn > 2) any |= this.extraBits(this.extraSrc, src);
+    }
+    const dn = h[H.DstCount]!;
+    if (dn !== 0) {
+      any |= inFilter(h, h[H.DstSeed0]!, dst & h[H.DstMask0]!);
+      if (dn > 1) any |= inFilter(h, h[H.DstSeed1]!, dst & h[H.DstMask1]!);
+      if (dn > 2) any |= this.extraBits(this.extraDst, dst);
     }
     return any;
   }
