@@ -28,6 +28,12 @@ if (process.argv[2] === 'lookup') {
 }
 const flow = process.argv[2] === 'routed' ? routedFlow() : bridgedFlow();
 const { sim, port } = setupSim();
+if (process.argv[2] === 'conditions') {
+  // The bridged flow under 100 trace conditions that never match: the index is read for every packet.
+  const { ConditionMatcher } = await import('../../engine/trace/matcher.js');
+  const { idleConditions } = await import('../../bench/pool.js');
+  sim.ctx.matcher = new ConditionMatcher(sim.ctx.topo, idleConditions().map((condition, slot) => ({ slot, condition })), new Int32Array(100));
+}
 for (const w of flow.warmup ?? []) sim.runFrame(port(w.inPort), w.frame, 0, w.frame.length, 1_700_000_000_000);
 const p = port(flow.inPort);
 const code = sim.runFrame(p, flow.frame, 0, flow.frame.length, 1_700_000_000_000);
