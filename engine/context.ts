@@ -117,7 +117,7 @@ export class PacketContext {
    */
   packetSerial = 0;
   /**
-   * 0 when the caller screened the frame with the matcher (ConditionMatcher.screen) and no condition
+   * 0 when the caller screened the frame with the matcher (ConditionMatcher.screenBatch) and no condition
    * can match at ingress, so simulate() skips matchAtIngress; 1 (the default) to test as usual.
    */
   ingressScreen = 1;

@@ -53,7 +53,7 @@ export class Simulator {
 
   /**
    * Parses `len` bytes at `off` as an Ethernet frame and simulates it entering `inPort`. `screen` is
-   * ConditionMatcher.screen()'s verdict on the frame when the caller has one (0: no condition can
+   * ConditionMatcher.screenBatch()'s verdict on the frame when the caller has one (0: no condition can
    * match at ingress).
    */
   runFrame(inPort: number, buf: Uint8Array, off: number, len: number, nowMs: number, screen = 1): ResultCode {

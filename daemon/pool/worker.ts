@@ -64,15 +64,10 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   ctx.forceTrace = task.forceTrace;
   if (framePorts.length < n) { framePorts = new Int32Array(n); frameScreens = new Uint8Array(n); }
   // A first pass screens every frame against the conditions' index before any is simulated (see
-  // ConditionMatcher.screen): most frames match none and then skip the index in simulate().
-  const m = matcher!;
+  // ConditionMatcher.screenBatch): most frames match none and then skip the index in simulate().
   const single = typeof task.ports === 'string' ? t.portIndex.get(task.ports) ?? -1 : -1;
-  for (let i = 0; i < n; i++) {
-    const port = typeof task.ports === 'string' ? single : t.portIndex.get(task.ports[i]!) ?? -1;
-    const off = task.offsets[i]!;
-    framePorts[i] = port;
-    frameScreens[i] = m.screen(task.data, off, task.offsets[i + 1]! - off, port);
-  }
+  for (let i = 0; i < n; i++) framePorts[i] = typeof task.ports === 'string' ? single : t.portIndex.get(task.ports[i]!) ?? -1;
+  matcher!.screenBatch(task.data, task.offsets, n, framePorts, frameScreens);
   for (let i = 0; i < n; i++) {
     const port = framePorts[i]!;
     const cfg = port >= 0 ? t.ports[port] : undefined;

@@ -16,7 +16,6 @@ import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js'
 import type { TraceConditionJson } from './types.js';
 import { ETH_IPV4, ETH_QINQ, ETH_VLAN, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
 
-const ETH_HLEN = 14;
 
 /** One enabled condition as published to workers: its hit-counter slot travels with it. */
 export interface PublishedCondition {
@@ -193,49 +192,73 @@ export class ConditionMatcher implements TraceMatcher {
   }
 
   /**
-   * Stage one from a frame's bytes, for a worker's pass over a whole batch before it simulates any of
-   * it: while the simulation runs between two packets it evicts what stage one reads, so in a tight
-   * loop of its own stage one costs a fraction. Returns 0 when the frame, parsed, can match no
-   * condition at ingress (the caller passes that to Simulator.runFrame, and simulate() skips
-   * matchAtIngress), else 1. Only plain Ethernet II frames with IPv4 (or another ethertype) are read
-   * here; VLAN-tagged frames, or frames too short for the fields an index reads, get 1 and are left to
-   * matchAtIngress after the parser has had its say. The values read are those parseFrame() puts in
-   * the Packet: test/matcher.test.ts checks the two against each other on random frames.
+   * Stage one from the frames' bytes, for a worker's pass over a whole batch before it simulates any
+   * of it: while the simulation runs between two packets it evicts what stage one reads, so in a tight
+   * loop of its own stage one costs a fraction. Frame i is buf[offsets[i], offsets[i+1]) entering
+   * port index ports[i]; out[i] becomes 0 when that frame, parsed, can match no condition at ingress
+   * (the caller passes it to Simulator.runFrame, and simulate() skips matchAtIngress), else 1. Only
+   * plain Ethernet II frames with IPv4 (or another ethertype) are read here; VLAN-tagged frames, or
+   * frames too short for the fields an index reads, get 1 and are left to matchAtIngress after the
+   * parser has had its say. The values read are those parseFrame() puts in the Packet:
+   * test/matcher.test.ts checks the two against each other on random frames.
    */
-  screen(buf: Uint8Array, off: number, len: number, port: number): number {
-    if (this.always.length !== 0) return 1;
+  screenBatch(buf: Uint8Array, offsets: Int32Array, n: number, ports: Int32Array, out: Uint8Array): void {
     const h = this.prog;
     const keys = h[H.Keys]!;
-    if (keys === 0) return 0;
-    if (len < ETH_HLEN || off < 0 || off + len > buf.length) return 1;
-    let any = 0;
-    if ((keys & (1 << Key.InPort)) !== 0) any |= inFilter(h, h[H.InPortSeed]!, port);
-    if ((keys & (1 << Key.DlSrc)) !== 0) any |= inFilter(h, h[H.DlSrcSeed]!, (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!);
-    if ((keys & (1 << Key.DlDst)) !== 0) any |= inFilter(h, h[H.DlDstSeed]!, (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!);
-    const type = (buf[off + 12]! << 8) | buf[off + 13]!;
-    if (type === ETH_VLAN || type === ETH_QINQ) return 1;
-    if (type !== ETH_IPV4 || (keys & IP_KEYS) === 0) return any;
-    const ip = off + ETH_HLEN;
-    if (len < ETH_HLEN + 20) return 1;
-    const src = (buf[ip + 12]! << 24) | (buf[ip + 13]! << 16) | (buf[ip + 14]! << 8) | buf[ip + 15]!;
-    const dst = (buf[ip + 16]! << 24) | (buf[ip + 17]! << 16) | (buf[ip + 18]! << 8) | buf[ip + 19]!;
-    any |= this.addressBits(h, src, dst);
-    if ((keys & (1 << Key.TpDst)) !== 0 && (((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x1fff) === 0) {
-      // Not a later fragment, so the packet has L4 fields: TCP/UDP destination port, ICMP code (in
-      // tpDst by MidoNet's convention), 0 for other protocols.
-      const l4 = ip + (buf[ip]! & 15) * 4;
-      const proto = buf[ip + 9]!;
-      let tp = 0;
-      if (proto === PROTO_TCP || proto === PROTO_UDP) {
-        if (l4 + 4 > off + len) return 1;
-        tp = (buf[l4 + 2]! << 8) | buf[l4 + 3]!;
-      } else if (proto === PROTO_ICMP) {
-        if (l4 + 2 > off + len) return 1;
-        tp = buf[l4 + 1]!;
-      }
-      any |= inFilter(h, h[H.TpDstSeed]!, tp);
+    if (this.always.length !== 0 || keys === 0) {
+      out.fill(this.always.length !== 0 ? 1 : 0, 0, n);
+      return;
     }
-    return any;
+    // What is fixed for the batch, out of the loop.
+    const inPort = (keys & (1 << Key.InPort)) !== 0;
+    const dlSrc = (keys & (1 << Key.DlSrc)) !== 0;
+    const dlDst = (keys & (1 << Key.DlDst)) !== 0;
+    const ipKeys = (keys & IP_KEYS) !== 0;
+    const tpDst = (keys & (1 << Key.TpDst)) !== 0;
+    const inPortSeed = h[H.InPortSeed]!;
+    const dlSrcSeed = h[H.DlSrcSeed]!;
+    const dlDstSeed = h[H.DlDstSeed]!;
+    const tpDstSeed = h[H.TpDstSeed]!;
+    const size = buf.length;
+    let lastPort = -1;
+    let portBit = 0;
+    for (let i = 0; i < n; i++) {
+      const off = offsets[i]!;
+      const end = offsets[i + 1]!;
+      if (end - off < 14 || off < 0 || end > size) { out[i] = 1; continue; }
+      let any = 0;
+      if (inPort) {
+        const port = ports[i]!;
+        if (port !== lastPort) { lastPort = port; portBit = inFilter(h, inPortSeed, port); }
+        any = portBit;
+      }
+      if (dlSrc) any |= inFilter(h, dlSrcSeed, (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!);
+      if (dlDst) any |= inFilter(h, dlDstSeed, (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!);
+      const type = (buf[off + 12]! << 8) | buf[off + 13]!;
+      if (type === ETH_VLAN || type === ETH_QINQ) { out[i] = 1; continue; }
+      if (type !== ETH_IPV4 || !ipKeys) { out[i] = any; continue; }
+      const ip = off + 14;
+      if (end - off < 34) { out[i] = 1; continue; }
+      any |= this.addressBits(h,
+        (buf[ip + 12]! << 24) | (buf[ip + 13]! << 16) | (buf[ip + 14]! << 8) | buf[ip + 15]!,
+        (buf[ip + 16]! << 24) | (buf[ip + 17]! << 16) | (buf[ip + 18]! << 8) | buf[ip + 19]!);
+      if (tpDst && (((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x1fff) === 0) {
+        // Not a later fragment, so the packet has L4 fields: TCP/UDP destination port, ICMP code (in
+        // tpDst by MidoNet's convention), 0 for other protocols.
+        const l4 = ip + (buf[ip]! & 15) * 4;
+        const proto = buf[ip + 9]!;
+        let tp = 0;
+        if (proto === PROTO_TCP || proto === PROTO_UDP) {
+          if (l4 + 4 > end) { out[i] = 1; continue; }
+          tp = (buf[l4 + 2]! << 8) | buf[l4 + 3]!;
+        } else if (proto === PROTO_ICMP) {
+          if (l4 + 2 > end) { out[i] = 1; continue; }
+          tp = buf[l4 + 1]!;
+        }
+        any |= inFilter(h, tpDstSeed, tp);
+      }
+      out[i] = any;
+    }
   }
 
   /**
