@@ -26,14 +26,14 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   if (!rt.adminUp) return drop(ctx, rt, 'router_admin_down', 'router is administratively down');
   if (pkt.vlanCount > 0) {
     // Priority-tagged frames (VLAN 0) are accepted untagged; any real VLAN is not for a router.
-    if (pkt.vlanCount !== 1 || pkt.vlanIds[0] !== 0) return drop(ctx, rt, 'router_vlan_tagged', `VLAN ${pkt.vlan} tagged frames are not routed`);
+    if (pkt.vlanCount !== 1 || pkt.vlanIds[0] !== 0) return drop(ctx, rt, 'router_vlan_tagged', ctx.traced ? `VLAN ${pkt.vlan} tagged frames are not routed` : '');
     pkt.popVlan();
     if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, 'popped priority tag (VLAN 0)', { vlan: 0 });
   }
   if (pkt.etherType === ETH_ARP) return routerArp(ctx, rt, inPort);
-  if (pkt.etherType !== ETH_IPV4) return drop(ctx, rt, 'router_unsupported_ethertype', `ethertype 0x${pkt.etherType.toString(16).padStart(4, '0')} is not routed`);
+  if (pkt.etherType !== ETH_IPV4) return drop(ctx, rt, 'router_unsupported_ethertype', ctx.traced ? `ethertype 0x${pkt.etherType.toString(16).padStart(4, '0')} is not routed` : '');
   if (pkt.ethDst !== inCfg.mac && pkt.ethDst !== BROADCAST_MAC) {
-    return drop(ctx, rt, 'router_not_for_me', `destination MAC ${macToString(pkt.ethDst)} is not the port's ${macToString(inCfg.mac)}`);
+    return drop(ctx, rt, 'router_not_for_me', ctx.traced ? `destination MAC ${macToString(pkt.ethDst)} is not the port's ${macToString(inCfg.mac)}` : '');
   }
 
   ctx.outPort = -1;
@@ -49,18 +49,18 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
       finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
       return;
     }
-    return drop(ctx, rt, 'local_delivery', `addressed to the router's own address ${ipToString(pkt.nwDst)}`);
+    return drop(ctx, rt, 'local_delivery', ctx.traced ? `addressed to the router's own address ${ipToString(pkt.nwDst)}` : '');
   }
 
   if (pkt.ttl <= 1) {
     sendIcmpError(ctx, rt, inPort, 11, 0);
-    return errorDrop(ctx, rt, 'ttl_expired', `TTL ${pkt.ttl} expired`);
+    return errorDrop(ctx, rt, 'ttl_expired', ctx.traced ? `TTL ${pkt.ttl} expired` : '');
   }
 
   const ri = rt.routes.lookup(pkt.nwDst | 0, pkt.nwSrc | 0, ctx.flowHash);
   if (ri < 0) {
     sendIcmpError(ctx, rt, inPort, 3, 0);
-    return errorDrop(ctx, rt, 'no_route', `no route to ${ipToString(pkt.nwDst)}`);
+    return errorDrop(ctx, rt, 'no_route', ctx.traced ? `no route to ${ipToString(pkt.nwDst)}` : '');
   }
   const route = ctx.topo.routes[ri]!;
   if (ctx.traced) {
@@ -114,6 +114,10 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
 
 const ROUTE_TYPE_NAMES = ['normal', 'blackhole', 'reject', 'local'] as const;
 
+/**
+ * `why` is step text, read only when the packet is traced: callers that format it pass '' for an
+ * untraced packet, so a drop allocates no string.
+ */
 function drop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
   if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
   finish(ctx, ResultCode.Drop, reason);
@@ -131,12 +135,12 @@ function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string)
 function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: ChainAction, which: string): void {
   if (action === ChainAction.Reject) {
     sendIcmpError(ctx, rt, inPort, 3, 13);
-    return errorDrop(ctx, rt, 'chain_reject', `rejected by the ${which} filter`);
+    return errorDrop(ctx, rt, 'chain_reject', ctx.traced ? `rejected by the ${which} filter` : '');
   }
   if (ctx.pkt.fragment === Frag.First) {
     sendIcmpError(ctx, rt, inPort, 3, 4);
-    return errorDrop(ctx, rt, 'fragment_dropped', `header fragment dropped by the ${which} filter`);
+    return errorDrop(ctx, rt, 'fragment_dropped', ctx.traced ? `header fragment dropped by the ${which} filter` : '');
   }
   const reason = chainVerdict.reason;
-  drop(ctx, rt, reason, reason === 'chain_drop' ? `dropped by the ${which} filter` : `${reason.replace(/_/g, ' ')} in the ${which} filter`);
+  drop(ctx, rt, reason, !ctx.traced ? '' : reason === 'chain_drop' ? `dropped by the ${which} filter` : `${reason.replace(/_/g, ' ')} in the ${which} filter`);
 }
