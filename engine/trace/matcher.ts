@@ -15,7 +15,9 @@ import type { CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
 import type { TraceConditionJson } from './types.js';
 import { ETH_IPV4, ETH_QINQ, ETH_VLAN, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
-
+import { read16, read32 } from '../wire/bytes.js';
+import { ETH_HDR_LEN } from '../wire/ethernet.js';
+import { IPV4_HDR_LEN } from '../wire/ipv4.js';
 
 /** One enabled condition as published to workers: its hit-counter slot travels with it. */
 export interface PublishedCondition {
@@ -225,24 +227,22 @@ export class ConditionMatcher implements TraceMatcher {
     for (let i = 0; i < n; i++) {
       const off = offsets[i]!;
       const end = offsets[i + 1]!;
-      if (end - off < 14 || off < 0 || end > size) { out[i] = 1; continue; }
+      if (end - off < ETH_HDR_LEN || off < 0 || end > size) { out[i] = 1; continue; }
       let any = 0;
       if (inPort) {
         const port = ports[i]!;
         if (port !== lastPort) { lastPort = port; portBit = inFilter(h, inPortSeed, port); }
         any = portBit;
       }
-      if (dlSrc) any |= inFilter(h, dlSrcSeed, (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!);
-      if (dlDst) any |= inFilter(h, dlDstSeed, (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!);
-      const type = (buf[off + 12]! << 8) | buf[off + 13]!;
+      if (dlSrc) any |= inFilter(h, dlSrcSeed, read32(buf, off + 8) & 0xffffff);
+      if (dlDst) any |= inFilter(h, dlDstSeed, read32(buf, off + 2) & 0xffffff);
+      const type = read16(buf, off + 12);
       if (type === ETH_VLAN || type === ETH_QINQ) { out[i] = 1; continue; }
       if (type !== ETH_IPV4 || !ipKeys) { out[i] = any; continue; }
-      const ip = off + 14;
-      if (end - off < 34) { out[i] = 1; continue; }
-      any |= this.addressBits(h,
-        (buf[ip + 12]! << 24) | (buf[ip + 13]! << 16) | (buf[ip + 14]! << 8) | buf[ip + 15]!,
-        (buf[ip + 16]! << 24) | (buf[ip + 17]! << 16) | (buf[ip + 18]! << 8) | buf[ip + 19]!);
-      if (tpDst && (((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x1fff) === 0) {
+      const ip = off + ETH_HDR_LEN;
+      if (end - ip < IPV4_HDR_LEN) { out[i] = 1; continue; }
+      any |= this.addressBits(h, read32(buf, ip + 12) | 0, read32(buf, ip + 16) | 0);
+      if (tpDst && (read16(buf, ip + 6) & 0x1fff) === 0) {
         // Not a later fragment, so the packet has L4 fields: TCP/UDP destination port, ICMP code (in
         // tpDst by MidoNet's convention), 0 for other protocols.
         const l4 = ip + (buf[ip]! & 15) * 4;
@@ -250,7 +250,7 @@ export class ConditionMatcher implements TraceMatcher {
         let tp = 0;
         if (proto === PROTO_TCP || proto === PROTO_UDP) {
           if (l4 + 4 > end) { out[i] = 1; continue; }
-          tp = (buf[l4 + 2]! << 8) | buf[l4 + 3]!;
+          tp = read16(buf, l4 + 2);
         } else if (proto === PROTO_ICMP) {
           if (l4 + 2 > end) { out[i] = 1; continue; }
           tp = buf[l4 + 1]!;
