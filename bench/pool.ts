@@ -37,11 +37,9 @@ async function runFor(pool: SimPool, flow: Flow, ms: number, reuse = false): Pro
   let busyMs = 0;
   const end = performance.now() + ms;
   const lane = async (): Promise<void> => {
-    const packed = packFrames(frames, 0, BATCH, flow.inPort);
-    const data = new Uint8Array(new SharedArrayBuffer(packed.data.byteLength));
-    data.set(packed.data);
+    const shared = reuse ? inSharedMemory(packFrames(frames, 0, BATCH, flow.inPort)) : null;
     while (performance.now() < end) {
-      const batch = reuse ? { ...packed, data } : packFrames(frames, 0, BATCH, flow.inPort);
+      const batch = shared ?? packFrames(frames, 0, BATCH, flow.inPort);
       const r = await pool.run({ ...batch, forceTrace: false, detail: false, nowMs: Date.now() });
       if (!r.ok) throw new Error(r.message);
       if (r.result.codes[0] !== 0) throw new Error(`${flow.name}: expected forward, got result code ${r.result.codes[0]}`);
@@ -52,6 +50,13 @@ async function runFor(pool: SimPool, flow: Flow, ms: number, reuse = false): Pro
   const t0 = performance.now();
   await Promise.all(Array.from({ length: pool.threads * 3 }, lane));
   return { pps: done / ((performance.now() - t0) / 1000), busyPps: done / (busyMs / 1000) * pool.threads };
+}
+
+/** The batch with its frames copied into a SharedArrayBuffer: sent again and again, never transferred. */
+function inSharedMemory<T extends { data: Uint8Array }>(batch: T): T {
+  const data = new Uint8Array(new SharedArrayBuffer(batch.data.byteLength));
+  data.set(batch.data);
+  return { ...batch, data };
 }
 
 async function throughput(pool: SimPool, flow: Flow): Promise<number> {

@@ -8,11 +8,10 @@
 import { Worker } from 'node:worker_threads';
 import { CassandraTraceBackend } from '../sinks/cassandra/index.js';
 import { median, type BenchLine } from './types.js';
-import { makeRecords, STEPS_PER_TRACE } from './trace-records.js';
+import { makeRecords, STEPS_PER_TRACE, writeAllTimed } from './trace-records.js';
 
 const RUNS = 5;
 const TRACES_PER_RUN = 4_000;
-const TRACES_PER_TURN = 250;
 
 /**
  * The CQL test server in a worker thread; resolves with its port and a stop function. The server is
@@ -49,14 +48,7 @@ async function oneRun(contactPoint: string, run: number): Promise<RunResult> {
   const first = await sink.firstAttempt();
   if (first.state !== 'ready') throw new Error(`cassandra test server not ready: ${first.error ?? first.state}`);
   const recs = makeRecords(TRACES_PER_RUN, Date.UTC(2030, 0, 1) + (run + 1) * TRACES_PER_RUN);
-  const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < recs.length; i++) {
-    sink.write(recs[i]!);
-    if ((i + 1) % TRACES_PER_TURN === 0) await yieldTurn();
-  }
-  await sink.flush();
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const secs = await writeAllTimed(sink, recs);
   const s = sink.stats();
   await sink.close();
   return { stepsPerSec: s.stepsWritten / secs, lost: s.stepsLost, errors: s.writeErrors };

@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteTraceBackend } from '../sinks/sqlite/index.js';
 import { median, type BenchLine } from './types.js';
-import { makeRecords, STEPS_PER_TRACE } from './trace-records.js';
+import { makeRecords, STEPS_PER_TRACE, writeAllTimed } from './trace-records.js';
 
 const RUNS = 5;
 const TRACES_PER_RUN = 10_000;
-const TRACES_PER_TURN = 250;
 
 interface RunResult { stepsPerSec: number; stepsPerCpuSec: number; lost: number }
 
@@ -20,15 +19,8 @@ async function oneRun(dir: string, run: number): Promise<RunResult> {
   if (!opened.ok) throw new Error(opened.message);
   const sink = opened.backend;
   const recs = makeRecords(TRACES_PER_RUN, Date.UTC(2030, 0, 1) + run * TRACES_PER_RUN);
-  const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
   const cpu0 = process.cpuUsage();
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < recs.length; i++) {
-    sink.write(recs[i]!);
-    if ((i + 1) % TRACES_PER_TURN === 0) await yieldTurn();
-  }
-  await sink.flush();
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const secs = await writeAllTimed(sink, recs);
   const cpu = process.cpuUsage(cpu0);
   const s = sink.stats();
   await sink.close();
