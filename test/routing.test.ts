@@ -56,13 +56,16 @@ function randomTable(next: () => number, n: number): CRoute[] {
   return routes;
 }
 
-t.test('agrees with brute force on random tables and addresses', async (t) => {
+const LAYOUTS = ['compact', 'flat'] as const;
+
+for (const layout of LAYOUTS) t.test(`${layout} layout: agrees with brute force on random tables and addresses`, async (t) => {
   const next = rng(20240611);
   let checked = 0;
   for (const n of [1, 2, 10, 100, 1000, 4000]) {
     for (let round = 0; round < 3; round++) {
       const routes = randomTable(next, n);
-      const table = buildRouteTable(routes);
+      const table = buildRouteTable(routes, layout);
+      t.equal(table.layout, layout);
       t.equal(table.size, routes.length);
       let mismatches = 0;
       for (let i = 0; i < 3000; i++) {
@@ -84,11 +87,11 @@ t.test('agrees with brute force on random tables and addresses', async (t) => {
   t.ok(checked >= 50000);
 });
 
-t.test('ECMP: a flow hash always picks the same route, and hashes spread over the group', async (t) => {
+for (const layout of LAYOUTS) t.test(`${layout} layout: ECMP: a flow hash always picks the same route, and hashes spread over the group`, async (t) => {
   const next = rng(7);
   const routes = randomTable(next, 2000);
-  const table = buildRouteTable(routes);
-  const twin = buildRouteTable([...routes].reverse()); // same routes, other input order
+  const table = buildRouteTable(routes, layout);
+  const twin = buildRouteTable([...routes].reverse(), layout); // same routes, other input order
   let groups = 0, wrong = 0, unstable = 0, orderDependent = 0, unused = 0;
   for (let i = 0; i < 4000 && groups < 200; i++) {
     const r = routes[next() % routes.length]!;
@@ -115,9 +118,9 @@ t.test('ECMP: a flow hash always picks the same route, and hashes spread over th
   t.equal(unused, 0, 'every equal-cost route gets some of 64 flows');
 });
 
-t.test('edge cases', async (t) => {
-  t.equal(buildRouteTable([]).lookup(parseIp('1.2.3.4'), 0, 0), -1, 'empty table');
-  t.equal(buildRouteTable([]).size, 0);
+for (const layout of LAYOUTS) t.test(`${layout} layout: edge cases`, async (t) => {
+  t.equal(buildRouteTable([], layout).lookup(parseIp('1.2.3.4'), 0, 0), -1, 'empty table');
+  t.equal(buildRouteTable([], layout).size, 0);
 
   nextIdx = 0;
   const routes = [
@@ -132,7 +135,7 @@ t.test('edge cases', async (t) => {
     route('10.1.2.128', 25, { weight: 5 }), // 8
     route('10.1.2.128', 25, { weight: 1 }), // 9
   ];
-  const table = buildRouteTable(routes);
+  const table = buildRouteTable(routes, layout);
   const look = (dst: string, src = '1.1.1.1'): number => table.lookup(parseIp(dst), parseIp(src), 12345);
   t.equal(look('8.8.8.8'), 1, 'default route: lowest weight');
   t.equal(look('10.9.9.9'), 2);
@@ -146,18 +149,20 @@ t.test('edge cases', async (t) => {
   t.equal(look('255.255.255.255'), 6, 'top of the address space');
   t.equal(look('200.1.1.1'), 7, 'addresses at and above 2^31');
   t.equal(look('0.0.0.0'), 1, 'bottom of the address space');
-  t.equal(buildRouteTable(routes.filter((r) => r.dstLen > 0)).lookup(parseIp('8.8.8.8'), 0, 0), -1, 'no default: no route');
+  t.equal(buildRouteTable(routes.filter((r) => r.dstLen > 0), layout).lookup(parseIp('8.8.8.8'), 0, 0), -1, 'no default: no route');
 });
 
-t.test('crowded nodes: many prefixes under one /16 and one /24', async (t) => {
+for (const layout of LAYOUTS) t.test(`${layout} layout: crowded nodes: many prefixes under one /16 and one /24`, async (t) => {
   nextIdx = 0;
   const routes: CRoute[] = [route('0.0.0.0', 0)];
   for (let i = 0; i < 40; i++) routes.push(route(`10.1.${i * 3}.0`, 24)); // 81 runs in the 10.1/16 node
   for (let i = 0; i < 40; i++) routes.push(route(`10.2.0.${i * 5}`, 32)); // 81 runs in the 10.2.0/24 node
   for (let i = 0; i < 5; i++) routes.push(route(`10.3.${i * 7}.0`, 24)); // a sparse node beside them
-  const table = buildRouteTable(routes);
+  for (let i = 0; i < 6; i++) routes.push(route(`10.4.${i * 2}.0`, 24)); // 12 runs: the most a node holds inline
+  for (let i = 0; i < 6; i++) routes.push(route(`10.5.${i * 2 + 1}.0`, 24)); // 13 runs: one too many
+  const table = buildRouteTable(routes, layout);
   const wrong: string[] = [];
-  for (let a = 0; a < 4; a++) {
+  for (let a = 0; a < 6; a++) {
     for (let b = 0; b < 256; b++) {
       for (let c = 0; c < 256; c += a === 2 && b === 0 ? 1 : 51) {
         const dst = parseIp(`10.${a}.${b}.${c}`);
@@ -166,6 +171,41 @@ t.test('crowded nodes: many prefixes under one /16 and one /24', async (t) => {
     }
   }
   t.same(wrong.slice(0, 10), [], 'every slot of the crowded and sparse nodes resolves right');
+});
+
+t.test('layout by size: big tables go flat, and both layouts agree on them', async (t) => {
+  const next = rng(99);
+  const make = (blocks: number): CRoute[] => {
+    nextIdx = 0;
+    const routes: CRoute[] = [route('0.0.0.0', 0)];
+    // One /24 in each of `blocks` distinct /16s (a stride coprime to 2^16), plus nested and busy blocks.
+    for (let b = 0; b < blocks; b++) routes.push(route(((Math.imul(b, 40503) & 0xffff) << 16 | (next() & 0xff00)) >>> 0, 24));
+    for (let i = 0; i < 2000; i++) {
+      const r = routes[1 + (next() % blocks)]!;
+      routes.push(route((r.dst | (next() & 0xff)) >>> 0, 25 + (next() % 8))); // level-2 nodes
+      if (i % 20 === 0) for (let k = 0; k < 20; k++) routes.push(route(((r.dst & 0xffff0000) | (k * 9) << 8) >>> 0, 24)); // > 12 runs
+    }
+    return routes;
+  };
+  t.equal(buildRouteTable(make(16383)).layout, 'compact', 'below a quarter of the /16 blocks: compact');
+  const routes = make(16384);
+  const flat = buildRouteTable(routes);
+  const compact = buildRouteTable(routes, 'compact');
+  t.equal(flat.layout, 'flat', 'from a quarter of the /16 blocks: flat');
+  let wrong = 0;
+  for (let i = 0; i < 200_000; i++) {
+    const r = routes[next() % routes.length]!;
+    const dst = i % 2 === 0 ? next() : (r.dst | (next() & ~prefixMask(r.dstLen))) >>> 0;
+    if (flat.lookup(dst | 0, 0, 0) !== compact.lookup(dst | 0, 0, 0)) wrong++;
+  }
+  t.equal(wrong, 0, '200,000 lookups: the same route from both layouts');
+  let brute = 0;
+  for (let i = 0; i < 2000; i++) {
+    const r = routes[next() % routes.length]!;
+    const dst = (r.dst | (next() & ~prefixMask(r.dstLen))) >>> 0;
+    if (flat.lookup(dst | 0, 0, 0) !== best(routes, dst, 0)[0]!.idx) brute++;
+  }
+  t.equal(brute, 0, 'and the longest prefix, by brute force');
 });
 
 // That a lookup allocates nothing is checked in test/alloc.test.ts, in a child with a 1 MB young generation.

@@ -10,18 +10,27 @@
 //   lookup that finds no source match in a record falls back to the parent, so a source-specific
 //   route never hides a shorter route from other sources.
 // - A three-level multibit trie (strides 16/8/8, leaf pushed) maps a destination to the leaf of its
-//   longest covering prefix, or to a child node (negative). The 16-bit root is a direct table
-//   (256 KB, whatever the routes).
-// - Lower nodes are compressed to stay cache resident (100,000 routes take under 2 MB): most
-//   hold a few runs of equal slots, stored as their start slots packed three per word in 10-bit
-//   lanes, then the run values. Lane arithmetic counts the starts at or before a slot without
-//   branches: 256 + slot - start has bit 8 set exactly when start <= slot. Nodes with more than
-//   twelve runs keep, per 32 slots, a bitmap of run starts and a base index instead
-//   (base + popcount(bits up to the slot)).
-// A lookup is one root read, at most two node reads and a short record walk for source-specific or
-// ECMP prefixes: its cost does not grow with the number of routes beyond cache effects
-// (bench/route-lookup.ts), and it allocates nothing. Callers should pass int32 addresses
-// (`ip | 0`): a uint32 above 2^31 passed to a call that is not inlined gets boxed by the caller.
+//   longest covering prefix, or to a child node (negative).
+// - Lower nodes are compressed to stay cache resident: most hold a few runs of equal slots, stored
+//   as four words of up to twelve run starts, three per word in 10-bit lanes, then the run values.
+//   Lane arithmetic counts the starts at or before a slot without branches: 256 + slot - start has
+//   bit 8 set exactly when start <= slot. Nodes with more than twelve runs keep, per 32 slots, a
+//   bitmap of run starts and a base index instead (base + popcount(bits up to the slot)).
+// - Two layouts of the top two levels. "compact": the 16-bit root is a direct table (256 KB) of
+//   leaves and level-1 node references. "flat": every /16 block owns one 64-byte line (4 MB in all)
+//   holding its level-1 node inline (up to twelve runs; a busier block's line refers to its node).
+//   Beyond cache misses, a table of 100,000 routes costs a small one nothing more, and the misses
+//   are what the flat layout cuts: a lookup waits for one line whose place follows from the address
+//   instead of two dependent ones (root, then node). On a 4,096-flow working set (bench/
+//   route-lookup.ts) that took 100,000 routes from 14-16 ns to 10-11 ns, against 7-7.5 ns for 10
+//   routes. The flat layout costs 4 MB whatever the routes and spreads uniformly random
+//   destinations over all of it, so small tables stay compact: a table goes flat when a quarter of
+//   the /16 blocks hold prefixes longer than /16 (FLAT_MIN_BLOCKS), where the compact form is past
+//   700 KB anyway.
+// A lookup is at most three node reads and a short record walk for source-specific or ECMP
+// prefixes: its cost does not grow with the number of routes beyond cache effects, and it
+// allocates nothing. Callers should pass int32 addresses (`ip | 0`): a uint32 above 2^31 passed to
+// a call that is not inlined gets boxed by the caller.
 import { prefixMask } from '../addr.js';
 import type { CRoute } from '../topology/compiled.js';
 import type { RouteTable } from './route-table.js';
@@ -33,12 +42,25 @@ const HEADER = 2;
 
 const LANES = 0x100401; // 1 | 1 << 10 | 1 << 20
 const LANE_BIT8 = 0x10040100; // bit 8 of each 10-bit lane
-/** A run start no slot reaches: pads the unused lanes of a sparse node's last word. */
+/** A run start no slot reaches: pads the unused lanes of a sparse node's start words. */
 const LANE_PAD = 256;
-const SPARSE_MAX_WORDS = 4;
-const SPARSE_MAX_RUNS = SPARSE_MAX_WORDS * 3;
-/** Node references: offset << 3 | (words - 1) << 1 | 1 for sparse nodes, offset << 3 for dense. */
-const REF_SHIFT = 3;
+const SPARSE_WORDS = 4;
+const SPARSE_MAX_RUNS = SPARSE_WORDS * 3;
+/**
+ * Node references: offset << 4 | level1 << 3 | sparse. LEVEL1 (8) marks a level-1 node, whose slot
+ * is address bits 8..15: `dst >>> (ref & LEVEL1)` brings either level's slot to the low byte.
+ */
+const REF_SHIFT = 4;
+const LEVEL1 = 8;
+/** The flat layout: per /16 block, a sparse node of SPARSE_MAX_RUNS values (64 bytes). */
+const FLAT_SHIFT = 4;
+const FLAT_WORDS = 1 << FLAT_SHIFT;
+const BLOCKS = 1 << 16;
+/** Blocks with level-1 nodes from which tables take the flat layout (see the file comment). */
+const FLAT_MIN_BLOCKS = BLOCKS / 4;
+const PAD_WORD = LANE_PAD | (LANE_PAD << 10) | (LANE_PAD << 20);
+
+export type RouteTableLayout = 'compact' | 'flat';
 
 interface Prefix {
   readonly dst: number;
@@ -50,84 +72,124 @@ interface Prefix {
   leaf: number;
 }
 
-export function buildRouteTable(routes: readonly CRoute[]): RouteTable {
+/** A route table and the layout it was built with (`layout` picks one; by default, by size). */
+export function buildRouteTable(
+  routes: readonly CRoute[],
+  layout?: RouteTableLayout,
+): RouteTable & { readonly layout: RouteTableLayout; readonly bytes: number } {
   const prefixes = groupByPrefix(routes);
   const lists = layoutRecords(prefixes);
-  const trie = new TrieBuilder(prefixes).build();
-  return new LpmRouteTable(routes.length, trie.root, trie.nodes, lists);
+  const flat = (layout ?? (nodeBlocks(prefixes) >= FLAT_MIN_BLOCKS ? 'flat' : 'compact')) === 'flat';
+  const trie = new TrieBuilder(prefixes, flat).build();
+  return new LpmRouteTable(routes.length, trie.flat ?? trie.root, trie.flat !== null, trie.nodes, lists);
 }
 
+// One class for both layouts, so that the routers' call site stays monomorphic: a branch on the
+// layout is predicted, a polymorphic call is not free (a class per layout made the 10-route lookup
+// 1.7 times slower when tried).
 class LpmRouteTable implements RouteTable {
+  readonly layout: RouteTableLayout;
+
   constructor(
     readonly size: number,
+    /** The root (compact) or the block lines (flat). */
     private readonly r: Int32Array,
+    private readonly flat: boolean,
     private readonly t: Int32Array,
     private readonly l: Int32Array,
-  ) {}
+  ) {
+    this.layout = flat ? 'flat' : 'compact';
+  }
+
+  /** Memory the table's arrays take. */
+  get bytes(): number { return this.r.byteLength + this.t.byteLength + this.l.byteLength; }
 
   lookup(dst: number, src: number, flowHash: number): number {
-    let v = this.r[dst >>> 16]!;
-    if (v < 0) {
-      const t = this.t;
-      v = t[slotIndex(t, ~v, (dst >>> 8) & 255)]!;
-      if (v < 0) v = t[slotIndex(t, ~v, dst & 255)]!;
-    }
-    if ((v & 1) !== 0) return v >>> 1;
-    return v === NONE ? -1 : this.walk(v, src, flowHash);
-  }
-
-  /** Walks prefix records, then their parents, for the first route whose source prefix matches. */
-  private walk(leaf: number, src: number, flowHash: number): number {
-    const l = this.l;
-    let v = leaf;
-    do {
-      const rec = v >>> 1;
-      const end = rec + HEADER + (l[rec]! << 2);
-      for (let p = rec + HEADER; p < end; p += ENTRY) {
-        if ((src & l[p + 1]!) === l[p]) {
-          const groupEnd = l[p + 2]!;
-          return groupEnd === p + ENTRY ? l[p + 3]! : this.ecmp(p, groupEnd, src, flowHash);
+    const t = this.t;
+    let v: number;
+    level1: {
+      // Both layouts meet at one sparse-node read: one call site, so the JIT's inlining budget
+      // (which it spends per site) covers both (two sites left the compact path a call).
+      let a = this.r;
+      let o: number;
+      if (this.flat) {
+        // The block's line holds its level-1 node at a place computed from the address: big tables
+        // wait on this one read.
+        o = (dst >>> 16) << FLAT_SHIFT;
+      } else {
+        v = a[dst >>> 16]!;
+        if (v >= 0) break level1;
+        if ((v & 1) !== 0) { // ~ref has the sparse bit clear: a dense node
+          v = t[slotIndex(t, ~v, (dst >>> 8) & 255)]!;
+          break level1;
         }
+        a = t;
+        o = ~v >>> REF_SHIFT;
       }
-      v = l[rec + 1]!;
-    } while ((v & 1) === 0 && v !== NONE);
-    return (v & 1) !== 0 ? v >>> 1 : -1;
-  }
-
-  /** Picks among the source-matching routes of one equal-weight group by flow hash. */
-  private ecmp(first: number, groupEnd: number, src: number, flowHash: number): number {
-    const l = this.l;
-    let count = 0;
-    for (let p = first; p < groupEnd; p += ENTRY) if ((src & l[p + 1]!) === l[p]) count++;
-    let k = (flowHash >>> 0) % count;
-    for (let p = first; ; p += ENTRY) {
-      if ((src & l[p + 1]!) === l[p]) {
-        if (k === 0) return l[p + 3]!;
-        k--;
-      }
+      v = a[sparseIndex(a, o, (dst >>> 8) & 255)]!;
     }
+    if (v < 0) v = descend(t, v, dst);
+    if ((v & 1) !== 0) return v >>> 1;
+    return v === NONE ? -1 : walk(this.l, v, src, flowHash);
   }
 }
 
 /**
- * Index in `t` of the value of slot `s` (0..255) of node `ref`. A sparse node always reads four
- * words; lanes of words past its own (its values, or the array's padding) are masked off, so the
- * word count costs no branch.
+ * The rare rest of a lookup that met node `v`: a level-2 node or, in the flat layout, the level-1
+ * node of a block too busy to sit inline (then maybe a level-2 one). Out of line so the JIT spends
+ * its inlining budget on the common path.
  */
+function descend(t: Int32Array, v: number, dst: number): number {
+  let w = t[slotIndex(t, ~v, (dst >>> (~v & LEVEL1)) & 255)]!;
+  if (w < 0) w = t[slotIndex(t, ~w, dst & 255)]!;
+  return w;
+}
+
+/** Walks prefix records, then their parents, for the first route whose source prefix matches. */
+function walk(l: Int32Array, leaf: number, src: number, flowHash: number): number {
+  let v = leaf;
+  do {
+    const rec = v >>> 1;
+    const end = rec + HEADER + (l[rec]! << 2);
+    for (let p = rec + HEADER; p < end; p += ENTRY) {
+      if ((src & l[p + 1]!) === l[p]) {
+        const groupEnd = l[p + 2]!;
+        return groupEnd === p + ENTRY ? l[p + 3]! : ecmp(l, p, groupEnd, src, flowHash);
+      }
+    }
+    v = l[rec + 1]!;
+  } while ((v & 1) === 0 && v !== NONE);
+  return (v & 1) !== 0 ? v >>> 1 : -1;
+}
+
+/** Picks among the source-matching routes of one equal-weight group by flow hash. */
+function ecmp(l: Int32Array, first: number, groupEnd: number, src: number, flowHash: number): number {
+  let count = 0;
+  for (let p = first; p < groupEnd; p += ENTRY) if ((src & l[p + 1]!) === l[p]) count++;
+  let k = (flowHash >>> 0) % count;
+  for (let p = first; ; p += ENTRY) {
+    if ((src & l[p + 1]!) === l[p]) {
+      if (k === 0) return l[p + 3]!;
+      k--;
+    }
+  }
+}
+
+/** Index in `t` of the value of slot `s` (0..255) of node `ref`. */
 function slotIndex(t: Int32Array, ref: number, s: number): number {
   const o = ref >>> REF_SHIFT;
-  if ((ref & 1) !== 0) {
-    const words = ((ref >>> 1) & 3) + 1;
-    const x = Math.imul(s, LANES) + LANE_BIT8;
-    const sum = ((x - t[o]!) & LANE_BIT8)
-      + ((x - t[o + 1]!) & LANE_BIT8 & ((1 - words) >> 31))
-      + ((x - t[o + 2]!) & LANE_BIT8 & ((2 - words) >> 31))
-      + ((x - t[o + 3]!) & LANE_BIT8 & ((3 - words) >> 31));
-    // Each lane of `sum` counts up to 4; multiplying by LANES adds the three lanes into bits 20..29.
-    return o + words - 1 + ((Math.imul(sum >>> 8, LANES) >>> 20) & 15);
-  }
+  if ((ref & 1) !== 0) return sparseIndex(t, o, s);
   const w = o + ((s >>> 5) << 1);
   return t[w + 1]! + popcount(t[w]! & ~(-2 << (s & 31)));
+}
+
+/** Index of the value of slot `s` of the sparse node at `o`: the number of run starts up to `s`. */
+function sparseIndex(t: Int32Array, o: number, s: number): number {
+  const x = Math.imul(s, LANES) + LANE_BIT8;
+  const sum = ((x - t[o]!) & LANE_BIT8) + ((x - t[o + 1]!) & LANE_BIT8)
+    + ((x - t[o + 2]!) & LANE_BIT8) + ((x - t[o + 3]!) & LANE_BIT8);
+  // Each lane of `sum` counts up to 4; multiplying by LANES adds the three lanes into bits 20..29.
+  return o + SPARSE_WORDS - 1 + ((Math.imul(sum >>> 8, LANES) >>> 20) & 15);
 }
 
 function popcount(x: number): number {
@@ -212,20 +274,44 @@ class TrieBuilder {
   private out = new Int32Array(1024);
   private size = 0;
   /** Slot values of the node being built, one scratch array per level (recursion is per level). */
-  private readonly scratch = [new Int32Array(1 << 16), new Int32Array(256), new Int32Array(256)];
+  private readonly scratch = [new Int32Array(BLOCKS), new Int32Array(256), new Int32Array(256)];
+  /** The flat layout's block lines, when building it; blocks whose level-1 node went inline. */
+  private readonly flat: Int32Array | null;
+  private readonly inline: Uint8Array | null;
 
-  constructor(private readonly prefixes: readonly Prefix[]) {}
+  constructor(private readonly prefixes: readonly Prefix[], flat: boolean) {
+    this.flat = flat ? new Int32Array(BLOCKS << FLAT_SHIFT) : null;
+    this.inline = flat ? new Uint8Array(BLOCKS) : null;
+  }
 
-  build(): { root: Int32Array; nodes: Int32Array } {
+  build(): { root: Int32Array; flat: Int32Array | null; nodes: Int32Array } {
     this.node(0, 0, this.prefixes.length, NONE);
-    this.reserve(SPARSE_MAX_WORDS).fill(0); // a sparse node near the end may read this far
-    return { root: this.scratch[0]!, nodes: this.out.slice(0, this.size) };
+    const root = this.scratch[0]!;
+    const flat = this.flat;
+    if (flat !== null) {
+      for (let b = 0; b < BLOCKS; b++) {
+        if (this.inline![b] !== 0) continue;
+        const o = b << FLAT_SHIFT;
+        const v = root[b]!;
+        if (v < 0) {
+          // Twelve starts at slot 0: every slot counts twelve runs, reading the last value.
+          flat.fill(0, o, o + SPARSE_WORDS);
+          flat[o + FLAT_WORDS - 1] = v;
+        } else {
+          flat.fill(PAD_WORD, o, o + SPARSE_WORDS);
+          flat[o] = PAD_WORD & ~0x3ff; // one run, from slot 0
+          flat[o + SPARSE_WORDS] = v;
+        }
+      }
+    }
+    return { root, flat, nodes: this.out.slice(0, this.size) };
   }
 
   /**
    * Fills the slots of the node for prefixes[from, to) (all inside this node's address block, none
    * shorter than it, in (address, length) order), uncovered slots holding `inherited`. Lower nodes
-   * are then emitted and their reference returned; the root stays in its scratch array.
+   * are then emitted and their reference returned; the root stays in its scratch array, and in the
+   * flat layout a level-1 node that fits goes inline in its block's line.
    */
   private node(level: 0 | 1 | 2, from: number, to: number, inherited: number): number {
     const ps = this.prefixes;
@@ -249,7 +335,15 @@ class TrieBuilder {
     if (level === 0) return 0;
     let runs = 0;
     for (let s = 0; s <= slotMask; s++) if (s === 0 || slots[s] !== slots[s - 1]) runs++;
-    return runs <= SPARSE_MAX_RUNS ? this.emitSparse(slots, runs) : this.emitDense(slots, runs);
+    const flag = level === 1 ? LEVEL1 : 0;
+    if (runs > SPARSE_MAX_RUNS) return this.emitDense(slots, runs) | flag;
+    if (level === 1 && this.flat !== null) {
+      const block = ps[from]!.dst >>> 16;
+      packRuns(this.flat, block << FLAT_SHIFT, slots);
+      this.inline![block] = 1;
+      return 0; // the root slot it lands in is not read: the block's line replaces it
+    }
+    return this.emitSparse(slots, runs) | flag;
   }
 
   /** Grows `out` by n words; returns them. */
@@ -282,20 +376,33 @@ class TrieBuilder {
     return at << REF_SHIFT;
   }
 
-  /** ceil(runs / 3) words of three 10-bit run starts (unused lanes LANE_PAD), then the run values. */
   private emitSparse(slots: Int32Array, runs: number): number {
-    const words = Math.ceil(runs / 3);
     const at = this.size;
-    const node = this.reserve(words + runs).fill(LANE_PAD | (LANE_PAD << 10) | (LANE_PAD << 20), 0, words);
-    let r = 0;
-    for (let s = 0; s < slots.length; s++) {
-      if (s === 0 || slots[s] !== slots[s - 1]) {
-        const lane = (r % 3) * 10;
-        const w = (r / 3) | 0;
-        node[w] = (node[w]! & ~(0x3ff << lane)) | (s << lane);
-        node[words + r++] = slots[s]!;
-      }
-    }
-    return (at << REF_SHIFT) | ((words - 1) << 1) | 1;
+    packRuns(this.reserve(SPARSE_WORDS + runs), 0, slots);
+    return (at << REF_SHIFT) | 1;
   }
+}
+
+/** Writes a sparse node at `at`: its run starts (unused lanes LANE_PAD), then the run values. */
+function packRuns(out: Int32Array, at: number, slots: Int32Array): void {
+  out.fill(PAD_WORD, at, at + SPARSE_WORDS);
+  let r = 0;
+  for (let s = 0; s < slots.length; s++) {
+    if (s === 0 || slots[s] !== slots[s - 1]) {
+      const lane = (r % 3) * 10;
+      const w = at + ((r / 3) | 0);
+      out[w] = (out[w]! & ~(0x3ff << lane)) | (s << lane);
+      out[at + SPARSE_WORDS + r++] = slots[s]!;
+    }
+  }
+}
+
+/** How many /16 blocks hold a prefix longer than /16, i.e. get a level-1 node. */
+function nodeBlocks(prefixes: readonly Prefix[]): number {
+  let count = 0;
+  let last = -1;
+  for (const p of prefixes) { // in address order: a block's prefixes are contiguous
+    if (p.len > 16 && p.dst >>> 16 !== last) { count++; last = p.dst >>> 16; }
+  }
+  return count;
 }

@@ -6,14 +6,16 @@ import { bridgedFlow, routedFlow } from '../../bench/frames.js';
 import { ResultCode } from '../../engine/result.js';
 
 if (process.argv[2] === 'lookup') {
-  // 8 M route lookups on a 100,000-route table, int32 addresses as the engine passes them.
+  // 8 M route lookups on a 100,000-route table in both layouts, int32 addresses as the engine
+  // passes them.
   const { buildRouteTable } = await import('../../engine/routing/lpm.js');
   const { randomRoutes } = await import('../../bench/route-lookup.js');
-  const table = buildRouteTable(randomRoutes(100_000));
+  const routes = randomRoutes(100_000);
+  const tables = [buildRouteTable(routes, 'flat'), buildRouteTable(routes, 'compact')];
   const dsts = Int32Array.from({ length: 4096 }, (_, i) => Math.imul(i + 1, 0x9e3779b1));
   const { PerformanceObserver } = await import('node:perf_hooks');
   let sink = 0;
-  const run = (n: number): void => { for (let i = 0; i < n; i++) sink = (sink + table.lookup(dsts[i & 4095]!, dsts[(i * 7) & 4095]!, i)) | 0; };
+  const run = (n: number): void => { for (let i = 0; i < n; i++) sink = (sink + tables[i & 1]!.lookup(dsts[i & 4095]!, dsts[(i * 7) & 4095]!, i)) | 0; };
   run(500_000);
   let gcs = 0;
   const obs = new PerformanceObserver((l) => { gcs += l.getEntries().length; });
