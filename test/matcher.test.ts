@@ -176,7 +176,7 @@ t.test('screening a frame never turns away one the parsed packet would match', a
   t.ok(screenedOut > frames / 20, `some were screened out (${screenedOut})`);
 });
 
-t.test('frames whose indexed fields no condition names are screened out, unless VLAN-tagged', async (t) => {
+t.test('frames whose indexed fields no condition names are screened out, tagged or not', async (t) => {
   const conditions: TraceConditionJson[] = [
     { id: '00000000-0000-4000-8000-000000000001', inPorts: [n.id('p0')] },
     { id: '00000000-0000-4000-8000-000000000002', nwSrcAddress: '10.0.0.1', nwSrcLength: 32 },
@@ -189,6 +189,8 @@ t.test('frames whose indexed fields no condition names are screened out, unless 
   const port = topo.portIndex.get(n.id('p1'))!;
   let out = 0;
   let tagged = 0;
+  let qinq = 0;
+  let tooMany = 0;
   for (let i = 0; i < 1000; i++) {
     const pkt = Object.assign(new Packet(), {
       ethSrc: 0x020000100000 + i, ethDst: 0x020000200000 + i, etherType: ETH_IPV4, ttl: 9,
@@ -198,11 +200,22 @@ t.test('frames whose indexed fields no condition names are screened out, unless 
     out += 1 - screen(m, plain, plain.length, port);
     pkt.vlanCount = 1; pkt.vlanIds[0] = 7; pkt.vlanTpids[0] = ETH_VLAN;
     const withTag = buildFrameBytes(pkt);
-    tagged += screen(m, withTag, withTag.length, port);
+    tagged += 1 - screen(m, withTag, withTag.length, port);
+    pkt.vlanCount = 2; pkt.vlanIds[1] = 8; pkt.vlanTpids[0] = ETH_QINQ; pkt.vlanTpids[1] = ETH_VLAN;
+    const twoTags = buildFrameBytes(pkt);
+    qinq += 1 - screen(m, twoTags, twoTags.length, port);
+    // A third tag: the parser refuses the frame (too_many_vlans); screening leaves that to it.
+    const three = new Uint8Array(twoTags.length + 4);
+    three.set(twoTags.subarray(0, 20));
+    three.set([0x81, 0x00, 0x00, 0x09], 20);
+    three.set(twoTags.subarray(20), 24);
+    tooMany += screen(m, three, three.length, port);
   }
   // The filter may let a few through by chance (stage two then decides); nearly all must be turned away.
   t.ok(out >= 990, `${out} of 1000 plain frames screened out`);
-  t.equal(tagged, 1000, 'tagged frames are left to the parser and matchAtIngress');
+  t.ok(tagged >= 990, `${tagged} of 1000 802.1Q frames screened out`);
+  t.ok(qinq >= 990, `${qinq} of 1000 802.1ad + 802.1Q frames screened out`);
+  t.equal(tooMany, 1000, 'frames with three tags are left to the parser');
 });
 
 t.test('with no conditions every frame screens out; with an unindexed one none does', async (t) => {

@@ -14,9 +14,9 @@ import { compileCondition, matchCondition, refsFromTopology, F, type CCondition 
 import type { CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
 import type { TraceConditionJson } from './types.js';
-import { ETH_IPV4, ETH_QINQ, ETH_VLAN, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
+import { ETH_IPV4, ETH_QINQ, ETH_VLAN, MAX_VLANS, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
 import { read16, read32 } from '../wire/bytes.js';
-import { ETH_HDR_LEN } from '../wire/ethernet.js';
+import { ETH_HDR_LEN, VLAN_TAG_LEN } from '../wire/ethernet.js';
 import { IPV4_HDR_LEN } from '../wire/ipv4.js';
 
 /** One enabled condition as published to workers: its hit-counter slot travels with it. */
@@ -198,10 +198,11 @@ export class ConditionMatcher implements TraceMatcher {
    * of it: while the simulation runs between two packets it evicts what stage one reads, so in a tight
    * loop of its own stage one costs a fraction. Frame i is buf[offsets[i], offsets[i+1]) entering
    * port index ports[i]; out[i] becomes 0 when that frame, parsed, can match no condition at ingress
-   * (the caller passes it to Simulator.runFrame, and simulate() skips matchAtIngress), else 1. Only
-   * plain Ethernet II frames with IPv4 (or another ethertype) are read here; VLAN-tagged frames, or
-   * frames too short for the fields an index reads, get 1 and are left to matchAtIngress after the
-   * parser has had its say. The values read are those parseFrame() puts in the Packet:
+   * (the caller passes it to Simulator.runFrame, and simulate() skips matchAtIngress), else 1.
+   * Ethernet II frames with IPv4 (or another ethertype), untagged or with the parser's up to
+   * MAX_VLANS tags, are read here; frames the parser would refuse, or too short for the fields an
+   * index reads, get 1 and are left to matchAtIngress after the parser has had its say. The values
+   * read are those parseFrame() puts in the Packet:
    * test/matcher.test.ts checks the two against each other on random frames.
    */
   screenBatch(buf: Uint8Array, offsets: Int32Array, n: number, ports: Int32Array, out: Uint8Array): void {
@@ -236,10 +237,18 @@ export class ConditionMatcher implements TraceMatcher {
       }
       if (dlSrc) any |= inFilter(h, dlSrcSeed, read32(buf, off + 8) & 0xffffff);
       if (dlDst) any |= inFilter(h, dlDstSeed, read32(buf, off + 2) & 0xffffff);
-      const type = read16(buf, off + 12);
-      if (type === ETH_VLAN || type === ETH_QINQ) { out[i] = 1; continue; }
+      // Past up to MAX_VLANS tags, as the parser reads them; a frame it would refuse goes through.
+      let typeAt = off + 12;
+      let type = read16(buf, typeAt);
+      let tags = 0;
+      while (type === ETH_VLAN || type === ETH_QINQ) {
+        if (tags++ === MAX_VLANS || typeAt + 6 > end) { type = -1; break; }
+        typeAt += VLAN_TAG_LEN;
+        type = read16(buf, typeAt);
+      }
+      if (type === -1) { out[i] = 1; continue; }
       if (type !== ETH_IPV4 || !ipKeys) { out[i] = any; continue; }
-      const ip = off + ETH_HDR_LEN;
+      const ip = typeAt + 2;
       if (end - ip < IPV4_HDR_LEN) { out[i] = 1; continue; }
       any |= this.addressBits(h, read32(buf, ip + 12) | 0, read32(buf, ip + 16) | 0);
       if (tpDst && (read16(buf, ip + 6) & 0x1fff) === 0) {
