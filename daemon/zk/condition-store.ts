@@ -67,6 +67,8 @@ export class ZkConditionStore implements ConditionStore {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly sync: Coalescer;
+  /** Removes this backend's listener from the (maybe shared) session. */
+  private readonly detach: () => void;
   private readonly listeners = new Set<ConditionListener>();
   /** The watched snapshot, by id. */
   private readonly entries = new Map<string, Entry>();
@@ -86,7 +88,7 @@ export class ZkConditionStore implements ConditionStore {
       delayMs: opts.coalesceMs ?? 20,
       onError: (err) => this.log.error({ err }, 'trace condition resync failed'),
     });
-    this.session.on('up', (fresh) => {
+    this.detach = this.session.attach((fresh) => {
       if (fresh) {
         // A new session has no watches: read everything again.
         this.dirsMissing = true;
@@ -95,7 +97,6 @@ export class ZkConditionStore implements ConditionStore {
       }
       this.sync.kick({ now: true });
     });
-    this.session.start();
   }
 
   /** Resolves after the first complete read, or after `timeoutMs` (ZooKeeper may be down). */
@@ -251,6 +252,7 @@ export class ZkConditionStore implements ConditionStore {
     this.closed = true;
     this.sync.stop();
     this.listeners.clear();
+    this.detach();
     await this.session.close();
   }
 

@@ -2,6 +2,8 @@
 // Neither throws when ZooKeeper is unreachable: each waits a moment for the first read, then returns
 // a backend that reports itself down in health() and keeps retrying in the background, loading
 // everything (and telling its watchers) once ZooKeeper answers. Bad settings do throw (StartError).
+// Both backends of one daemon share one session: an ensemble serving every hypervisor host counts
+// sessions (heartbeats, expiry tracking), and one per host is what Midolman holds too.
 import type { Config } from '../config.js';
 import { StartError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,6 +17,17 @@ import { ZkTopologySource } from './topology-store.js';
 /** How long start-up waits for the first read before going on without ZooKeeper. */
 export const INITIAL_WAIT_MS = 2_000;
 
+/** The session of each daemon's configuration (frozen, one object per daemon), while open. */
+const sessions = new WeakMap<Readonly<Config>, ZkSession>();
+
+function sessionFor(config: Readonly<Config>, s: { connect: string; sessionTimeoutMs: number }, log: Logger): ZkSession {
+  const have = sessions.get(config);
+  if (have !== undefined && !have.isClosed) return have.share();
+  const session = new ZkSession({ connect: s.connect, sessionTimeoutMs: s.sessionTimeoutMs, log, name: 'daemon' });
+  sessions.set(config, session);
+  return session;
+}
+
 function settings(config: Readonly<Config>): { connect: string; root: string; sessionTimeoutMs: number } {
   const { connect, root, sessionTimeoutMs } = config.zookeeper;
   const badConnect = checkConnectString(connect);
@@ -26,8 +39,7 @@ function settings(config: Readonly<Config>): { connect: string; root: string; se
 
 export async function openZkConditionBackend(config: Readonly<Config>, log: Logger): Promise<ConditionBackend> {
   const s = settings(config);
-  const session = new ZkSession({ connect: s.connect, sessionTimeoutMs: s.sessionTimeoutMs, log, name: 'conditions' });
-  const store = new ZkConditionStore({ session, root: s.root, log });
+  const store = new ZkConditionStore({ session: sessionFor(config, s, log), root: s.root, log });
   if (!(await store.ready(INITIAL_WAIT_MS))) {
     log.warn({ zookeeper: s.connect }, 'trace conditions: ZooKeeper not answering yet; starting without conditions and retrying');
   }
@@ -36,8 +48,7 @@ export async function openZkConditionBackend(config: Readonly<Config>, log: Logg
 
 export async function openZkTopologySource(config: Readonly<Config>, log: Logger): Promise<TopologySource> {
   const s = settings(config);
-  const session = new ZkSession({ connect: s.connect, sessionTimeoutMs: s.sessionTimeoutMs, log, name: 'topology' });
-  const source = new ZkTopologySource({ session, root: s.root, log });
+  const source = new ZkTopologySource({ session: sessionFor(config, s, log), root: s.root, log });
   if (!(await source.ready(INITIAL_WAIT_MS))) {
     log.warn({ zookeeper: s.connect }, 'topology: ZooKeeper not answering yet; starting with an empty topology and retrying');
   }

@@ -48,6 +48,8 @@ export class ZkOperationError extends Error {
 export class ZkSession extends EventEmitter<ZkSessionEvents> {
   private zk: ZkClient | null = null;
   private closed = false;
+  /** Backends holding the session (share()); close() ends it when the last one lets go. */
+  private users = 1;
   private started = false;
   private attempts = 0;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -57,6 +59,31 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 
   constructor(readonly opts: ZkSessionOptions) {
     super();
+  }
+
+  /** One more backend uses this session (daemon/zk/open.ts): each of them calls close() once. */
+  share(): this {
+    if (this.closed) throw new Error(`ZooKeeper session ${this.opts.name} is closed`);
+    this.users++;
+    return this;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * A backend's 'up' listener, and start(). A backend that joins a session already up (shared with
+   * another) hears 'up' with fresh=true at once: it has no watches of its own yet. Returns the
+   * detach function for the backend's close().
+   */
+  attach(onUp: (fresh: boolean) => void): () => void {
+    this.on('up', onUp);
+    this.start();
+    if (this.connected) onUp(true);
+    return () => {
+      this.off('up', onUp);
+    };
   }
 
   /** Starts connecting (idempotent). */
@@ -99,6 +126,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (--this.users > 0) return;
     this.closed = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     const zk = this.zk;

@@ -52,6 +52,8 @@ export class ZkTopologySource implements TopologySource {
   private readonly log: Logger;
   private readonly readConcurrency: number;
   private readonly sync: Coalescer;
+  /** Removes this backend's listener from the (maybe shared) session. */
+  private readonly detach: () => void;
   private readonly listeners = new Set<() => void>();
   /** What is served; null until the first read (an empty topology is then served). */
   private gen: Generation | null = null;
@@ -79,14 +81,13 @@ export class ZkTopologySource implements TopologySource {
       delayMs: opts.coalesceMs ?? 20,
       onError: (err) => this.log.error({ err }, 'topology resync failed'),
     });
-    this.session.on('up', (fresh) => {
+    this.detach = this.session.attach((fresh) => {
       if (fresh) {
         this.currentDirty = true;
         this.reloadAll = true;
       }
       this.sync.kick({ now: true });
     });
-    this.session.start();
   }
 
   /** Resolves after the first complete read, or after `timeoutMs` (ZooKeeper may be down). */
@@ -142,6 +143,7 @@ export class ZkTopologySource implements TopologySource {
     this.closed = true;
     this.sync.stop();
     this.listeners.clear();
+    this.detach();
     await this.session.close();
   }
 
