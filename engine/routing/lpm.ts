@@ -22,7 +22,7 @@
 //   Beyond cache misses, a table of 100,000 routes costs a small one nothing more, and the misses
 //   are what the flat layout cuts: a lookup waits for one line whose place follows from the address
 //   instead of two dependent ones (root, then node). On a 4,096-flow working set (bench/
-//   route-lookup.ts) that took 100,000 routes from 14-16 ns to 10-11 ns, against 7-7.5 ns for 10
+//   route-lookup.ts) that took 100,000 routes from 14-16 ns to 10-11 ns, against 7-8 ns for 10
 //   routes. The flat layout costs 4 MB whatever the routes and spreads uniformly random
 //   destinations over all of it, so small tables stay compact: a table goes flat when a quarter of
 //   the /16 blocks hold prefixes longer than /16 (FLAT_MIN_BLOCKS), where the compact form is past
