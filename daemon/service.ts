@@ -79,7 +79,7 @@ export class Daemon {
       threads: config.workers.threads, hostId, snapshotBytes: config.workers.snapshotBytes,
       maxConditions: config.workers.maxConditions, state: config.state,
     });
-    const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc));
+    const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
     pool.setTopology(doc);
     d.unwatchTopology = topologySource.watch(() => {
       d.reloadTopology().then((r) => {
@@ -116,7 +116,7 @@ export class Daemon {
 
   /** Replaces the topology (SIGHUP, ZooKeeper); workers switch before their next batch. */
   setTopology(doc: TopologyDoc): void {
-    const topo = compileTopology(doc);
+    const topo = compileTopology(doc, { routeTables: false });
     this.pool.setTopology(doc);
     this.topo = topo;
   }

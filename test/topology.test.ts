@@ -323,6 +323,15 @@ t.test('compile: explicit routes, then implicit local and network routes per rou
   t.equal(topo.routes[r2.lookup(parseIp('8.8.8.8'), parseIp('10.9.9.9'), 0)]!.id, RT(3));
 });
 
+t.test('compile without route tables (the daemon\'s main thread): the same ids and routes, no lookups', async (t) => {
+  const full = compileTopology(baseDoc());
+  const lean = compileTopology(baseDoc(), { routeTables: false });
+  t.same([...lean.portIndex], [...full.portIndex], 'ports resolve the same');
+  t.same(lean.routes, full.routes, 'the same route list');
+  t.same(lean.routers.map((r) => r.routes.size), full.routers.map((r) => r.routes.size));
+  t.throws(() => lean.routers[0]!.routes.lookup(parseIp('8.8.8.8'), 0, 0), /route tables were not built/, 'a lookup is a bug, and says so');
+});
+
 t.test('compile: chains and rules', async (t) => {
   const topo = compileTopology(baseDoc());
   t.equal(topo.rules.length, 7);
