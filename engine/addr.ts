@@ -4,13 +4,16 @@
 const HEX = '0123456789abcdef';
 
 export function macToString(mac: number): string {
-  let s = '';
-  for (let i = 5; i >= 0; i--) {
-    const b = Math.floor(mac / 2 ** (8 * i)) & 0xff;
-    s += HEX[b >> 4]! + HEX[b & 15]!;
-    if (i > 0) s += ':';
-  }
-  return s;
+  // Two 24-bit halves in int32 arithmetic: a power of two with a variable exponent costs a call to
+  // pow(), which showed in profiles of the API's result JSON.
+  const hi = macHi(mac);
+  const lo = macLo(mac);
+  return hexByte(hi >>> 16) + ':' + hexByte((hi >>> 8) & 255) + ':' + hexByte(hi & 255) + ':'
+    + hexByte(lo >>> 16) + ':' + hexByte((lo >>> 8) & 255) + ':' + hexByte(lo & 255);
+}
+
+function hexByte(b: number): string {
+  return HEX[b >> 4]! + HEX[b & 15]!;
 }
 
 /** Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-...` and `aabb.ccdd.eeff`; returns -1 when malformed. */

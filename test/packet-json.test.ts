@@ -1,5 +1,6 @@
 // SPEC §3 packet JSON: validation with JSON paths, defaults, rendering, the trace match summary, hex.
 import t from 'tap';
+import { macToString, parseMac } from '../engine/addr.js';
 import { ETH_ARP, ETH_IPV4, ETH_QINQ, ETH_VLAN, Frag, Packet } from '../engine/packet.js';
 import {
   DEFAULT_ETH_DST, DEFAULT_ETH_SRC, bytesToHex, frameFromHex, hexToBytes, matchSummary, packetFromJson, packetToJson,
@@ -226,4 +227,18 @@ t.test('hex helpers and frame validation', async (t) => {
     t.notOk(r.ok);
     if (!r.ok) { t.equal(r.path, 'frame'); t.match(r.message, msg); }
   }
+});
+
+t.test('MAC strings: macToString and parseMac are inverses over the whole 48-bit range', async (t) => {
+  const edges = ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:23:45:67:89:ab', '80:00:00:00:00:01', '00:00:01:ff:00:00', '00:00:00:80:00:00'];
+  t.same(edges.map((m) => macToString(parseMac(m))), edges);
+  let x = 12345;
+  let wrong = 0;
+  for (let i = 0; i < 20_000; i++) {
+    x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) >>> 0;
+    const mac = (x >>> 16) * 2 ** 32 + (Math.imul(x, 0x9e3779b1) >>> 0); // bits 47..32 and 31..0
+    const s = macToString(mac);
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(s) || parseMac(s) !== mac) wrong++;
+  }
+  t.equal(wrong, 0, '20,000 random MACs round-trip');
 });
