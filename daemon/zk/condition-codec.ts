@@ -2,18 +2,15 @@
 // with ZooKeeper access can write there. The znode name is the id; a body id must agree with it.
 import { TraceConditionSchema } from '../../api/schemas.js';
 import type { TraceConditionJson } from '../../engine/trace/types.js';
+import { jsonObject, parseZnodeJson } from './znode-json.js';
 
 export type DecodeResult = { ok: true; condition: TraceConditionJson } | { ok: false; message: string };
 
 export function decodeCondition(id: string, data: Buffer): DecodeResult {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(data.toString('utf8'));
-  } catch (e) {
-    return { ok: false, message: `not valid JSON: ${(e as Error).message}` };
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, message: 'must be a JSON object' };
-  const body = raw as Record<string, unknown>;
+  const parsed = parseZnodeJson(data);
+  if (!parsed.ok) return parsed;
+  const body = jsonObject(parsed.value);
+  if (body === undefined) return { ok: false, message: 'must be a JSON object' };
   if (body.id !== undefined && body.id !== id) return { ok: false, message: `id: ${JSON.stringify(body.id)} differs from the znode name ${id}` };
   const withId = { ...body, id };
   const check = validateCondition(withId);
@@ -27,23 +24,17 @@ export function validateCondition(c: unknown): string | null {
   return r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
 }
 
-/** Just enough of a stored body to maintain the name index, even when the body is invalid. */
-export function looseName(data: Buffer): string | undefined {
-  try {
-    const v = JSON.parse(data.toString('utf8')) as { name?: unknown };
-    return typeof v?.name === 'string' ? v.name : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function looseCreation(data: Buffer): number | undefined {
-  try {
-    const v = JSON.parse(data.toString('utf8')) as { creationTimestampMs?: unknown };
-    return typeof v?.creationTimestampMs === 'number' ? v.creationTimestampMs : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * Just enough of a stored body to maintain the name index and keep a creation time, even when the
+ * body is invalid.
+ */
+export function looseFields(data: Buffer): { name?: string; creationTimestampMs?: number } {
+  const parsed = parseZnodeJson(data);
+  const v = parsed.ok ? jsonObject(parsed.value) : undefined;
+  const out: { name?: string; creationTimestampMs?: number } = {};
+  if (typeof v?.name === 'string') out.name = v.name;
+  if (typeof v?.creationTimestampMs === 'number') out.creationTimestampMs = v.creationTimestampMs;
+  return out;
 }
 
 export function encodeCondition(c: TraceConditionJson): Buffer {

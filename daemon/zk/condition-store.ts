@@ -27,7 +27,7 @@ import { ReadyLatch } from './ready-latch.js';
 import type { ZkClient, ZkError, ZkOp, ZkWatchEvent } from './client.js';
 import { mapLimit } from './batch.js';
 import { Coalescer } from './coalescer.js';
-import { decodeCondition, encodeCondition, looseCreation, looseName, validateCondition } from './condition-codec.js';
+import { decodeCondition, encodeCondition, looseFields, validateCondition } from './condition-codec.js';
 import { basename, ConditionPaths, isUuid } from './paths.js';
 import { ZkOperationError, type ZkSession } from './session.js';
 
@@ -175,10 +175,10 @@ export class ZkConditionStore implements ConditionStore {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const old = await zk.get(path);
       if (!old.ok && old.error.code !== 'NO_NODE') throw this.failure('reading', id, old.error);
-      const oldData = old.ok ? old.value.data : null;
+      const oldFields = old.ok ? looseFields(old.value.data) : {};
       const cond = { ...c, id } as TraceConditionJson;
       // A replace whose body has no creation time keeps the original one.
-      if (cond.creationTimestampMs === undefined) cond.creationTimestampMs = (oldData !== null ? looseCreation(oldData) : undefined) ?? this.now();
+      if (cond.creationTimestampMs === undefined) cond.creationTimestampMs = oldFields.creationTimestampMs ?? this.now();
       this.validate(cond);
       if (cond.name !== undefined && (await this.nameHeldElsewhere(zk, cond.name, id))) return { ok: false, code: 'duplicate_name' };
 
@@ -187,7 +187,7 @@ export class ZkConditionStore implements ConditionStore {
           ? { op: 'setData', path, data: encodeCondition(cond), version: old.value.stat.version }
           : { op: 'create', path, data: encodeCondition(cond) },
       ];
-      const oldName = oldData !== null ? looseName(oldData) : undefined;
+      const oldName = oldFields.name;
       if (oldName !== undefined && oldName !== cond.name) {
         const held = await zk.get(this.paths.name(oldName));
         if (held.ok && held.value.data.toString() === id) ops.push({ op: 'remove', path: this.paths.name(oldName), version: held.value.stat.version });
@@ -226,7 +226,7 @@ export class ZkConditionStore implements ConditionStore {
         throw this.failure('reading', id, old.error);
       }
       const ops: ZkOp[] = [{ op: 'remove', path, version: old.value.stat.version }];
-      const name = looseName(old.value.data);
+      const name = looseFields(old.value.data).name;
       if (name !== undefined) {
         const held = await zk.get(this.paths.name(name));
         if (held.ok && held.value.data.toString() === id) ops.push({ op: 'remove', path: this.paths.name(name), version: held.value.stat.version });
@@ -371,7 +371,7 @@ export class ZkConditionStore implements ConditionStore {
     for (const [other, e] of this.entries) {
       if (other === id || e.condition?.name !== name) continue;
       const r = await zk.get(this.paths.condition(other));
-      if (r.ok && looseName(r.value.data) === name) return true;
+      if (r.ok && looseFields(r.value.data).name === name) return true;
     }
     return false;
   }
@@ -384,7 +384,7 @@ export class ZkConditionStore implements ConditionStore {
     const holder = held.value.data.toString();
     if (isUuid(holder)) {
       const cond = await zk.get(this.paths.condition(holder));
-      if (cond.ok && looseName(cond.value.data) === name) return false;
+      if (cond.ok && looseFields(cond.value.data).name === name) return false;
       if (!cond.ok && cond.error.code !== 'NO_NODE') throw this.failure('reading', holder, cond.error);
     }
     const removed = await zk.remove(path, held.value.stat.version);

@@ -20,6 +20,7 @@
 //   generation (or resyncing after a new session) reads only the objects whose names it lacks.
 
 import { createHash } from 'node:crypto';
+import { jsonObject, parseZnodeJson } from './znode-json.js';
 
 /** The SPEC §2 lists, in document order. */
 export const TOPOLOGY_KINDS = ['bridges', 'routers', 'ports', 'routes', 'chains', 'portGroups', 'ipAddrGroups'] as const;
@@ -172,13 +173,10 @@ export interface CurrentPointer {
 }
 
 export function parseCurrent(data: Buffer): CurrentPointer | null {
-  try {
-    const v = JSON.parse(data.toString('utf8')) as Partial<CurrentPointer>;
-    if (typeof v.generation !== 'string' || !/^[A-Za-z0-9_-]+$/.test(v.generation)) return null;
-    return { generation: v.generation, revision: typeof v.revision === 'number' ? v.revision : 0, updatedAt: String(v.updatedAt ?? '') };
-  } catch {
-    return null;
-  }
+  const parsed = parseZnodeJson(data);
+  const v = parsed.ok ? jsonObject(parsed.value) : undefined;
+  if (v === undefined || typeof v.generation !== 'string' || !/^[A-Za-z0-9_-]+$/.test(v.generation)) return null;
+  return { generation: v.generation, revision: typeof v.revision === 'number' ? v.revision : 0, updatedAt: String(v.updatedAt ?? '') };
 }
 
 /** null when `s` is a usable connect string, else what is wrong with it. */

@@ -6,22 +6,17 @@ import { checkDocument, type TopologyError, zodErrors } from '../../engine/topol
 import { TopologyDocSchema } from '../../engine/topology/schema.js';
 import type { TopologyDoc } from '../../engine/topology/doc.js';
 import { contentHash, TOPOLOGY_KINDS, type TopologyKind } from './paths.js';
-
-export type ParsedObject = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
+import { parseZnodeJson, type ParsedJson } from './znode-json.js';
 
 /**
  * Parses and shape-checks one object when it is read. Object znodes are immutable, so this runs once
  * per object: a change to one route does not re-check the other 100,000 (only the cross-object
  * checks of checkDocument run on the whole document).
  */
-export function parseObject(kind: TopologyKind, data: Buffer): ParsedObject {
-  let value: unknown;
-  try {
-    value = JSON.parse(data.toString('utf8'));
-  } catch (e) {
-    return { ok: false, message: `not valid JSON: ${(e as Error).message}` };
-  }
-  const r = TopologyDocSchema.safeParse({ [kind]: [value] });
+export function parseObject(kind: TopologyKind, data: Buffer): ParsedJson {
+  const parsed = parseZnodeJson(data);
+  if (!parsed.ok) return parsed;
+  const r = TopologyDocSchema.safeParse({ [kind]: [parsed.value] });
   if (r.success) return { ok: true, value: (r.data[kind] as unknown[])[0] };
   const prefix = new RegExp(`^${kind}\\[0\\]\\.?`);
   return { ok: false, message: zodErrors(r.error.issues).map((e) => `${e.path.replace(prefix, '') || '(object)'}: ${e.message}`).join('; ') };
@@ -32,7 +27,7 @@ export interface StoredObject {
   readonly kind: TopologyKind;
   readonly id: string;
   readonly path: string;
-  readonly parsed: ParsedObject;
+  readonly parsed: ParsedJson;
 }
 
 export interface SplitObject {

@@ -24,7 +24,8 @@ import { mapLimit } from './batch.js';
 import { Coalescer } from './coalescer.js';
 import { basename, isContentAddressed, parseCurrent, TOPOLOGY_KINDS, TopologyPaths, type CurrentPointer } from './paths.js';
 import type { ZkSession } from './session.js';
-import { parseObject, type ParsedObject } from './topology-doc.js';
+import { parseObject } from './topology-doc.js';
+import type { ParsedJson } from './znode-json.js';
 import { Generation, makeEntry, type ObjectEntry } from './topology-generation.js';
 import { ReadyLatch } from './ready-latch.js';
 
@@ -334,7 +335,7 @@ export class ZkTopologySource implements TopologySource {
       }
       const p = this.paths.parse(path);
       if (p?.kind === undefined || p.id === undefined) return;
-      const parsed: ParsedObject = parseObject(p.kind, r.value.data);
+      const parsed: ParsedJson = parseObject(p.kind, r.value.data);
       const old = g.objects.get(path);
       if (old !== undefined && sameContent(old.parsed, parsed)) return;
       g.setObject(path, makeEntry({ kind: p.kind, id: p.id, path, parsed }, `${p.kind}/${basename(path)}`));
@@ -409,7 +410,7 @@ function sameObjects(a: Generation | null, b: Generation): boolean {
   return true;
 }
 
-function sameContent(a: ParsedObject, b: ParsedObject): boolean {
+function sameContent(a: ParsedJson, b: ParsedJson): boolean {
   if (a === b) return true;
   if (a.ok !== b.ok) return false;
   return a.ok && b.ok ? JSON.stringify(a.value) === JSON.stringify(b.value) : !a.ok && !b.ok && a.message === b.message;
