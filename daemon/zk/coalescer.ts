@@ -13,6 +13,11 @@ export interface CoalescerOptions {
   onError(err: unknown): void;
 }
 
+/** Capped exponential backoff: `min` after the first failure, doubling up to `max`. */
+export function backoffMs(failures: number, min: number, max: number): number {
+  return Math.min(max, min * 2 ** Math.min(failures - 1, 16));
+}
+
 export class Coalescer {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -67,9 +72,7 @@ export class Coalescer {
       if (this.again) this.schedule(this.opts.delayMs);
     } else {
       this.failures++;
-      const min = this.opts.retryMinMs ?? 100;
-      const max = this.opts.retryMaxMs ?? 5_000;
-      const wait = Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
+      const wait = backoffMs(this.failures, this.opts.retryMinMs ?? 100, this.opts.retryMaxMs ?? 5_000);
       this.schedule(this.again ? this.opts.delayMs : wait);
     }
     this.again = false;

@@ -32,7 +32,7 @@ import { basename, ConditionPaths, isUuid } from './paths.js';
 import { ZkOperationError, type ZkSession } from './session.js';
 
 export interface ZkConditionStoreOptions {
-  /** The store owns it: started here, closed by close(). */
+  /** Started here; close() lets go of it (a session shared with other backends ends with the last). */
   session: ZkSession;
   root: string;
   log: Logger;
@@ -320,16 +320,21 @@ export class ZkConditionStore implements ConditionStore {
     return complete;
   }
 
-  private snapshot(): TraceConditionJson[] {
+  /** The valid conditions, oldest first, not copied. */
+  private validByCreation(): TraceConditionJson[] {
     return [...this.entries]
       .filter(([, e]) => e.condition !== null)
       .sort(byCreation)
-      .map(([, e]) => structuredClone(e.condition!));
+      .map(([, e]) => e.condition!);
+  }
+
+  private snapshot(): TraceConditionJson[] {
+    return this.validByCreation().map((c) => structuredClone(c));
   }
 
   private notify(): void {
     if (this.closed || this.listeners.size === 0) return;
-    const all = this.snapshot();
+    const all = this.validByCreation(); // each listener gets its own copies
     for (const l of [...this.listeners]) {
       try {
         l(all.map((c) => structuredClone(c)));

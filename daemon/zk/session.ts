@@ -1,4 +1,4 @@
-// One ZooKeeper session for a backend, started in the background so the daemon starts whether or
+// One ZooKeeper session for a daemon's backends (shared: share(), attach()), started in the background so the daemon starts whether or
 // not ZooKeeper answers. Until the first session exists it retries with capped exponential backoff;
 // after that the client reconnects by itself (daemon/zk/client.ts) and replaces an expired session.
 // Listeners learn of every transition: 'up' with fresh=true means a new session (all watches are
@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
 import { ZkClient, type ZkError } from './client.js';
+import { backoffMs } from './coalescer.js';
 import { parseConnectString } from './paths.js';
 
 export interface ZkSessionOptions {
@@ -14,7 +15,7 @@ export interface ZkSessionOptions {
   connect: string;
   sessionTimeoutMs: number;
   log: Logger;
-  /** Names the session in logs, e.g. `conditions`. */
+  /** Names the session in logs, e.g. `daemon`. */
   name: string;
   /** How long one connection attempt may take before the next (default 2000 ms). */
   attemptTimeoutMs?: number;
@@ -177,9 +178,7 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   private retry(message: string): void {
     if (this.closed) return;
     this.lastError = message;
-    const min = this.opts.retryMinMs ?? 250;
-    const max = this.opts.retryMaxMs ?? 5_000;
-    const base = Math.min(max, min * 2 ** Math.min(this.attempts - 1, 16));
+    const base = backoffMs(this.attempts, this.opts.retryMinMs ?? 250, this.opts.retryMaxMs ?? 5_000);
     const wait = Math.round(base * (0.75 + Math.random() * 0.5));
     if (this.attempts === 1 || this.attempts % 10 === 0) {
       this.opts.log.warn({ zookeeper: this.opts.connect, backend: this.opts.name, attempts: this.attempts, retryInMs: wait, reason: message }, 'ZooKeeper unreachable; retrying');

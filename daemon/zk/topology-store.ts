@@ -30,7 +30,7 @@ import { Generation, makeEntry, type ObjectEntry } from './topology-generation.j
 import { ReadyLatch } from './ready-latch.js';
 
 export interface ZkTopologySourceOptions {
-  /** The source owns it: started here, closed by close(). */
+  /** Started here; close() lets go of it (a session shared with other backends ends with the last). */
   session: ZkSession;
   root: string;
   log: Logger;
