@@ -45,18 +45,11 @@ async function resolveTarget(o: ZkFlags): Promise<ZkTarget> {
 }
 
 async function connectTo(target: ZkTarget, createChroot: boolean) {
-  const { ZkClient } = await import('../daemon/zk/client.js');
-  const { ensurePath } = await import('../daemon/zk/session.js');
-  const { parseConnectString } = await import('../daemon/zk/paths.js');
+  const { connectCreatingChroot } = await import('../daemon/zk/session.js');
   const opts = { sessionTimeout: target.sessionTimeoutMs, connectTimeoutMs: Math.min(5_000, target.sessionTimeoutMs), spinDelay: 200 };
-  const { hosts, chroot } = parseConnectString(target.connect);
-  if (createChroot && chroot !== null) {
-    const made = await ensurePath(hosts, chroot, opts);
-    if (!made.ok) throw new UserError(`cannot reach ZooKeeper at ${hosts}: ${made.message}`, EXIT_UNREACHABLE);
-  }
-  const r = await ZkClient.connect(target.connect, opts);
-  if (!r.ok) throw new UserError(`cannot reach ZooKeeper at ${target.connect}: ${r.error.message}`, EXIT_UNREACHABLE);
-  return r.value;
+  const r = await connectCreatingChroot(target.connect, opts, createChroot);
+  if (!r.ok) throw new UserError(`cannot reach ZooKeeper at ${target.connect}: ${r.message}`, EXIT_UNREACHABLE);
+  return r.client;
 }
 
 function addZkOptions(cmd: Command): Command {

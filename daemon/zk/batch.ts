@@ -78,8 +78,9 @@ export async function listTree(zk: ZkOps, path: string, maxDepth = Infinity, con
 
 /**
  * Removes `path` and everything below it (`maxDepth`: how deep nodes can be, as for listTree): the
- * deepest level first, many removes per transaction, several transactions in flight. Nodes already gone are fine. Not atomic (readers must not be
- * looking at the tree: generations are removed only once no pointer names them).
+ * deepest level first, many removes per transaction, several transactions in flight. Nodes already
+ * gone are fine. Not atomic (readers must not be looking at the tree: generations are removed only
+ * once no pointer names them).
  */
 export async function removeTree(zk: ZkOps, path: string, maxDepth = Infinity, concurrency = 4): Promise<ZkResult<void>> {
   const listed = await listTree(zk, path, maxDepth);

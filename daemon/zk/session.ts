@@ -149,20 +149,13 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
       connectTimeoutMs: opts.attemptTimeoutMs ?? 2_000,
       spinDelay: opts.spinDelayMs ?? 200,
     };
-    const { hosts, chroot } = parseConnectString(opts.connect);
-    if (chroot !== null) {
-      // A chrooted client cannot create its own chroot: do it from outside, once per attempt.
-      const made = await ensurePath(hosts, chroot, clientOpts);
-      if (this.closed) return;
-      if (!made.ok) return this.retry(made.message);
-    }
-    const r = await ZkClient.connect(opts.connect, clientOpts);
+    const r = await connectCreatingChroot(opts.connect, clientOpts);
     if (this.closed) {
-      if (r.ok) await r.value.close();
+      if (r.ok) await r.client.close();
       return;
     }
-    if (!r.ok) return this.retry(r.error.message);
-    const zk = r.value;
+    if (!r.ok) return this.retry(r.message);
+    const zk = r.client;
     this.zk = zk;
     zk.on('disconnected', () => this.onDown('connection lost'));
     zk.on('expired', () => {
@@ -204,12 +197,28 @@ export class ZkSession extends EventEmitter<ZkSessionEvents> {
   }
 }
 
+type ClientOptions = { sessionTimeout: number; connectTimeoutMs: number; spinDelay: number };
+
+/**
+ * Connects to `connect` (`hosts[/chroot]`). A chrooted client cannot create its own chroot, so with
+ * `createChroot` a missing one is first created through a client without it.
+ */
+export async function connectCreatingChroot(
+  connect: string,
+  opts: ClientOptions,
+  createChroot = true,
+): Promise<{ ok: true; client: ZkClient } | { ok: false; message: string }> {
+  const { hosts, chroot } = parseConnectString(connect);
+  if (createChroot && chroot !== null) {
+    const made = await ensurePath(hosts, chroot, opts);
+    if (!made.ok) return made;
+  }
+  const r = await ZkClient.connect(connect, opts);
+  return r.ok ? { ok: true, client: r.value } : { ok: false, message: r.error.message };
+}
+
 /** Creates `path` (and its parents) through a client connected to `hosts` (no chroot). */
-export async function ensurePath(
-  hosts: string,
-  path: string,
-  opts: { sessionTimeout: number; connectTimeoutMs: number; spinDelay: number },
-): Promise<{ ok: true } | { ok: false; message: string }> {
+async function ensurePath(hosts: string, path: string, opts: ClientOptions): Promise<{ ok: true } | { ok: false; message: string }> {
   const r = await ZkClient.connect(hosts, opts);
   if (!r.ok) return { ok: false, message: r.error.message };
   try {
