@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import type { ApiDeps } from './deps.js';
 import { authMiddleware } from './auth.js';
 import { fail } from './errors.js';
+import { isStoreError, type StoreErrorCode } from '../model/errors.js';
 import { panelMiddleware } from './static.js';
 import { registerTraceRoutes } from './traces.js';
 import { registerConditionRoutes } from './conditions.js';
@@ -19,10 +20,11 @@ async function errorsAsJson(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
   } catch (err) {
-    // A store that cannot reach its backend says so with a code (e.g. ZkUnavailableError): a 503
-    // the client may retry, not a 500.
-    if ((err as { code?: unknown }).code === 'backend_unavailable') {
-      fail(ctx, 'backend_unavailable', (err as Error).message);
+    // A store that cannot reach its backend says so with a stable code (model/errors.ts): a 503 the
+    // client may retry, not a 500. Duck-typed too, for errors from a store loaded in another realm.
+    const code = (err as { code?: unknown }).code;
+    if (isStoreError(err) || code === 'backend_unavailable' || code === 'write_outcome_unknown') {
+      fail(ctx, code as StoreErrorCode, (err as Error).message);
       return;
     }
     ctx.app.emit('error', err, ctx);

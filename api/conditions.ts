@@ -3,8 +3,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ApiDeps } from './deps.js';
-import type { TraceConditionJson } from '../engine/trace/types.js';
-import { uuid } from '../engine/topology/schema.js';
+import type { TraceConditionJson } from '../model/trace.js';
+import { uuid } from '../model/topology/schema.js';
 import { readJsonBody } from './body.js';
 import { fail } from './errors.js';
 import { readQuery } from './query.js';

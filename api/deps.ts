@@ -1,7 +1,7 @@
 // What the REST API needs from the daemon. The daemon (daemon/service.ts) provides it; tests build it
 // from real parts. The API holds no state of its own.
-import type { ConditionStore, SinkStats, TraceStore } from '../sinks/types.js';
-import type { SimulationResultJson } from '../engine/simulator.js';
+import type { BackendHealth, ConditionStore, SinkStats, TraceStore } from '../model/stores.js';
+import type { SimulationResultJson } from '../model/result.js';
 
 /** One packet of POST /simulations (SPEC §3): fields or a frame, and its ingress port. */
 export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
@@ -12,7 +12,7 @@ export type SimulateOutcome =
   | { ok: false; code: 'invalid_packet' | 'unknown_port'; path: string; message: string }
   | { ok: false; code: 'simulation_failed' | 'shutting_down'; message: string };
 
-export interface BackendHealth { name: string; ok: boolean; detail?: string }
+export type { BackendHealth };
 
 export interface HealthReport {
   ok: boolean;

@@ -1,8 +1,8 @@
 // zod schemas of what the API answers with (SPEC §4, §5, §6), used only to document responses in
 // /openapi.json. Requests are validated with schemas.ts; these describe what the server sends.
 import { z } from 'zod';
-import { RESULT_NAMES } from '../engine/result.js';
-import { uuid } from '../engine/topology/schema.js';
+import { RESULT_NAMES } from '../model/result.js';
+import { uuid } from '../model/topology/schema.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
 import { TraceConditionSchema } from './schemas.js';
 

@@ -33,6 +33,8 @@ export const API_ERRORS = {
   shutting_down: { status: 503, expose: true },
   /** A backend (ZooKeeper, Cassandra) cannot be reached right now; the request may be retried. */
   backend_unavailable: { status: 503, expose: true },
+  /** A write was cut off mid-way and may have landed; retrying with the same id or name tells which. */
+  write_outcome_unknown: { status: 503, expose: true },
 } as const satisfies Record<string, { status: number; expose: boolean }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -1,7 +1,7 @@
 // GET /openapi.json: an OpenAPI 3.1 document built from the zod schemas the API validates with
 // (schemas.ts) and the ones describing its answers (doc-schemas.ts). Built once per app.
 import { z } from 'zod';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../model/version.js';
 import {
   ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema,
 } from './schemas.js';

@@ -1,35 +1,10 @@
 // The zod schemas the API validates requests with. /openapi.json is generated from these same
 // objects, so the documentation cannot drift from what is enforced.
 import { z } from 'zod';
-import { conditionShape, uuid } from '../engine/topology/schema.js';
-import { RESULT_NAMES } from '../engine/result.js';
-import { MAX_TRACE_LIST_LIMIT } from '../sinks/types.js';
+import { RESULT_NAMES } from '../model/result.js';
+import { MAX_TRACE_LIST_LIMIT } from '../model/stores.js';
 
-const INT32_MAX = 0x7fffffff;
-
-/** SPEC §5 TRACE CONDITION: a CONDITION plus identity, scope and limits. Unknown fields are rejected. */
-export const TraceConditionSchema = z.strictObject({
-  id: uuid().optional().describe('UUID; assigned by the server on POST when absent'),
-  name: z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters').optional()
-    .describe('unique among trace conditions'),
-  enabled: z.boolean().optional().describe('false keeps the condition but matches nothing (default true)'),
-  limit: z.int('must be an integer from 0 to 2147483647').min(0, 'must be an integer from 0 to 2147483647')
-    .max(INT32_MAX, 'must be an integer from 0 to 2147483647').optional()
-    .describe('most traces this condition may start; absent means unlimited'),
-  deviceType: z.enum(['port', 'bridge', 'router']).optional()
-    .describe('scope: test the condition where the packet enters this kind of device (needs deviceId)'),
-  deviceId: uuid().optional().describe('scope: the port, bridge or router (needs deviceType)'),
-  creationTimestampMs: z.int().min(0).optional().describe('set by the server when the condition is first stored'),
-  ...conditionShape,
-}).superRefine((c, ctx) => {
-  if (c.deviceType !== undefined && c.deviceId === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['deviceId'], message: 'required when deviceType is set' });
-  } else if (c.deviceId !== undefined && c.deviceType === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['deviceType'], message: 'required when deviceId is set (port, bridge or router)' });
-  }
-}).describe('SPEC §5 TRACE CONDITION');
-
-export type TraceConditionInput = z.output<typeof TraceConditionSchema>;
+export { TraceConditionSchema, type TraceConditionInput } from '../model/condition-schema.js';
 
 const LIMIT_MESSAGE = `must be an integer from 1 to ${MAX_TRACE_LIST_LIMIT}`;
 

@@ -2,7 +2,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ApiDeps } from './deps.js';
-import type { TraceQuery } from '../sinks/types.js';
+import type { TraceQuery } from '../model/stores.js';
 import { fail } from './errors.js';
 import { readQuery } from './query.js';
 import { parseTime, TraceListQuerySchema } from './schemas.js';

@@ -5,7 +5,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { compileTopology } from '../engine/topology/compile.js';
 import { createStateTables } from '../engine/state/tables.js';
 import { Simulator } from '../engine/simulator.js';
-import { ResultCode } from '../engine/result.js';
+import { ResultCode } from '../model/result.js';
 import { referenceTopology } from './reference-topology.js';
 import { bridgedFlow, natFlow, routedFlow, type Flow } from './frames.js';
 import { median, type BenchLine } from './types.js';

@@ -2,7 +2,7 @@
 // and the cost of 100 enabled trace conditions that never match.
 import { SimPool } from '../daemon/pool/pool.js';
 import { packFrames } from '../daemon/pool/batch.js';
-import type { TraceConditionJson } from '../engine/trace/types.js';
+import type { TraceConditionJson } from '../model/trace.js';
 import { referenceTopology, REF } from './reference-topology.js';
 import { bridgedFlow, routedFlow, type Flow } from './frames.js';
 import { median, type BenchLine } from './types.js';

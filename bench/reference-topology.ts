@@ -8,7 +8,7 @@
 // flows, so every packet walks the whole chain before the final accept. vmA1 has a floating IP:
 // static NAT on the tenant router (dnat + rev_snat inbound, rev_dnat + snat outbound). ARP tables are
 // seeded so routed packets find every next-hop MAC without an ARP exchange.
-import type { ChainJson, PortJson, RouteJson, RuleJson, TopologyDoc } from '../engine/topology/doc.js';
+import type { ChainJson, PortJson, RouteJson, RuleJson, TopologyDoc } from '../model/topology/doc.js';
 
 const RANDOM_ROUTES = 10_000;
 

@@ -6,7 +6,7 @@
 // Median of RUNS. No real Cassandra runs here: this measures the client side (encoding, driver,
 // batching, in-flight bound) against a server that answers fast, not a cluster's write capacity.
 import { Worker } from 'node:worker_threads';
-import { CassandraTraceBackend } from '../sinks/cassandra/index.js';
+import { CassandraTraceBackend } from '../stores/cassandra/index.js';
 import { median, type BenchLine } from './types.js';
 import { makeRecords, STEPS_PER_TRACE, writeAllTimed } from './trace-records.js';
 

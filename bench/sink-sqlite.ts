@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteTraceBackend } from '../sinks/sqlite/index.js';
+import { openSqliteTraceBackend } from '../stores/sqlite/index.js';
 import { median, type BenchLine } from './types.js';
 import { makeRecords, STEPS_PER_TRACE, writeAllTimed } from './trace-records.js';
 

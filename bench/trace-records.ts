@@ -1,8 +1,8 @@
 // Synthetic fully traced records for the sink benchmarks: the step mix of a routed, filtered packet
 // (what the engine records for one), so every sink is measured on the same work.
-import type { Stage, StepDeviceType, TraceStep } from '../engine/trace/step.js';
+import type { Stage, StepDeviceType, TraceStep } from '../model/step.js';
 import { createTraceIdGenerator } from '../engine/trace/trace-id.js';
-import type { TraceRecord, TraceSink } from '../sinks/types.js';
+import type { TraceRecord, TraceSink } from '../model/stores.js';
 
 export const STEPS_PER_TRACE = 20;
 

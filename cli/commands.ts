@@ -2,11 +2,11 @@
 // traces, and `replay` of a capture file through POST /simulations.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { TraceConditionJson, Trace, TraceSummary } from '../engine/trace/types.js';
+import type { TraceConditionJson, Trace, TraceSummary } from '../model/trace.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import { LINKTYPE_ETHERNET, readCapture } from '../engine/wire/pcap.js';
 import { ApiClient } from './api-client.js';
-import { describeCondition, parseCondWords } from './cond-words.js';
+import { describeCondition, parseCondWords } from '../model/cond-words.js';
 import { UserError } from './exit.js';
 import { formatTrace } from './format.js';
 import { fetchCondition, resolveTraceId } from './labels.js';

@@ -1,6 +1,6 @@
 // Human-readable rendering of results and traces for the terminal.
 import type { SimulationResultJson } from '../engine/simulator.js';
-import type { Trace, TraceSummary } from '../engine/trace/types.js';
+import type { Trace, TraceSummary } from '../model/trace.js';
 import type { PacketJson } from '../engine/packet-json.js';
 
 export function describePacket(p: PacketJson): string {

@@ -2,7 +2,7 @@
 // place, pointing ExecStart at this installation's `midotrace`. Existing config files are kept.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../daemon/paths.js';
+import { packageRoot } from '../model/paths.js';
 
 export interface InstallOptions {
   /** Install under this directory instead of / (packaging, tests). */

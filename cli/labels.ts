@@ -1,6 +1,6 @@
 // LABEL resolution (SPEC §7): an id, a unique id prefix of at least 4 characters, or (for trace
 // conditions) a name. An ambiguous prefix is an error that lists the candidates.
-import type { TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
+import type { TraceConditionJson, TraceSummary } from '../model/trace.js';
 import type { ApiClient } from './api-client.js';
 import { UserError } from './exit.js';
 

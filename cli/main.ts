@@ -6,7 +6,7 @@ import { runSimulate } from './simulate.js';
 import { registerApiCommands } from './commands.js';
 import { registerTopologyCommands } from './topology.js';
 import { EXIT_USER, UserError } from './exit.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../model/version.js';
 
 export function buildProgram(print: (s: string) => void): Command {
   const program = new Command();

@@ -2,12 +2,12 @@
 // same Simulator the daemon's workers use, carrying state from one packet to the next.
 import { readFileSync } from 'node:fs';
 import { compileTopology } from '../engine/topology/compile.js';
-import { readTopologyFile } from '../engine/topology/load.js';
+import { readTopologyFile } from '../model/topology/load.js';
 import { createStateTables } from '../engine/state/tables.js';
 import { Simulator, type SimulationResultJson } from '../engine/simulator.js';
 import { hexToBytes, packetFromJson } from '../engine/packet-json.js';
 import { buildTrace } from '../engine/trace/record.js';
-import type { Trace } from '../engine/trace/types.js';
+import type { Trace } from '../model/trace.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import { newTraceId } from '../engine/trace/trace-id.js';
 import { formatResult, formatTrace } from './format.js';

@@ -1,5 +1,5 @@
 // `midotrace topology import FILE` / `midotrace topology export`: move a SPEC §2 document into and out
-// of ZooKeeper (layout and atomicity: daemon/zk/topology-import.ts). The document is validated before
+// of ZooKeeper (layout and atomicity: stores/zookeeper/topology-import.ts). The document is validated before
 // anything connects; a refused document changes nothing. ZooKeeper settings come from flags, else
 // from --config's `zookeeper` section, else the defaults (127.0.0.1:2181, root /midonet).
 // Exit 0 on success, 1 on a user error (bad document, bad flags, concurrent import), 2 when
@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfigFile, validateConfig } from '../daemon/config.js';
-import { readTopologyFile } from '../engine/topology/load.js';
+import { readTopologyFile } from '../model/topology/load.js';
 import { EXIT_UNREACHABLE, UserError } from './exit.js';
 
 type Print = (s: string) => void;
@@ -26,7 +26,7 @@ interface ZkTarget {
 }
 
 async function resolveTarget(o: ZkFlags): Promise<ZkTarget> {
-  const { checkConnectString, checkZnodePath, normalizeRoot } = await import('../daemon/zk/paths.js');
+  const { checkConnectString, checkZnodePath, normalizeRoot } = await import('../stores/zookeeper/paths.js');
   const loaded = o.config !== undefined ? loadConfigFile(o.config) : validateConfig({});
   if (!loaded.ok) throw new UserError(`invalid configuration${o.config !== undefined ? ` ${o.config}` : ''}: ${loaded.errors.join('; ')}`);
   const z = loaded.config.zookeeper;
@@ -45,7 +45,7 @@ async function resolveTarget(o: ZkFlags): Promise<ZkTarget> {
 }
 
 async function connectTo(target: ZkTarget, createChroot: boolean) {
-  const { connectCreatingChroot } = await import('../daemon/zk/session.js');
+  const { connectCreatingChroot } = await import('../stores/zookeeper/session.js');
   const opts = { sessionTimeout: target.sessionTimeoutMs, connectTimeoutMs: Math.min(5_000, target.sessionTimeoutMs), spinDelay: 200 };
   const r = await connectCreatingChroot(target.connect, opts, createChroot);
   if (!r.ok) throw new UserError(`cannot reach ZooKeeper at ${target.connect}: ${r.message}`, EXIT_UNREACHABLE);
@@ -77,7 +77,7 @@ export function registerTopologyCommands(program: Command, print: Print): void {
       throw new UserError(`invalid topology ${file}; nothing imported:\n${lines.join('\n')}`);
     }
     const target = await resolveTarget(opts);
-    const { importTopology } = await import('../daemon/zk/topology-import.js');
+    const { importTopology } = await import('../stores/zookeeper/topology-import.js');
     const zk = await connectTo(target, true);
     try {
       const r = await importTopology(zk, target.root, loaded.doc, { mode: opts.full === true ? 'full' : 'auto' });
@@ -106,7 +106,7 @@ export function registerTopologyCommands(program: Command, print: Print): void {
       .option('-o, --output <file>', 'write to this file instead of standard output'),
   ).action(async (opts: ZkFlags & { output?: string }) => {
     const target = await resolveTarget(opts);
-    const { exportTopology } = await import('../daemon/zk/topology-import.js');
+    const { exportTopology } = await import('../stores/zookeeper/topology-import.js');
     const zk = await connectTo(target, false);
     try {
       const r = await exportTopology(zk, target.root);

@@ -2,10 +2,9 @@
 // picked independently. Offline default: both in one SQLite file.
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import type { ConditionStore, TraceSink, TraceStore } from '../sinks/types.js';
-import type { BackendHealth } from '../api/deps.js';
-import { openSqliteTraceBackend } from '../sinks/sqlite/trace-backend.js';
-import { openSqliteConditionStore } from '../sinks/sqlite/condition-store.js';
+import type { BackendHealth, ConditionBackend, ConditionStore, TraceBackend, TraceSink, TraceStore } from '../model/stores.js';
+import { openSqliteTraceBackend } from '../stores/sqlite/trace-backend.js';
+import { openSqliteConditionStore } from '../stores/sqlite/condition-store.js';
 import { StartError } from './errors.js';
 
 export interface Backends {
@@ -17,9 +16,7 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-/** One opened backend: what it provides, its health, and how to close it. */
-export interface TraceBackend { sink: TraceSink; store: TraceStore; health(): BackendHealth; close(): Promise<void> }
-export interface ConditionBackend { store: ConditionStore; health(): BackendHealth; close(): Promise<void> }
+export type { ConditionBackend, TraceBackend } from '../model/stores.js';
 
 const DAY_MS = 86_400_000;
 
@@ -46,7 +43,7 @@ export async function openTraceBackend(config: Readonly<Config>, log: Logger): P
     }
     case 'cassandra': {
       // Loaded only when chosen: offline mode never loads the driver.
-      const { openCassandraTraceBackend } = await import('../sinks/cassandra/index.js');
+      const { openCassandraTraceBackend } = await import('../stores/cassandra/index.js');
       const c = config.cassandra;
       // Starts even while Cassandra is down: the backend retries, reports unhealthy, and the queue
       // counts what it cannot store. Only a keyspace this release cannot use stops the start.
@@ -82,7 +79,7 @@ export async function openConditionBackend(config: Readonly<Config>, log: Logger
     }
     case 'zookeeper': {
       // Loaded only when used: offline mode never loads the ZooKeeper client.
-      const { openZkConditionBackend } = await import('./zk/open.js');
+      const { openZkConditionBackend } = await import('./zk-open.js');
       return openZkConditionBackend(config, log);
     }
     default:

@@ -4,7 +4,7 @@ import { loadConfigFile, validateConfig, type Config, type ConfigResult } from '
 import { createLogger } from './log.js';
 import { Daemon } from './service.js';
 import { StartError } from './errors.js';
-import { defaultPanelDir } from './paths.js';
+import { defaultPanelDir } from '../model/paths.js';
 
 export interface DaemonCliOptions {
   config?: string;

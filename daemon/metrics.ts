@@ -2,7 +2,7 @@
 // report through their batch results). Counters the daemon increments, and gauges read at scrape time
 // from the sink, the pool and the condition store.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SinkStats } from '../sinks/types.js';
+import type { SinkStats } from '../model/stores.js';
 
 export interface MetricSources {
   sinkStats(): SinkStats;

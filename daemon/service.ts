@@ -12,10 +12,10 @@ import { SimPool } from './pool/pool.js';
 import { encodeInputs } from './pool/batch.js';
 import { compileTopology } from '../engine/topology/compile.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
-import type { TopologyDoc } from '../engine/topology/doc.js';
+import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
-import type { TraceConditionJson } from '../engine/trace/types.js';
-import type { TraceSink } from '../sinks/types.js';
+import type { TraceConditionJson } from '../model/trace.js';
+import type { TraceSink } from '../model/stores.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
 

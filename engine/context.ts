@@ -2,10 +2,10 @@
 // the working packet, the traversal bookkeeping, the emitted packets and, for traced packets only,
 // the recorded steps. Nothing here allocates per packet once warmed up.
 import { Packet } from './packet.js';
-import { ResultCode, type Reason } from './result.js';
+import { ResultCode, type Reason } from '../model/result.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
-import type { Stage, StepDeviceType, TraceStep } from './trace/step.js';
+import type { Stage, StepDeviceType, TraceStep } from '../model/step.js';
 
 /** MidoNet's MaxDevicesTraversed: a simulation that enters more devices than this is an errorDrop. */
 export const MAX_DEVICES_TRAVERSED = 12;

@@ -14,11 +14,11 @@
 //   fragment    "first": MF set, offset 0; "later": MF clear, offset 185 (as if after 1480 bytes)
 //   payload     payloadLength zero bytes (default 0)
 // `vlan` is an id 0..4095, or an array [outer, inner] for 802.1ad QinQ (outer TPID 0x88a8).
-import { BROADCAST_MAC, ipToString, macToString, parseIp, parseMac } from './addr.js';
+import { BROADCAST_MAC, ipToString, macToString, parseIp, parseMac } from '../model/addr.js';
 import {
   EMPTY, ETH_ARP, ETH_IPV4, ETH_QINQ, ETH_VLAN, Frag, MAX_VLANS, PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet,
 } from './packet.js';
-import type { MatchSummary } from './trace/types.js';
+import type { MatchSummary } from '../model/trace.js';
 import { ARP_REQUEST } from './wire/arp.js';
 import { ETH_HDR_LEN, VLAN_TAG_LEN } from './wire/ethernet.js';
 import { isEchoType } from './wire/icmp.js';
@@ -32,23 +32,8 @@ export const LATER_FRAGMENT_OFFSET = 185;
 /** Largest frame frameFromHex accepts: a full 65535-byte IPv4 datagram under two VLAN tags. */
 export const MAX_FRAME_LEN = ETH_HDR_LEN + MAX_VLANS * VLAN_TAG_LEN + 65535;
 
-export type NwProtoName = 'tcp' | 'udp' | 'icmp';
-export type FragmentName = 'none' | 'first' | 'later';
-
-export interface ArpJson {
-  op?: number | 'request' | 'reply';
-  sha?: string; spa?: string; tha?: string; tpa?: string;
-}
-
-/** SPEC §3 packet fields. Input accepts every variant below; packetToJson writes numbers. */
-export interface PacketJson {
-  ethSrc?: string; ethDst?: string; vlan?: number | number[]; etherType?: number;
-  arp?: ArpJson;
-  nwSrc?: string; nwDst?: string; nwProto?: number | NwProtoName; nwTos?: number; ttl?: number;
-  fragment?: FragmentName;
-  tpSrc?: number; tpDst?: number; icmpType?: number; icmpCode?: number; icmpId?: number;
-  payloadLength?: number;
-}
+export type { ArpJson, FragmentName, NwProtoName, PacketJson } from '../model/packet.js';
+import type { FragmentName, PacketJson } from '../model/packet.js';
 
 export type JsonResult = { ok: true } | { ok: false; path: string; message: string };
 

@@ -1,7 +1,7 @@
 // The one entry point of the simulation: the packet in ctx.pkt enters exterior port `ingressPort`.
 // The API, the worker pool, `midotrace simulate` and the benchmarks all come through here.
 import { TRACE_REQUIRED, type PacketContext } from './context.js';
-import { ResultCode } from './result.js';
+import { ResultCode } from '../model/result.js';
 import { BUDGET_EXCEEDED, finish } from './devices/disposition.js';
 import { portEgress, portIngress } from './devices/port.js';
 import { flowHash } from './rules/flow-hash.js';

@@ -1,14 +1,14 @@
 // A Simulator owns one PacketContext and turns SPEC §3 inputs into SPEC §4 results. Hot callers
 // (the worker pool, benchmarks) use runFrame() and read ctx; JSON is built only by resultJson().
 import { PacketContext, type TraceMatcher } from './context.js';
-import { ResultCode, RESULT_NAMES, type Reason, type ResultName } from './result.js';
+import { ResultCode, RESULT_NAMES } from '../model/result.js';
 import { simulate } from './simulate.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
 import { parseFrame, type ParseError } from './wire/parse.js';
 import { PARSE_ERROR_MESSAGES } from './wire/parse.js';
 import { buildFrameBytes } from './wire/build.js';
-import { bytesToHex, packetToJson, type PacketJson } from './packet-json.js';
+import { bytesToHex, packetToJson } from './packet-json.js';
 import { finish } from './devices/disposition.js';
 import { F } from './rules/condition.js';
 
@@ -17,23 +17,8 @@ export function topologyTracksFlows(topo: CompiledTopology): boolean {
   return topo.rules.some((r) => (r.cond.set & (F.FwdFlow | F.RetFlow)) !== 0);
 }
 
-export interface EmittedJson {
-  portId: string;
-  generated: boolean;
-  packet: PacketJson;
-  frame: string;
-}
-
-export interface SimulationResultJson {
-  result: ResultName;
-  /** Stable reason code for drops (and `consumed`); 'none' for a forward. An addition to SPEC §4. */
-  reason: Reason;
-  emitted: EmittedJson[];
-  devicesTraversed: number;
-  traceIds: string[];
-  /** Present for malformed frames: the parser's code and sentence. */
-  error?: { code: ParseError; message: string };
-}
+export type { EmittedJson, SimulationResultJson } from '../model/result.js';
+import type { EmittedJson, SimulationResultJson } from '../model/result.js';
 
 export class Simulator {
   readonly ctx: PacketContext;

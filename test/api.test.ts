@@ -11,7 +11,7 @@ import { createApp } from '../api/app.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import type { ApiDeps } from '../api/deps.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
-import type { Trace, TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
+import type { Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
 import { pk } from './helpers/net.js';
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CqlTestServer } from './cql/server.js';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import type { SinkStats } from '../sinks/types.js';
+import type { SinkStats } from '../model/stores.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown): void => { unhandled.push(e); };

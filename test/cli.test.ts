@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createApp } from '../api/app.js';
 import { startApiServer } from '../api/server.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
-import type { Trace, TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
+import type { Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
 import { CLI_ENTRY, USE_DIST } from './helpers/cli-entry.js';
 import { pk } from './helpers/net.js';

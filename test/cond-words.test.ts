@@ -1,9 +1,9 @@
 // COND words (SPEC §7) → TRACE CONDITION JSON: every word, `!` inversion, one-line errors, and the
 // display form parsing back to the same condition. Every parsed condition passes the API's schema.
 import t from 'tap';
-import { COND_WORDS, describeCondition, parseCondWords } from '../cli/cond-words.js';
-import { TraceConditionSchema } from '../api/schemas.js';
-import type { TraceConditionJson } from '../engine/trace/types.js';
+import { COND_WORDS, describeCondition, parseCondWords } from '../model/cond-words.js';
+import { TraceConditionSchema } from '../model/condition-schema.js';
+import type { TraceConditionJson } from '../model/trace.js';
 
 const P1 = '11111111-2222-4333-8444-555555555555';
 const P2 = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { TraceConditionJson } from '../engine/trace/types.js';
-import { openSqliteConditionStore, openSqliteTraceBackend } from '../sinks/sqlite/index.js';
-import type { SqliteConditionStore } from '../sinks/sqlite/index.js';
+import type { TraceConditionJson } from '../model/trace.js';
+import { openSqliteConditionStore, openSqliteTraceBackend } from '../stores/sqlite/index.js';
+import type { SqliteConditionStore } from '../stores/sqlite/index.js';
 import { conditionStoreConformance, sleep, until } from './helpers/condition-store-conformance.js';
 import { makeRecord } from './helpers/trace-records.js';
 
@@ -36,7 +36,7 @@ t.test('watch notices a change committed by another process', async (tt) => {
   const seen: TraceConditionJson[][] = [];
   store.watch((all) => seen.push(all));
   const script = `
-    const { openSqliteConditionStore } = await import(${JSON.stringify(join(process.cwd(), 'sinks/sqlite/index.ts'))});
+    const { openSqliteConditionStore } = await import(${JSON.stringify(join(process.cwd(), 'stores/sqlite/index.ts'))});
     const r = openSqliteConditionStore({ path: ${JSON.stringify(path)} });
     if (!r.ok) throw new Error(r.message);
     await r.store.create({ name: 'from-another-process', nwProto: 1 });

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { openSqliteTraceBackend } from '../sinks/sqlite/trace-backend.js';
+import { openSqliteTraceBackend } from '../stores/sqlite/trace-backend.js';
 import { CLI_ENTRY, ROOT } from './helpers/cli-entry.js';
 import { Net, pk } from './helpers/net.js';
 

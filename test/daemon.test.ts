@@ -5,7 +5,7 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { FaultySink } from '../sinks/faulty.js';
+import { FaultySink } from '../stores/faulty.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 
 const MAC = { vm1: '02:00:00:00:00:01', vm2: '02:00:00:00:00:02', vm3: '02:00:00:00:00:03', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02', up: '02:00:00:00:01:03', gw: '02:00:00:00:09:09' };
@@ -186,7 +186,7 @@ t.test('a stalled sink never holds up the simulation, and stopping drains it', a
   t.equal(results.length, 200, 'all 200 traced packets simulated');
   t.equal(d.daemon.backends.sink.stats().queueDepth, 200, 'while the sink still holds every one of their traces');
   await d.daemon.stop();
-  const { openSqliteTraceBackend } = await import('../sinks/sqlite/trace-backend.js');
+  const { openSqliteTraceBackend } = await import('../stores/sqlite/trace-backend.js');
   const opened = openSqliteTraceBackend({ path: d.dbPath, retentionMs: 0 });
   if (!opened.ok) throw new Error(opened.message);
   const listed = await opened.backend.list({ limit: 1000 });

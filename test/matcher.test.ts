@@ -12,7 +12,7 @@ import { compileCondition, matchCondition, refsFromTopology } from '../engine/ru
 import { ETH_ARP, ETH_IPV4, ETH_QINQ, ETH_VLAN, Frag, Packet } from '../engine/packet.js';
 import { buildFrameBytes } from '../engine/wire/build.js';
 import { parseFrame } from '../engine/wire/parse.js';
-import type { TraceConditionJson } from '../engine/trace/types.js';
+import type { TraceConditionJson } from '../model/trace.js';
 import { Net } from './helpers/net.js';
 
 const PORTS = ['p0', 'p1', 'p2', 'p3'];

@@ -1,6 +1,6 @@
 // SPEC §3 packet JSON: validation with JSON paths, defaults, rendering, the trace match summary, hex.
 import t from 'tap';
-import { macToString, parseMac } from '../engine/addr.js';
+import { macToString, parseMac } from '../model/addr.js';
 import { ETH_ARP, ETH_IPV4, ETH_QINQ, ETH_VLAN, Frag, Packet } from '../engine/packet.js';
 import {
   DEFAULT_ETH_DST, DEFAULT_ETH_SRC, bytesToHex, frameFromHex, hexToBytes, matchSummary, packetFromJson, packetToJson,

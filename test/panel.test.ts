@@ -15,8 +15,8 @@ import { fieldErrors, formToJson, jsonToForm } from '../panel/src/condition-fiel
 import { apiBase, nextLink } from '../panel/src/links.js';
 import { decidingRules, matchLine, traceModel } from '../panel/src/trace-model.js';
 import { isoToLocal, localToIso, tracesPath } from '../panel/src/trace-filters.js';
-import type { StepJson, Trace, TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
-import { FaultySink } from '../sinks/faulty.js';
+import type { StepJson, Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';
+import { FaultySink } from '../stores/faulty.js';
 import { launchChromium, type BrowserLaunch } from './helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { Net, pk } from './helpers/net.js';

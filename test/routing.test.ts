@@ -2,7 +2,7 @@
 // routes whose dst and src prefixes both contain the packet's addresses, the longest dst prefix, then
 // the lowest weight, then one of the equal-weight routes chosen by flow hash.
 import t from 'tap';
-import { parseIp, prefixMask } from '../engine/addr.js';
+import { parseIp, prefixMask } from '../model/addr.js';
 import { buildRouteTable } from '../engine/routing/lpm.js';
 import { RouteType, type CRoute } from '../engine/topology/compiled.js';
 

@@ -1,7 +1,7 @@
 // Rules layer: CONDITION fields, chain semantics, NAT and connection tracking, through the same entry
 // points the devices call (matchCondition, runChain, commitConntrack, isForwardFlow).
 import t from 'tap';
-import { ipToString, parseIp } from '../engine/addr.js';
+import { ipToString, parseIp } from '../model/addr.js';
 import { PacketContext } from '../engine/context.js';
 import { ETH_IPV4, Frag } from '../engine/packet.js';
 import { chainVerdict, ChainAction, runChain } from '../engine/rules/chain.js';
@@ -11,7 +11,7 @@ import { flowHash } from '../engine/rules/flow-hash.js';
 import { MAX_PROBES } from '../engine/rules/nat.js';
 import { CT_TTL_MS, NAT_TTL_MS, type SimStateTables } from '../engine/state/types.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
-import type { ChainJson, ConditionJson, RuleJson } from '../engine/topology/doc.js';
+import type { ChainJson, ConditionJson, RuleJson } from '../model/topology/doc.js';
 import { fillPacket, stateTables, miniTopology, type MiniSpec, type PktFields } from './helpers/mini-topology.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // packets sent in order (state carries over), and what must come out. Each row names the behaviour.
 import t from 'tap';
 import { compileTopology } from '../engine/topology/compile.js';
-import { loadTopology } from '../engine/topology/load.js';
+import { loadTopology } from '../model/topology/load.js';
 import { SimulationSession, type SimulateOutput } from '../cli/simulate.js';
 import { Net, pk } from './helpers/net.js';
 

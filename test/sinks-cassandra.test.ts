@@ -5,8 +5,8 @@
 import t from 'tap';
 import cassandra from 'cassandra-driver';
 import { CqlTestServer } from './cql/server.js';
-import { CassandraTraceBackend, openCassandraTraceBackend, SCHEMA_VERSION, SHARDS } from '../sinks/cassandra/index.js';
-import type { CassandraTraceBackendOptions } from '../sinks/cassandra/index.js';
+import { CassandraTraceBackend, openCassandraTraceBackend, SCHEMA_VERSION, SHARDS } from '../stores/cassandra/index.js';
+import type { CassandraTraceBackendOptions } from '../stores/cassandra/index.js';
 import { traceBackendConformance, pageAll } from './helpers/sink-conformance.js';
 import { expectedSteps, expectedSummary, HOST_A, HOST_B, makeRecord } from './helpers/trace-records.js';
 

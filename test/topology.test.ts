@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { z } from 'zod';
-import { parseIp, parseMac } from '../engine/addr.js';
+import { parseIp, parseMac } from '../model/addr.js';
 import { compileTopology, deviceNumberOf, DEFAULT_ROUTE_WEIGHT, LOCAL_ROUTE_WEIGHT } from '../engine/topology/compile.js';
 import { DeviceKind, FlowAction, RouteType, RuleType } from '../engine/topology/compiled.js';
-import type { TopologyDoc } from '../engine/topology/doc.js';
-import { checkCondition, formatErrors, loadTopology, readTopologyFile, type IdKind } from '../engine/topology/load.js';
-import { conditionShape, ConditionSchema, PortSchema, RouteSchema, RuleSchema, TopologyDocSchema } from '../engine/topology/schema.js';
+import type { TopologyDoc } from '../model/topology/doc.js';
+import { checkCondition, formatErrors, loadTopology, readTopologyFile, type IdKind } from '../model/topology/load.js';
+import { conditionShape, ConditionSchema, PortSchema, RouteSchema, RuleSchema, TopologyDocSchema } from '../model/topology/schema.js';
 import { REF, referenceTopology } from '../bench/reference-topology.js';
 
 const id = (kind: string, n: number): string => `${kind.padStart(8, '0')}-0000-4000-8000-${n.toString().padStart(12, '0')}`;

@@ -9,12 +9,12 @@ import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import { createLogger } from '../daemon/log.js';
-import { ZkClient } from '../daemon/zk/client.js';
-import { ZkConditionStore } from '../daemon/zk/condition-store.js';
-import { ZkSession } from '../daemon/zk/session.js';
-import { importTopology } from '../daemon/zk/topology-import.js';
-import { encodeName } from '../daemon/zk/paths.js';
-import type { TraceConditionJson, TraceSummary } from '../engine/trace/types.js';
+import { ZkClient } from '../stores/zookeeper/client.js';
+import { ZkConditionStore } from '../stores/zookeeper/condition-store.js';
+import { ZkSession } from '../stores/zookeeper/session.js';
+import { importTopology } from '../stores/zookeeper/topology-import.js';
+import { encodeName } from '../stores/zookeeper/paths.js';
+import type { TraceConditionJson, TraceSummary } from '../model/trace.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import { conditionStoreConformance, until } from './helpers/condition-store-conformance.js';
 import { startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
@@ -177,7 +177,7 @@ async function run(): Promise<void> {
   });
 
   t.test('backends sharing one session: a late one loads at once; the session ends with the last', async (t) => {
-    // As a daemon's condition store and topology source share theirs (daemon/zk/open.ts).
+    // As a daemon's condition store and topology source share theirs (daemon/zk-open.ts).
     const root = '/shared-session';
     const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'shared' });
     const a = new ZkConditionStore({ session, root, log, coalesceMs: 5 });

@@ -1,8 +1,8 @@
-// The ZooKeeper test harness and the promise wrapper (daemon/zk/client.ts) against a real server.
+// The ZooKeeper test harness and the promise wrapper (stores/zookeeper/client.ts) against a real server.
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import t from 'tap';
-import { type ZkClient, type ZkOptions, type ZkResult, type ZkStat, type ZkWatchEvent, ZkClient as Zk } from '../daemon/zk/client.js';
+import { type ZkClient, type ZkOptions, type ZkResult, type ZkStat, type ZkWatchEvent, ZkClient as Zk } from '../stores/zookeeper/client.js';
 import { fourLetter, startTcpProxy, startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 
 await runIfZooKeeper(t, run);

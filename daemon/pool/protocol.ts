@@ -2,7 +2,7 @@
 // batches: frames back to back in one transferred buffer, never one message per packet.
 import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
-import type { TraceRecord } from '../../sinks/types.js';
+import type { TraceRecord } from '../../model/stores.js';
 
 export interface WorkerInit {
   hostId: string;

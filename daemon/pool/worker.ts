@@ -3,14 +3,14 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { Simulator } from '../../engine/simulator.js';
 import { compileTopology } from '../../engine/topology/compile.js';
-import type { TopologyDoc } from '../../engine/topology/doc.js';
+import type { TopologyDoc } from '../../model/topology/doc.js';
 import { attachStateTables } from '../../engine/state/tables.js';
 import { ConditionMatcher, type PublishedCondition } from '../../engine/trace/matcher.js';
 import { traceRecord } from '../../engine/trace/record.js';
 import { newTraceId } from '../../engine/trace/trace-id.js';
-import { ResultCode } from '../../engine/result.js';
+import { ResultCode } from '../../model/result.js';
 import type { CompiledTopology } from '../../engine/topology/compiled.js';
-import type { TraceRecord } from '../../sinks/types.js';
+import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import { SharedSnapshot } from './snapshot.js';
 import { UNKNOWN_PORT, type BatchResult, type BatchTask, type WorkerInit } from './protocol.js';

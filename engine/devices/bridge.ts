@@ -1,14 +1,15 @@
 // A virtual L2 switch, as Midolman's Bridge: MAC learning per VLAN, flooding, ARP answers from the
 // seeded table, router ports known by MAC, VLAN-aware interior ports.
 import type { PacketContext } from '../context.js';
-import { BROADCAST_MAC, ipToString, isMulticastMac, macHi, macLo, macToString } from '../addr.js';
+import { BROADCAST_MAC, ipToString, isMulticastMac, macHi, macLo, macToString } from '../../model/addr.js';
 import { ETH_ARP } from '../packet.js';
-import { ResultCode } from '../result.js';
+import { ResultCode } from '../../model/result.js';
 import { MAC_TTL_MS, Put } from '../state/types.js';
 import { bridgeDevice, type CBridge } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { fillArpReply } from '../wire/icmp-error.js';
 import { enterDevice, finish, label } from './disposition.js';
+// eslint-disable-next-line import-x/no-cycle -- devices still call each other; the dispatch loop (P8 item 2) removes this
 import { portEgress } from './port.js';
 
 const ARP_REQUEST = 1;

@@ -1,7 +1,7 @@
 // How branches of one simulation combine into one result, and the bookkeeping every device does on
 // entry (traversal budget, traversed marks, device-scoped trace conditions).
 import { MAX_DEVICES_TRAVERSED, TRACE_REQUIRED, type PacketContext } from '../context.js';
-import { ResultCode, type Reason } from '../result.js';
+import { ResultCode, type Reason } from '../../model/result.js';
 
 /**
  * A flood forks the simulation; the merged result is the best branch: any emitted packet makes it

@@ -2,12 +2,14 @@
 // network; an interior port hands the packet to its peer. Port filters run here, device filters in
 // the device.
 import type { PacketContext } from '../context.js';
-import { ResultCode } from '../result.js';
+import { ResultCode } from '../../model/result.js';
 import { DeviceKind, portDevice } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { commitConntrack } from '../rules/conntrack.js';
 import { finish, checkScoped, label } from './disposition.js';
+// eslint-disable-next-line import-x/no-cycle -- devices still call each other; the dispatch loop (P8 item 2) removes this
 import { bridgeProcess } from './bridge.js';
+// eslint-disable-next-line import-x/no-cycle -- devices still call each other; the dispatch loop (P8 item 2) removes this
 import { routerProcess } from './router.js';
 
 /** The packet arrives at port `p` (from the outside, or from p's peer), then goes to p's device. */

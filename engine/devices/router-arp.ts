@@ -1,8 +1,8 @@
 // A router's ARP: it answers requests for the ingress port's address and learns from requests and
 // replies addressed to it (Midolman's ArpTable), and resolves next hops.
 import type { PacketContext } from '../context.js';
-import { inPrefix, ipToString, macHi, macLo, macToString } from '../addr.js';
-import { ResultCode } from '../result.js';
+import { inPrefix, ipToString, macHi, macLo, macToString } from '../../model/addr.js';
+import { ResultCode } from '../../model/result.js';
 import { ARP_TTL_MS } from '../state/types.js';
 import { DeviceKind, type CRouter } from '../topology/compiled.js';
 import { fillArpReply } from '../wire/icmp-error.js';

@@ -2,7 +2,7 @@
 // ARP requests for unresolved next hops. They are simulated after the main packet, from the egress of
 // the port they leave by, and show up in the result as `generated`.
 import type { PacketContext } from '../context.js';
-import { BROADCAST_MAC, ipToString } from '../addr.js';
+import { BROADCAST_MAC, ipToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4 } from '../packet.js';
 import type { CRouter } from '../topology/compiled.js';
 import { fillEchoReply, fillIcmpError, icmpErrorAllowed } from '../wire/icmp-error.js';

@@ -2,14 +2,15 @@
 // lookup (longest prefix, source prefix, weight, ECMP), blackhole/reject/no-route with ICMP, post-routing
 // filter, next-hop MAC and MAC rewrite.
 import type { PacketContext } from '../context.js';
-import { BROADCAST_MAC, ipToString, macToString } from '../addr.js';
+import { BROADCAST_MAC, ipToString, macToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
-import { ResultCode, type Reason } from '../result.js';
+import { ResultCode, type Reason } from '../../model/result.js';
 import { routerDevice, RouteType, type CRouter } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { enterDevice, finish, label } from './disposition.js';
 import { resolveNextHop, routerArp } from './router-arp.js';
 import { sendArpRequest, sendEchoReply, sendIcmpError } from './router-icmp.js';
+// eslint-disable-next-line import-x/no-cycle -- devices still call each other; the dispatch loop (P8 item 2) removes this
 import { portEgress } from './port.js';
 
 const ICMP_ECHO_REQUEST = 8;

@@ -31,7 +31,7 @@
 // prefixes: its cost does not grow with the number of routes beyond cache effects, and it
 // allocates nothing. Callers should pass int32 addresses (`ip | 0`): a uint32 above 2^31 passed to
 // a call that is not inlined gets boxed by the caller.
-import { prefixMask } from '../addr.js';
+import { prefixMask } from '../../model/addr.js';
 import type { CRoute } from '../topology/compiled.js';
 import type { RouteTable } from './route-table.js';
 

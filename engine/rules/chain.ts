@@ -8,9 +8,9 @@
 // packet is dropped with reason 'chain_drop' and chainVerdict.jumpLoop set (the trace says "jump
 // loop"). Midolman instead skips such a jump; a loop is a configuration error we prefer to surface.
 // Jumping to the same chain twice in sequence (not nested) is not a loop.
-import { ipToString } from '../addr.js';
+import { ipToString } from '../../model/addr.js';
 import type { PacketContext } from '../context.js';
-import type { Reason } from '../result.js';
+import type { Reason } from '../../model/result.js';
 import { type CChain, type CRule, type CompiledTopology, FlowAction, RuleType } from '../topology/compiled.js';
 import { describeCondition, matchCondition } from './condition.js';
 import { portOwnerDevice } from './conntrack.js';

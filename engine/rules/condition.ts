@@ -2,12 +2,12 @@
 // conditions share this exact code. Which fields are set, and which are inverted, are bitmasks with
 // one bit per field, so matching is a run of `if (set & F)` tests over numbers: no strings, no
 // allocation. Result = condInvert XOR (AND over set fields of (field XOR inv)); fragmentPolicy first.
-import { macHi, macLo, parseIp, parseMac, prefixMask } from '../addr.js';
+import { macHi, macLo, parseIp, parseMac, prefixMask } from '../../model/addr.js';
 import type { PacketContext } from '../context.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
 import type { CIpAddrGroup, CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
-import type { ConditionJson } from '../topology/doc.js';
+import type { ConditionJson } from '../../model/topology/doc.js';
 import { isForwardFlow } from './conntrack.js';
 
 /** Bits of CCondition.set / CCondition.inv, one per CONDITION field, in the order matchCondition tests them. */

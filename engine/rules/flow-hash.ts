@@ -1,7 +1,7 @@
 // A fast, allocation-free 32-bit hash of a packet's flow (MurmurHash3's mixing steps), for ECMP and for
 // spreading NAT allocations. Packets of one flow always hash alike; nothing else is promised. Results
 // are signed int32 (see finishHash); consumers take `>>> 0` before a modulo, as lpm.ts does.
-import { macHi, macLo } from '../addr.js';
+import { macHi, macLo } from '../../model/addr.js';
 import type { Packet } from '../packet.js';
 import { isTrackable, portsWord } from './conntrack.js';
 

@@ -2,11 +2,11 @@
 // reads. Every index follows the document's array order; implicit routes come after the explicit
 // ones. Input is expected to have passed loadTopology(): a dangling reference here is a programmer
 // error and throws.
-import { parseIp, parseMac, prefixMask, macHi, macLo } from '../addr.js';
+import { parseIp, parseMac, prefixMask, macHi, macLo } from '../../model/addr.js';
 import { buildRouteTable } from '../routing/lpm.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { compileCondition, type ConditionRefs } from '../rules/condition.js';
-import type { ArpEntryJson, RuleTypeName, TopologyDoc } from './doc.js';
+import type { ArpEntryJson, RuleTypeName, TopologyDoc } from '../../model/topology/doc.js';
 import {
   DeviceKind, FlowAction, RouteType, RuleType,
   type CBridge, type CChain, type CIpAddrGroup, type CNatTarget, type CompiledTopology, type CPort,

@@ -13,7 +13,7 @@ import type { PacketContext, TraceMatcher } from '../context.js';
 import { compileCondition, matchCondition, refsFromTopology, F, type CCondition } from '../rules/condition.js';
 import type { CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
-import type { TraceConditionJson } from './types.js';
+import type { TraceConditionJson } from '../../model/trace.js';
 import { ETH_IPV4, ETH_QINQ, ETH_VLAN, MAX_VLANS, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../packet.js';
 import { read16, read32 } from '../wire/bytes.js';
 import { ETH_HDR_LEN, VLAN_TAG_LEN } from '../wire/ethernet.js';

@@ -1,9 +1,9 @@
 // A traced simulation as a TraceRecord (what workers hand to the sink) and as SPEC §5 TRACE JSON.
 import type { PacketContext } from '../context.js';
-import { RESULT_NAMES } from '../result.js';
+import { RESULT_NAMES } from '../../model/result.js';
 import { matchSummary } from '../packet-json.js';
-import type { TraceRecord } from '../../sinks/types.js';
-import type { StepJson, Trace } from './types.js';
+import type { TraceRecord } from '../../model/stores.js';
+import type { StepJson, Trace } from '../../model/trace.js';
 
 export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number): TraceRecord {
   const port = ctx.topo.ports[ctx.ingressPort];

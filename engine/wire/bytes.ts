@@ -22,7 +22,7 @@ export function write32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
-/** A MAC as a 48-bit integer (see engine/addr.ts). */
+/** A MAC as a 48-bit integer (see model/addr.ts). */
 export function readMac(b: Uint8Array, o: number): number {
   return read16(b, o) * 0x100000000 + read32(b, o + 2);
 }

@@ -1,7 +1,7 @@
 // Packets the virtual network generates in answer to one it received: ICMP errors (RFC 792, with
 // RFC 1812 §4.3.2.7's rules on when not to send one), echo replies and ARP replies. Rare paths, so
 // fillIcmpError may allocate; the others share the request's bytes.
-import { isMulticastMac } from '../addr.js';
+import { isMulticastMac } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP, type Packet } from '../packet.js';
 import { ARP_REPLY } from './arp.js';
 import { ICMP_ECHO_REPLY, isIcmpErrorType } from './icmp.js';

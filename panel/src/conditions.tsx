@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 // The CLI's words, so an operator reads a condition the same way in both.
-import { describeCondition } from '../../cli/cond-words.js';
+import { describeCondition } from '../../model/cond-words.js';
 import { flash } from './flash.js';
 import { href } from './route.js';
 import type { ConditionWithHits, TraceConditionJson } from './types.js';

@@ -3,7 +3,7 @@
 // many scavenges while background noise stays at zero or one.
 import { allocationCheck, setupSim } from '../../bench/engine.js';
 import { bridgedFlow, routedFlow } from '../../bench/frames.js';
-import { ResultCode } from '../../engine/result.js';
+import { ResultCode } from '../../model/result.js';
 
 if (process.argv[2] === 'lookup') {
   // 8 M route lookups on a 100,000-route table in both layouts, int32 addresses as the engine

@@ -7,7 +7,7 @@ import { createApp } from '../../api/app.js';
 import type { ApiDeps } from '../../api/deps.js';
 import { startApiServer, type ApiServer } from '../../api/server.js';
 import type { ConfigInput } from '../../daemon/config.js';
-import type { TopologyDoc } from '../../engine/topology/doc.js';
+import type { TopologyDoc } from '../../model/topology/doc.js';
 import { Net } from './net.js';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
 

@@ -1,7 +1,7 @@
 // One behaviour suite for every trace-condition store (SQLite offline, ZooKeeper in production):
 // what the API stores through ConditionStore and what the daemon sees through watch().
-import type { TraceConditionJson } from '../../engine/trace/types.js';
-import type { ConditionStore } from '../../sinks/types.js';
+import type { TraceConditionJson } from '../../model/trace.js';
+import type { ConditionStore } from '../../model/stores.js';
 import type { Tap } from './sink-conformance.js';
 
 export interface ConditionStoreUnderTest {

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { validateConfig, type ConfigInput } from '../../daemon/config.js';
 import { createLogger } from '../../daemon/log.js';
 import { Daemon, type DaemonOptions } from '../../daemon/service.js';
-import type { TopologyDoc } from '../../engine/topology/doc.js';
+import type { TopologyDoc } from '../../model/topology/doc.js';
 
 export interface TestDaemon {
   daemon: Daemon;

@@ -1,13 +1,13 @@
 // A tiny hand builder of CompiledTopology objects (independent of the real compiler) and a packet
 // filler, so rule, chain, NAT and conntrack tests read like the network they describe.
-import { parseIp } from '../../engine/addr.js';
+import { parseIp } from '../../model/addr.js';
 import { ETH_IPV4, Frag, Packet, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../engine/packet.js';
 import { compileCondition, type ConditionRefs } from '../../engine/rules/condition.js';
 import {
   type CChain, type CompiledTopology, type CPort, type CRule, DeviceKind, FlowAction, RuleType,
   bridgeDevice, portDevice, routerDevice,
 } from '../../engine/topology/compiled.js';
-import type { ChainJson, IpAddrGroupJson, PortGroupJson, RuleJson } from '../../engine/topology/doc.js';
+import type { ChainJson, IpAddrGroupJson, PortGroupJson, RuleJson } from '../../model/topology/doc.js';
 import { createStateTables } from '../../engine/state/tables.js';
 import type { SimStateTables } from '../../engine/state/types.js';
 

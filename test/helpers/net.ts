@@ -1,7 +1,7 @@
 // A small builder so a scenario reads like the network it describes: names in, SPEC §2 document out.
 // Ids are derived from names, so a test can refer to `n.id('vm1')` without bookkeeping.
 import { createHash } from 'node:crypto';
-import type { ChainJson, PortJson, RouteJson, RuleJson, TopologyDoc } from '../../engine/topology/doc.js';
+import type { ChainJson, PortJson, RouteJson, RuleJson, TopologyDoc } from '../../model/topology/doc.js';
 
 export function uuidFor(name: string): string {
   const h = createHash('sha1').update(name).digest('hex');

@@ -1,7 +1,7 @@
 // One behaviour suite for every trace backend (SQLite now, Cassandra later): what the daemon writes
 // through TraceSink and what the API reads through TraceStore (SPEC §5, §6 GET/DELETE /traces).
 import type tap from 'tap';
-import type { TraceRecord, TraceSink, TraceStore } from '../../sinks/types.js';
+import type { TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
 import {
   expectedSteps, expectedSummary, HOST_A, HOST_B, makeRecord, makeStep, newestFirst,
 } from './trace-records.js';

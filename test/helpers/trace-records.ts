@@ -1,9 +1,9 @@
 // Builders for TraceRecords in tests and benchmarks: a record reads like the packet it describes.
-import type { ResultName } from '../../engine/result.js';
-import type { Stage, StepDeviceType, TraceStep } from '../../engine/trace/step.js';
-import type { MatchSummary, StepJson, TraceSummary } from '../../engine/trace/types.js';
+import type { ResultName } from '../../model/result.js';
+import type { Stage, StepDeviceType, TraceStep } from '../../model/step.js';
+import type { MatchSummary, StepJson, TraceSummary } from '../../model/trace.js';
 import { createTraceIdGenerator } from '../../engine/trace/trace-id.js';
-import type { TraceRecord } from '../../sinks/types.js';
+import type { TraceRecord } from '../../model/stores.js';
 
 export const HOST_A = '6a1b2c3d-0000-4000-8000-00000000000a';
 export const HOST_B = '6a1b2c3d-0000-4000-8000-00000000000b';
