@@ -10,8 +10,7 @@ import { DaemonMetrics } from './metrics.js';
 import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
 import { encodeInputs } from './pool/batch.js';
-import { compileTopology } from '../engine/topology/compile.js';
-import type { CompiledTopology } from '../engine/topology/compiled.js';
+import { portIndexOf, type PortIndex } from '../engine/input.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { TraceConditionJson } from '../model/trace.js';
@@ -33,7 +32,8 @@ export interface DaemonOptions {
 
 export class Daemon {
   private stopping = false;
-  private topo: CompiledTopology;
+  /** The running topology's ports, to validate inputs; the workers compile and simulate it. */
+  private ports: PortIndex;
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
   private unwatchTopology: (() => void) | null = null;
@@ -49,9 +49,9 @@ export class Daemon {
     readonly backends: Backends,
     readonly pool: SimPool,
     readonly topologySource: TopologySource,
-    topo: CompiledTopology,
+    ports: PortIndex,
   ) {
-    this.topo = topo;
+    this.ports = ports;
     this.metrics = new DaemonMetrics({
       sinkStats: () => this.backends.sink.stats(),
       conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.pool.hitsOf(c.id) })),
@@ -79,7 +79,7 @@ export class Daemon {
       threads: config.workers.threads, hostId, snapshotBytes: config.workers.snapshotBytes,
       maxConditions: config.workers.maxConditions, state: config.state,
     });
-    const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
+    const d = new Daemon(config, log, hostId, backends, pool, topologySource, portIndexOf(doc));
     pool.setTopology(doc);
     d.unwatchTopology = topologySource.watch(() => {
       d.reloadTopology().then((r) => {
@@ -116,9 +116,9 @@ export class Daemon {
 
   /** Replaces the topology (SIGHUP, ZooKeeper); workers switch before their next batch. */
   setTopology(doc: TopologyDoc): void {
-    const topo = compileTopology(doc, { routeTables: false });
+    const ports = portIndexOf(doc);
     this.pool.setTopology(doc);
-    this.topo = topo;
+    this.ports = ports;
   }
 
   /**
@@ -150,9 +150,9 @@ export class Daemon {
     }
   }
 
-  async simulate(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateOutcome> {
+  async simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome> {
     if (this.stopping) return { ok: false, code: 'shutting_down', message: 'the daemon is shutting down' };
-    const enc = encodeInputs(inputs, this.topo, this.config.workers.batchSize, single);
+    const enc = encodeInputs(inputs, this.ports, this.config.workers.batchSize);
     if (!enc.ok) return enc;
     const results: SimulationResultJson[] = [];
     // Batches of one request run in order, so a request's packets see each other's state changes.

@@ -196,10 +196,10 @@ t.test('a stalled sink never holds up the simulation, and stopping drains it', a
 });
 
 import { encodeInputs } from '../daemon/pool/batch.js';
-import { compileTopology } from '../engine/topology/compile.js';
-const compiled = compileTopology(n.doc);
+import { portIndexOf } from '../engine/input.js';
+const ports = portIndexOf(n.doc);
 function packOne(_d: TestDaemon, input: unknown) {
-  const r = encodeInputs([input], compiled, 1, false);
+  const r = encodeInputs([input], ports, 1);
   if (!r.ok) throw new Error(`${r.path}: ${r.message}`);
   return r.tasks[0]!;
 }

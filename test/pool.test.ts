@@ -4,15 +4,23 @@ import { SimPool } from '../daemon/pool/pool.js';
 import { encodeInputs, packFrames } from '../daemon/pool/batch.js';
 import { SharedSnapshot } from '../daemon/pool/snapshot.js';
 import { compileTopology } from '../engine/topology/compile.js';
+import { portIndexOf } from '../engine/input.js';
 import { Net, pk } from './helpers/net.js';
 
 const n = new Net().bridge('b').port('b', 'p1').port('b', 'p2');
-const topo = compileTopology(n.doc);
+const ports = portIndexOf(n.doc);
 const frameTask = (count: number) => {
-  const r = encodeInputs(Array.from({ length: count }, (_, i) => ({ inPort: n.id('p1'), packet: pk.udp('02:00:00:00:00:01', '02:00:00:00:00:02', '10.0.0.1', '10.0.0.2', { tpSrc: 1000 + i }) })), topo, count, false);
+  const r = encodeInputs(Array.from({ length: count }, (_, i) => ({ inPort: n.id('p1'), packet: pk.udp('02:00:00:00:00:01', '02:00:00:00:00:02', '10.0.0.1', '10.0.0.2', { tpSrc: 1000 + i }) })), ports, count);
   if (!r.ok) throw new Error(r.message);
   return r.tasks[0]!;
 };
+
+t.test("the main thread's port index numbers ports as the workers' compiled topology does", async (t) => {
+  const doc = new Net().bridge('b').router('r').port('b', 'x').attach('r', 'b', '10.0.0.1/24', '02:00:00:00:01:01').port('b', 'y').doc;
+  const fields = (p: { idx: number; id: string; name: string; exterior: boolean }) => [p.idx, p.id, p.name, p.exterior];
+  t.same([...portIndexOf(doc).values()].map(fields), compileTopology(doc).ports.map(fields));
+  t.ok([...portIndexOf(doc).values()].some((p) => !p.exterior), 'interior ports are told apart');
+});
 
 t.test('a crashed worker fails only its batch; the pool keeps serving', async (t) => {
   const pool = new SimPool({ threads: 2, hostId: 'h', faultInjection: true, state: { conntrackCapacity: 1024, natCapacity: 1024 } });
