@@ -10,7 +10,7 @@ import {
   BUCKET_MS, bucketOf, conditionScope, hostScope, MAX_BUCKET, MAX_SORT_KEY, MIN_BUCKET, MIN_SORT_KEY,
   resultScope, SCOPE_ALL, scopesOf, SHARDS, shardOf, sortKey,
 } from './keys.js';
-import { runLimited, type Job } from './limiter.js';
+import { mapLimit, type Job } from '../limit.js';
 import { statements, toStep, toSummary, type Statements } from './rows.js';
 import type { CassandraSession } from './session.js';
 
@@ -107,8 +107,7 @@ export class CassandraTraceReader {
     const rs = await client.execute(this.q.selectSummary, [id], this.readOpts());
     const row = rs.first();
     if (row === null) return false;
-    const r = await runLimited([this.deleteJob(client, id, row)], 1, () => false);
-    if (r.failed > 0) throw r.firstError;
+    await this.deleteJob(client, id, row)();
     return true;
   }
 
@@ -135,15 +134,13 @@ export class CassandraTraceReader {
           for (const sc of scopesOf(row['host_id'] as string, row['result'] as string, conditionIds(row))) scopes.add(sc);
           jobs.push(this.deleteJob(client, row['id'] as string, row));
         }
-        const r = await runLimited(jobs, this.maxInFlight, () => false);
-        if (r.failed > 0) throw r.firstError;
+        await mapLimit(jobs, this.maxInFlight, (job) => job());
         total += jobs.length;
         if (s.exhausted) break;
       }
       if ((bucket + 1) * BUCKET_MS <= cut) {
         const jobs = [...scopes].map((sc): Job => () => client.execute(this.q.deleteBucket, [sc, bucket], this.writeOpts()));
-        const r = await runLimited(jobs, this.maxInFlight, () => false);
-        if (r.failed > 0) throw r.firstError;
+        await mapLimit(jobs, this.maxInFlight, (job) => job());
       }
     }
     return total;
