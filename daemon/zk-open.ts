@@ -42,7 +42,7 @@ export async function openZkConditionBackend(config: Readonly<Config>, log: Logg
   if (!(await store.ready(INITIAL_WAIT_MS))) {
     log.warn({ zookeeper: s.connect }, 'trace conditions: ZooKeeper not answering yet; starting without conditions and retrying');
   }
-  return { store, health: () => store.health(), close: () => store.close() };
+  return { store, hits: store.hits, health: () => store.health(), close: () => store.close() };
 }
 
 export async function openZkTopologySource(config: Readonly<Config>, log: Logger): Promise<TopologySource> {

@@ -118,6 +118,16 @@ export class SimPool {
     return slot === undefined ? 0 : Atomics.load(this.hits, slot);
   }
 
+  /** The condition's limit is spent (on any host): workers stop matching it. */
+  exhaust(id: string, limit: number): void {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    for (;;) {
+      const n = Atomics.load(this.hits, slot);
+      if (n >= limit || Atomics.compareExchange(this.hits, slot, n, limit) === n) return;
+    }
+  }
+
   /** Runs one batch. Never rejects: a dead worker or a closed pool is a closed-union outcome. */
   async run(task: BatchTask): Promise<RunOutcome> {
     if (this.closed) return { ok: false, code: 'pool_closed', message: 'the simulation pool is shutting down' };

@@ -2,6 +2,8 @@
 //
 //   <root>/trace-conditions/<uuid>                 one trace condition, its JSON (SPEC §5)
 //   <root>/trace-condition-names/<base64url name>  data: the id holding that name (uniqueness index)
+//   <root>/trace-condition-hits/<uuid>/h-NNNNNNNNNN  one claimed unit of a condition's limit (empty;
+//                                                  never deleted while the condition lives)
 //   <root>/topology/current                        data: CurrentPointer JSON, the versioned switch
 //   <root>/topology/generations/g-NNNNNNNNNN       one complete topology (data: state and counts)
 //       .../<kind>/<bucket>/<id>.<hash>            one object, its SPEC §2 JSON (chains carry their rules);
@@ -94,6 +96,12 @@ export class ConditionPaths {
   constructor(readonly root: string) {
     this.dir = join(root, 'trace-conditions');
     this.names = join(root, 'trace-condition-names');
+    this.hits = join(root, 'trace-condition-hits');
+  }
+  readonly hits: string;
+  /** The parent of a condition's claimed units: its cversion counts them. */
+  hitsOf(id: string): string {
+    return join(this.hits, id);
   }
   condition(id: string): string {
     return join(this.dir, id);
