@@ -2,7 +2,7 @@
 import net from 'node:net';
 import cassandra from 'cassandra-driver';
 import t from 'tap';
-import { CqlTestServer } from './cql/server.js';
+import { CqlTestServer } from '../tools/cql-test-server/src/server.js';
 
 const { types, errors, policies } = cassandra;
 const codes = types.responseErrorCodes;

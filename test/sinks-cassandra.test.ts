@@ -4,7 +4,7 @@
 // TTLs, partition-bounded reads, prepared statements, consistency, in-flight bound, batching).
 import t from 'tap';
 import cassandra from 'cassandra-driver';
-import { CqlTestServer } from './cql/server.js';
+import { CqlTestServer } from '../tools/cql-test-server/src/server.js';
 import { CassandraTraceBackend, openCassandraTraceBackend, SCHEMA_VERSION, SHARDS } from '../stores/cassandra/index.js';
 import type { CassandraTraceBackendOptions } from '../stores/cassandra/index.js';
 import { traceBackendConformance, pageAll } from './helpers/sink-conformance.js';
