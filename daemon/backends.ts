@@ -52,6 +52,7 @@ export async function openTraceBackend(config: Readonly<Config>, log: Logger): P
         contactPoints: [...c.contactPoints], localDataCenter: c.localDataCenter, keyspace: c.keyspace,
         replication: { ...c.replication }, tls: c.tls, readConsistency: c.readConsistency, writeConsistency: c.writeConsistency,
         maxInFlight: c.maxInFlight, ttlSeconds: config.sink.retentionDays * 86_400,
+        layout: { bucketMs: c.indexBucketSeconds * 1000, shards: c.indexShards }, maxRowsScannedPerPage: c.maxRowsScannedPerPage,
         ...(c.username !== undefined ? { username: c.username, password: c.password ?? '' } : {}),
         maxQueuedTraces: config.sink.queueTraces, maxQueuedSteps: config.sink.queueSteps,
         log,

@@ -43,6 +43,10 @@ export const ConfigSchema = z.strictObject({
     readConsistency: z.enum(['one', 'localOne', 'localQuorum', 'quorum', 'all']).default('localQuorum').describe('consistency of reads'),
     writeConsistency: z.enum(['any', 'one', 'localOne', 'localQuorum', 'quorum', 'all']).default('localOne').describe('consistency of step writes'),
     maxInFlight: z.int().min(1).default(256).describe('most concurrent writes per host'),
+    indexBucketSeconds: z.int().min(1).max(3600).refine((v) => 3600 % v === 0, 'must divide an hour')
+      .default(60).describe('width of the listing index\'s time buckets for new data (recorded per bucket, so it may change)'),
+    indexShards: z.int().min(1).max(1024).default(64).describe('partitions per bucket of the busy index scopes (all, result, condition); see README "Running at scale"'),
+    maxRowsScannedPerPage: z.int().min(100).default(5_000).describe('index rows one GET /traces page may read; past it the page comes back short with a next link'),
   }).prefault({}),
   workers: z.strictObject({
     threads: z.int().min(1).max(256).optional().describe('simulation worker threads (default: the number of cores)'),
