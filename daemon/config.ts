@@ -30,6 +30,10 @@ export const ConfigSchema = z.strictObject({
     connect: z.string().min(1).default('127.0.0.1:2181').describe('ZooKeeper connect string, host:port[,host:port...][/chroot]'),
     sessionTimeoutMs: z.int().min(1000).max(120_000).default(10_000).describe('ZooKeeper session timeout'),
     root: z.string().regex(/^\/[^\s]*$/, 'must be an absolute znode path like /midonet').default('/midonet').describe('root znode; conditions live in <root>/trace-conditions'),
+    resyncJitterMs: z.int().min(0).max(600_000).default(10_000)
+      .describe('longest random wait before re-listing the whole topology (generation switch, new session), so hosts do not all list at once'),
+    watchTopologyBuckets: z.boolean().default(false)
+      .describe('also watch every topology bucket (~1,900 watches per host) to see objects written into ZooKeeper by hand at once; imports need only the one watch on current'),
   }).prefault({}),
   cassandra: z.strictObject({
     contactPoints: z.array(z.string().min(1)).default(['127.0.0.1:9042']).describe('Cassandra contact points, host[:port]'),

@@ -47,7 +47,11 @@ export async function openZkConditionBackend(config: Readonly<Config>, log: Logg
 
 export async function openZkTopologySource(config: Readonly<Config>, log: Logger): Promise<TopologySource> {
   const s = settings(config);
-  const source = new ZkTopologySource({ session: sessionFor(config, s, log), root: s.root, log });
+  const z = config.zookeeper;
+  const source = new ZkTopologySource({
+    session: sessionFor(config, s, log), root: s.root, log,
+    resyncJitterMs: z.resyncJitterMs, watchBuckets: z.watchTopologyBuckets,
+  });
   if (!(await source.ready(INITIAL_WAIT_MS))) {
     log.warn({ zookeeper: s.connect }, 'topology: ZooKeeper not answering yet; starting with an empty topology and retrying');
   }

@@ -22,7 +22,7 @@ import { IP, MAC, testNet } from './helpers/api-deps.js';
 import { startTestDaemon } from './helpers/daemon.js';
 import { Net, pk } from './helpers/net.js';
 import { until } from './helpers/condition-store-conformance.js';
-import { startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
+import { fourLetter, startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 
 await runIfZooKeeper(t, run);
 
@@ -56,6 +56,13 @@ function failingAt(zk: ZkOps, n: number): ZkOps & { transactions: number } {
     },
   };
   return w;
+}
+
+/** The server's watch count (`mntr`). */
+async function watchCount(port: number): Promise<number> {
+  const out = await fourLetter(port, 'mntr');
+  const m = /zk_watch_count\s+(\d+)/.exec(out);
+  return m === null ? -1 : Number(m[1]);
 }
 
 async function run(): Promise<void> {
@@ -189,7 +196,8 @@ async function run(): Promise<void> {
   t.test('a running daemon follows imports within a second; broken imports do not reach it', async (t) => {
     const root = '/live';
     const td = await startTestDaemon(doc, {
-      config: { topology: { source: 'zookeeper' }, zookeeper: { connect: zk.connectString, root, sessionTimeoutMs: 4_000 }, workers: { threads: 1, batchSize: 64 } },
+      // Bucket watches: this test writes objects into ZooKeeper by hand and expects them seen at once.
+      config: { topology: { source: 'zookeeper' }, zookeeper: { connect: zk.connectString, root, sessionTimeoutMs: 4_000, resyncJitterMs: 0, watchTopologyBuckets: true }, workers: { threads: 1, batchSize: 64 } },
     });
     t.teardown(() => td.close());
     const d = td.daemon;
@@ -253,7 +261,7 @@ async function run(): Promise<void> {
     const root = '/reader';
     ok(await importTopology(c, root, doc));
     const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'reader' });
-    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5 });
+    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5, watchBuckets: true });
     t.teardown(() => source.close());
     t.ok(await source.ready(5_000));
     let fired = 0;
@@ -286,6 +294,146 @@ async function run(): Promise<void> {
     t.ok((await c.remove(badPath)).ok);
     await until(() => fired > firedAfterSwitch + 1, 'removal seen', 3_000);
     t.match(await source.load(), { ok: true }, 'valid again once it is gone');
+  });
+
+  t.test('manifests: a reader holds one watch, follows incremental imports by their delta, and re-lists when one is missing', async (t) => {
+    const root = '/manifest';
+    ok(await importTopology(c, root, doc));
+    const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'manifest-reader' });
+    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5 });
+    t.teardown(() => source.close());
+    t.ok(await source.ready(5_000));
+    const watches = await watchCount(zk.port);
+    let fired = 0;
+    source.watch(() => fired++);
+    const grown = new Net();
+    Object.assign(grown.doc, structuredClone(doc));
+    grown.port('br', 'vm7');
+    const before = { ...source.stats };
+    t.equal(ok(await importTopology(c, root, grown.doc)).how, 'incremental');
+    await until(() => fired === 1, 'the change seen', 3_000);
+    const loaded = await source.load();
+    t.same(loaded.ok && normalized(loaded.doc), normalized(grown.doc));
+    t.same({ listings: source.stats.listings - before.listings, manifests: source.stats.manifests - before.manifests, reads: source.stats.reads - before.reads },
+      { listings: 0, manifests: 1, reads: 1 }, 'one manifest and the one new object: no directory listed');
+    t.ok(watches <= 2, `the server holds ${watches} watch(es) for this reader (current, and the admin's none)`);
+
+    const shrunk = structuredClone(doc);
+    ok(await importTopology(c, root, shrunk));
+    await until(() => fired === 2, 'removal seen', 3_000);
+    // A bump of current with no manifest (by hand): the reader lists the generation again.
+    const p2 = await currentOf(root);
+    await c.setData(new TopologyPaths(root).current, Buffer.from(JSON.stringify({ ...p2.pointer, revision: p2.pointer.revision + 5 })), p2.version);
+    const loads = source.stats.fullLoads;
+    await until(() => source.stats.fullLoads > loads, 'a full listing after a missing manifest', 3_000);
+    t.same((await source.load()).ok && normalized((await source.load() as { doc: TopologyDoc }).doc), normalized(shrunk));
+  });
+
+  t.test('a generation switch is listed after a random wait up to resyncJitterMs, not at once', async (t) => {
+    const root = '/jitter';
+    ok(await importTopology(c, root, doc));
+    const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'jitter-reader' });
+    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5, resyncJitterMs: 1_000, random: () => 0.6 });
+    t.teardown(() => source.close());
+    t.ok(await source.ready(5_000), 'the first load does not wait');
+    const old = source.current!.generation;
+    const changed = structuredClone(doc) as Required<TopologyDoc>;
+    changed.bridges[0]!.name = 'br-jitter';
+    const t0 = Date.now();
+    ok(await importTopology(c, root, changed, { mode: 'full' }));
+    await until(() => source.current?.generation !== old, 'switched', 5_000);
+    const waited = Date.now() - t0;
+    t.ok(waited >= 550, `switched after ${waited} ms (jitter 0.6 × 1000 ms)`);
+    t.equal(source.stats.fullLoads, 2);
+  });
+
+  t.test('fan-out of one route change to 500 daemons: bytes and time with bucket watches and with the manifest', async (t) => {
+    const root = '/fanout';
+    const ROUTES = 20_000;
+    const DAEMONS = 500;
+    const big = structuredClone(doc) as Required<TopologyDoc>;
+    const router = net.id('r');
+    big.routes = Array.from({ length: ROUTES }, (_, i) => ({
+      id: new Net().id(`route-${i}`), routerId: router, dstNetworkAddr: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, dstNetworkLength: 32, type: 'blackhole' as const,
+    }));
+    const started = Date.now();
+    ok(await importTopology(c, root, big));
+    t.comment(`imported ${ROUTES} routes in ${Date.now() - started} ms`);
+    const paths = new TopologyPaths(root);
+    const gen = (await currentOf(root)).pointer.generation;
+    const target = big.routes[123]!;
+    const bucketPath = paths.bucket(gen, 'routes', bucketOf(target.id));
+    const bucketSize = (await c.getChildren(bucketPath)).ok ? ((await c.getChildren(bucketPath)) as { value: { children: string[] } }).value.children.length : 0;
+    const dirs = (await c.getChildren(paths.kind(gen, 'routes'))).ok ? 256 : 0;
+
+    // 500 sessions, each holding the watches a daemon holds that this change fires, and doing on the
+    // event exactly the reads ZkTopologySource does (see its file comment): measured reply payloads.
+    const clients: ZkClient[] = [];
+    t.teardown(() => Promise.all(clients.map((x) => x.close())));
+    for (let i = 0; i < DAEMONS; i += 50) {
+      const batch = await Promise.all(Array.from({ length: Math.min(50, DAEMONS - i) }, () => ZkClient.connect(zk.connectString, { sessionTimeout: 20_000 })));
+      for (const r of batch) { if (!r.ok) throw new Error(r.error.message); clients.push(r.value); }
+    }
+    const STAT = 80; // a reply's Stat, besides its header (16 bytes)
+    const measure = async (mode: 'buckets' | 'manifest', change: () => Promise<number>): Promise<{ bytes: number; requests: number; ms: number }> => {
+      let bytes = 0;
+      let requests = 0;
+      let done = 0;
+      let finished!: () => void;
+      const all = new Promise<void>((resolve) => { finished = resolve; });
+      const count = (n: number): void => { bytes += n + 16 + STAT; requests++; };
+      await Promise.all(clients.map(async (z) => {
+        let revision = -1;
+        const onCurrent = async (): Promise<void> => {
+          const cur = await z.get(paths.current);
+          if (!cur.ok) return;
+          count(cur.value.data.length);
+          const next = parseCurrent(cur.value.data)!;
+          if (mode === 'manifest') {
+            const m = await z.get(paths.manifest(gen, next.revision));
+            if (m.ok) {
+              count(m.value.data.length);
+              const man = JSON.parse(m.value.data.toString()) as { added: string[] };
+              for (const a of man.added) { const o = await z.get(`${paths.generation(gen)}/${a}`); if (o.ok) count(o.value.data.length); }
+            }
+          }
+          revision = next.revision;
+          if (mode === 'manifest' && ++done === DAEMONS) finished();
+        };
+        const onBucket = async (): Promise<void> => {
+          const l = await z.getChildren(bucketPath);
+          if (!l.ok) return;
+          count(l.value.children.reduce((n, x) => n + 4 + x.length, 4));
+          const added = l.value.children.filter((x) => x.startsWith(target.id) && !x.endsWith(known));
+          for (const a of added) { const o = await z.get(`${bucketPath}/${a}`); if (o.ok) count(o.value.data.length); }
+          if (++done === DAEMONS) finished();
+        };
+        await z.get(paths.current, () => void onCurrent());
+        if (mode === 'buckets') await z.getChildren(bucketPath, () => void onBucket());
+        void revision;
+      }));
+      const t0 = await change();
+      await Promise.race([all, new Promise((r) => setTimeout(r, 30_000))]);
+      return { bytes, requests, ms: Date.now() - t0 };
+    };
+    let known = '';
+    const edit = (n: number) => async (): Promise<number> => {
+      const next = structuredClone(big);
+      next.routes[123] = { ...target, dstNetworkLength: 32, dstNetworkAddr: `10.99.0.${n}` };
+      const listing = await c.getChildren(bucketPath);
+      known = listing.ok ? listing.value.children.find((x) => x.startsWith(target.id))!.slice(target.id.length) : '';
+      const t0 = Date.now();
+      t.equal(ok(await importTopology(c, root, next)).how, 'incremental');
+      return t0;
+    };
+    const before = await measure('buckets', edit(1));
+    const after = await measure('manifest', edit(2));
+    t.ok(before.requests >= DAEMONS * 3 && after.requests >= DAEMONS * 3, 'every session read the change');
+    t.ok(after.bytes * 5 < before.bytes, `manifest: ${(after.bytes / DAEMONS).toFixed(0)} B per daemon vs ${(before.bytes / DAEMONS).toFixed(0)} B with bucket watches`);
+    t.comment(`one route change at ${ROUTES} routes (bucket of ${bucketSize} objects), ${DAEMONS} sessions: ` +
+      `bucket watches ${before.bytes} B total, ${(before.bytes / DAEMONS).toFixed(0)} B/daemon, ${before.requests} requests, ${before.ms} ms; ` +
+      `manifest ${after.bytes} B total, ${(after.bytes / DAEMONS).toFixed(0)} B/daemon, ${after.requests} requests, ${after.ms} ms; ` +
+      `watches per daemon: ${1 + 7 + dirs * 7} at most with bucket watches, 1 with the manifest`);
   });
 
   t.test('midotrace topology import / export', async (t) => {
