@@ -11,7 +11,7 @@ import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
 import { ConditionLimits } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
-import { compileTopology } from '../engine/topology/compile.js';
+import { compileTopology, recompileRoutes, routeChangeBetween } from '../engine/topology/compile.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
@@ -35,6 +35,8 @@ export interface DaemonOptions {
 export class Daemon {
   private stopping = false;
   private topo: CompiledTopology;
+  /** The document `topo` was compiled from (a route-only change recompiles just its routers). */
+  private doc: TopologyDoc | null = null;
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
   private unwatchTopology: (() => void) | null = null;
@@ -84,6 +86,7 @@ export class Daemon {
     });
     const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
     pool.setTopology(doc);
+    d.doc = doc;
     d.unwatchTopology = topologySource.watch(() => {
       d.reloadTopology().then((r) => {
         if (r.ok) log.info('topology changed: published to the workers');
@@ -120,9 +123,13 @@ export class Daemon {
 
   /** Replaces the topology (SIGHUP, ZooKeeper); workers switch before their next batch. */
   setTopology(doc: TopologyDoc): void {
-    const topo = compileTopology(doc, { routeTables: false });
-    this.pool.setTopology(doc);
+    // The ZooKeeper source shares unchanged objects between documents, so a route-only change is
+    // found by identity and only the routers it touches are recompiled, here and in the workers.
+    const routes = this.doc === null ? null : routeChangeBetween(this.doc, doc);
+    const topo = routes !== null ? recompileRoutes(this.topo, routes, { routeTables: false }) : compileTopology(doc, { routeTables: false });
+    this.pool.setTopology(doc, routes);
     this.topo = topo;
+    this.doc = doc;
   }
 
   /**
