@@ -126,6 +126,7 @@ export class Daemon {
     // The ZooKeeper source shares unchanged objects between documents, so a route-only change is
     // found by identity and only the routers it touches are recompiled, here and in the workers.
     const routes = this.doc === null ? null : routeChangeBetween(this.doc, doc);
+    if (routes !== null && routes.upserts.length === 0 && routes.removes.length === 0) { this.doc = doc; return; }
     const topo = routes !== null ? recompileRoutes(this.topo, routes, { routeTables: false }) : compileTopology(doc, { routeTables: false });
     this.pool.setTopology(doc, routes);
     this.topo = topo;
