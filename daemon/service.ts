@@ -10,6 +10,7 @@ import { DaemonMetrics } from './metrics.js';
 import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
 import { encodeInputs } from './pool/batch.js';
+import { DatapathWiring } from './datapath-wiring.js';
 import { compileTopology } from '../engine/topology/compile.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
@@ -41,6 +42,7 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   /** The conditions as last published, for /metrics and hit counts. */
   private conditionList: TraceConditionJson[] = [];
+  readonly datapath: DatapathWiring;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -57,7 +59,9 @@ export class Daemon {
       conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.pool.hitsOf(c.id) })),
       failedBatches: () => this.pool.failedBatches,
       backends: () => this.health().backends,
+      datapath: () => this.datapath.report().ports,
     });
+    this.datapath = new DatapathWiring({ config, log, hostId, pool, sink: () => this.backends.sink, metrics: this.metrics });
   }
 
   static async start(o: DaemonOptions): Promise<Daemon> {
@@ -99,6 +103,8 @@ export class Daemon {
       d.server = await startApiServer(app, config.listen);
       log.info({ listen: config.listen, port: d.server.port, hostId, threads: pool.threads }, 'midotrace daemon serving');
     }
+    // Last: frames start flowing once conditions are published and the API can show them.
+    d.datapath.apply(doc);
     return d;
   }
 
@@ -119,6 +125,7 @@ export class Daemon {
     const topo = compileTopology(doc, { routeTables: false });
     this.pool.setTopology(doc);
     this.topo = topo;
+    this.datapath?.apply(doc);
   }
 
   /**
@@ -178,6 +185,7 @@ export class Daemon {
       this.topologySource.health(),
       ...this.backends.health(),
       { name: 'workers', ok: !this.stopping, detail: `${this.pool.threads} threads, ${this.pool.failedBatches} failed batches` },
+      this.datapath.health(),
     ];
     return { ok: backends.every((b) => b.ok), hostId: this.hostId, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), backends };
   }
@@ -190,6 +198,7 @@ export class Daemon {
       simulate: (inputs, forceTrace) => this.simulate(inputs, forceTrace),
       conditionHits: (id) => this.pool.hitsOf(id),
       health: () => this.health(),
+      datapath: () => this.datapath.report(),
       sinkStats: () => this.backends.sink.stats(),
       metrics: () => this.metrics.text(),
       observeRequest: (method, route, status, seconds) => this.metrics.requests.observe({ method, route, status: String(status) }, seconds),
@@ -207,6 +216,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Frames in flight are simulated and sent before the pool closes; nothing new is read.
+    await this.datapath.stop();
     if (this.server) await this.server.close();
     await this.pool.close();
     this.unwatch?.();
