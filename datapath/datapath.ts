@@ -157,7 +157,12 @@ export class Datapath {
   get heldPackets(): number { return this.hold.size; }
 
   private tick(): void {
-    for (const p of this.ports.values()) this.checkLink(p);
+    for (const p of this.ports.values()) {
+      this.checkLink(p);
+      // Overload shows only here: frames the kernel dropped because the socket's queue was full.
+      const k = p.sock?.kernelDrops() ?? 0;
+      if (k > 0) p.drop('kernel_queue_full', k);
+    }
     if (this.hold.size === 0) return;
     const { expired, retry } = this.hold.tick(Date.now());
     if (expired.length > 0) this.resimulate(expired, false);
