@@ -44,8 +44,11 @@ export interface ApiDeps {
    * unknown or interior ports) before anything runs.
    */
   simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome>;
-  /** Traces started so far by a condition (its hit counter), for the panel and `list trace-condition`. */
-  conditionHits(id: string): number;
+  /**
+   * Traces started so far by a condition (its `hits`), for the panel and `list trace-condition`: for a
+   * condition with a `limit`, the count shared by every host and kept across restarts.
+   */
+  conditionHits(id: string): Promise<number>;
   health(): HealthReport;
   /** The live datapath's ports; absent in tests that build the API without a daemon. */
   datapath?(): DatapathReport;

@@ -4,7 +4,7 @@
 import { Datapath } from '../datapath/datapath.js';
 import type { Binding, SimReply, SimRequest } from '../datapath/types.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
-import type { TraceSink } from '../model/stores.js';
+import type { TraceRecord, TraceSink } from '../model/stores.js';
 import { RESULT_NAMES } from '../model/result.js';
 import type { BackendHealth, DatapathReport } from '../api/deps.js';
 import type { Config } from './config.js';
@@ -29,6 +29,8 @@ export interface DatapathParts {
   hostId: string;
   pool: SimPool;
   sink: () => TraceSink;
+  /** Condition limits across hosts (ConditionLimits.admit): the traces that may be stored. */
+  admitTraces: (traces: TraceRecord[]) => Promise<TraceRecord[]>;
   metrics: DaemonMetrics;
 }
 
@@ -80,9 +82,13 @@ export class DatapathWiring {
     const res = r.result;
     const m = this.p.metrics;
     if (res.traces.length > 0) {
-      const sink = this.p.sink();
-      for (const rec of res.traces) sink.write(rec);
-      m.traced.inc(res.traces.length);
+      // Frames do not wait for the limit check (it may ask the condition store): they go out now,
+      // their traces are stored once admitted.
+      this.p.admitTraces(res.traces).then((keep) => {
+        const sink = this.p.sink();
+        for (const rec of keep) sink.write(rec);
+        m.traced.inc(keep.length);
+      }, (e: unknown) => this.p.log.error({ err: e }, 'datapath traces not admitted'));
     }
     m.workerBusy.inc(res.busyMs / 1000);
     // One counter update per result kind and batch, not one per packet.
