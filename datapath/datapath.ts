@@ -3,6 +3,7 @@
 // (recvmmsg), spread over lanes by a symmetric flow hash so a flow keeps its order, staged in shared
 // memory and handed to the simulator one batch per lane at a time; results go out in batches
 // (sendmmsg). Packets waiting for ARP are held here (arp-hold.ts), not in the engine.
+import { copyBytes } from '../engine/wire/bytes.js';
 import { ArpHold, type HeldPacket } from './arp-hold.js';
 import { arpSender, flowLane, writeVnetHdr } from './frame-info.js';
 import { EACCES, EPERM, pollReadable, unsupportedPlatform, libc, AF_PACKET, SOCK_RAW, SOCK_CLOEXEC, ETH_P_ALL_BE } from './libc.js';
@@ -227,7 +228,7 @@ export class Datapath {
         }
         const k = st.count;
         st.offsets[k] = st.used;
-        st.data.set(bytes.subarray(off, off + len), st.used);
+        copyBytes(bytes, off, st.data, st.used, len);
         st.used += len;
         st.ports[k] = p;
         st.gsoType[k] = view.getUint8(at + 1);
@@ -340,7 +341,7 @@ export class Datapath {
         if (!tx.fits(len)) { p.drop('too_big'); continue; }
       }
       const at = tx.reserve(len);
-      tx.data.bytes.set(em.data.subarray(off, off + len), at + VNET_HDR_LEN);
+      copyBytes(em.data, off, tx.data.bytes, at + VNET_HDR_LEN, len);
       const src = em.src[i]!;
       const generated = em.generated[i] === 1;
       writeVnetHdr(tx.data.bytes, at, len, generated ? 0 : gsoType[src]!, generated ? 0 : gsoSize[src]!);

@@ -61,12 +61,21 @@ export class TxRing {
   /** Room for a frame of `len` bytes (vnet header added)? */
   fits(len: number): boolean { return this.count < BATCH && this.used + VNET_HDR_LEN + len <= TX_BYTES; }
 
+  /** The data buffer's address as two 32-bit halves: BigInt arithmetic per frame would allocate. */
+  private readonly addrLo = Number(this.data.address & 0xffffffffn);
+  private readonly addrHi = Number(this.data.address >> 32n);
+
   /** Reserves a slot; returns the offset in data.bytes where the vnet header goes (the frame follows). */
   reserve(len: number): number {
     const off = this.used;
     const i = this.count++;
-    this.iovs.view.setBigUint64(i * IOVEC_SIZE, this.data.address + BigInt(off), true);
-    this.iovs.view.setBigUint64(i * IOVEC_SIZE + 8, BigInt(VNET_HDR_LEN + len), true);
+    const v = this.iovs.view;
+    const lo = this.addrLo + off;
+    const carry = lo >= 0x100000000 ? 1 : 0;
+    v.setUint32(i * IOVEC_SIZE, lo - carry * 0x100000000, true);
+    v.setUint32(i * IOVEC_SIZE + 4, this.addrHi + carry, true);
+    v.setUint32(i * IOVEC_SIZE + 8, VNET_HDR_LEN + len, true);
+    v.setUint32(i * IOVEC_SIZE + 12, 0, true);
     this.used = off + VNET_HDR_LEN + len;
     this.lens[i] = len;
     return off;
