@@ -101,15 +101,15 @@ export class Datapath {
    */
   static start(o: DatapathOptions, bindings: readonly Binding[]): Datapath {
     const why = unsupportedPlatform();
-    if (why !== null) return Datapath.inert(o, 'unsupported', why);
+    if (why !== null) return Datapath.inert(o, 'unsupported', why, bindings);
     const c = libc();
     const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, ETH_P_ALL_BE);
     if (fd < 0) {
       const e = c.errno();
       if (e === EPERM || e === EACCES) {
-        return Datapath.inert(o, 'no_permission', 'the live datapath needs root or CAP_NET_RAW: bound ports carry no traffic (everything else serves)');
+        return Datapath.inert(o, 'no_permission', 'the live datapath needs root or CAP_NET_RAW: bound ports carry no traffic (everything else serves)', bindings);
       }
-      return Datapath.inert(o, 'unsupported', `the live datapath cannot open an AF_PACKET socket: ${c.strerror(e)}`);
+      return Datapath.inert(o, 'unsupported', `the live datapath cannot open an AF_PACKET socket: ${c.strerror(e)}`, bindings);
     }
     c.close(fd);
     const d = new Datapath(o);
@@ -120,10 +120,13 @@ export class Datapath {
     return d;
   }
 
-  private static inert(o: DatapathOptions, status: DatapathStatus, message: string): Datapath {
+  /** A datapath that moves nothing (and allocates no native buffers); its ports show as down. */
+  private static inert(o: DatapathOptions, status: DatapathStatus, message: string, bindings: readonly Binding[]): Datapath {
     o.log.warn({ status }, message);
     const d = Object.create(Datapath.prototype) as Datapath;
     Object.assign(d, { ports: new Map(), lanes: [], hold: new ArpHold(1, 1, 1), timer: null, dirtyPorts: [], pendingResims: 0, idleWaiters: [], o, status, statusMessage: message });
+    d.setBindings(bindings);
+    for (const p of d.ports.values()) p.state = 'down';
     return d;
   }
 
@@ -140,6 +143,7 @@ export class Datapath {
       const np = new Port(b);
       this.ports.set(b.portId, np);
       if (this.status === 'running') this.checkLink(np);
+      else np.state = 'down';
     }
   }
 

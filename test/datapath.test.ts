@@ -1,7 +1,7 @@
 // The live datapath (issue P10, SPEC §9) with real namespaces, veth pairs, ping, curl and Python's
 // HTTP server: frames on bound interfaces go through the simulation and out again.
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -177,6 +177,33 @@ t.test('a topology change rebinds ports without a restart', async (t) => {
   await waitFor(async () => (await report()).ports.find((p) => p.name === 'b')?.state === 'up', 'port b bound again');
   const r = await ping(A, B.ip, 1);
   t.equal(r.code, 0, r.out);
+});
+
+t.test('without CAP_NET_RAW the daemon says so once and serves everything else', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtdp-nocap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'topology.json'), JSON.stringify(topo));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    hostId: HOST, listen: `127.0.0.1:${port}`, stateDir: join(dir, 'state'), sqlite: { path: join(dir, 'db') },
+    topology: { file: join(dir, 'topology.json') }, workers: { threads: 1 },
+  }));
+  const child = spawn('setpriv', ['--bounding-set', '-net_raw', '--inh-caps', '-net_raw', process.execPath, '--import', 'tsx', 'cli/main.ts', 'daemon', '--config', join(dir, 'config.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let r: DatapathReport | null = null;
+  await waitFor(async () => {
+    try { r = await (await fetch(`http://127.0.0.1:${port}/datapath`)).json() as DatapathReport; return r.status !== 'starting'; } catch { return false; }
+  }, 'the daemon serving', 20_000);
+  t.equal(r!.status, 'no_permission');
+  t.same(r!.ports.map((p) => p.state), ['down', 'down', 'down', 'down']);
+  const h = await fetch(`http://127.0.0.1:${port}/healthz`);
+  t.equal(h.status, 200, 'healthy otherwise');
+  child.kill('SIGTERM');
+  await new Promise((res) => child.once('close', res));
+  t.equal(out.split('needs root or CAP_NET_RAW').length - 1, 1, 'said once');
 });
 
 t.test('a flood of random frames neither crashes nor grows RSS', async (t) => {
