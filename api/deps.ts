@@ -21,6 +21,19 @@ export interface HealthReport {
   backends: BackendHealth[];
 }
 
+/** GET /datapath (SPEC §9): the ports bound on this host and what their interfaces carried. */
+export interface DatapathReport {
+  hostId: string;
+  /** Whether frames move: running, or why not (no_permission, disabled, unsupported, no_bound_ports). */
+  status: string;
+  ports: {
+    portId: string; name: string; interfaceName: string; state: 'up' | 'down' | 'missing';
+    rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; drops: number;
+    dropReasons: Record<string, number>;
+  }[];
+  tunnels: { hostId: string; ipAddress: string; txFrames: number; rxFrames: number; drops: number }[];
+}
+
 export interface ApiDeps {
   hostId: string;
   conditions: ConditionStore;
@@ -37,6 +50,8 @@ export interface ApiDeps {
    */
   conditionHits(id: string): Promise<number>;
   health(): HealthReport;
+  /** The live datapath's ports; absent in tests that build the API without a daemon. */
+  datapath?(): DatapathReport;
   sinkStats(): SinkStats;
   /** Prometheus text exposition. */
   metrics(): Promise<string>;

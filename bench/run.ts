@@ -10,6 +10,7 @@ const GROUPS: { names: string[]; load: () => Promise<BenchFn> }[] = [
   { names: ['sink.sqlite.steps'], load: async () => (await import('./sink-sqlite.js')).benchSinkSqlite },
   { names: ['sink.cassandra.steps'], load: async () => (await import('./sink-cassandra.js')).benchSinkCassandra },
   { names: ['state.conntrack.bytes_per_entry'], load: async () => (await import('./conntrack-memory.js')).benchConntrackMemory },
+  { names: ['datapath.bridged', 'datapath.routed', 'datapath.traced'], load: async () => (await import('./datapath.js')).benchDatapath },
   { names: ['api.simulations.batch256', 'api.trace_get'], load: async () => (await import('./api.js')).benchApi },
   { names: ['topology.recompile.one_route'], load: async () => (await import('./topology-recompile.js')).benchTopologyRecompile },
   { names: ['zk.topology_change.fanout_bytes'], load: async () => (await import('./zk-fanout.js')).benchZkFanout },

@@ -11,6 +11,7 @@ import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
 import { ConditionLimits } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
+import { DatapathWiring } from './datapath-wiring.js';
 import { compileTopology, recompileRoutes, routeChangeBetween } from '../engine/topology/compile.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
@@ -44,6 +45,7 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   /** The conditions as last published, for /metrics and hit counts. */
   private conditionList: TraceConditionJson[] = [];
+  readonly datapath: DatapathWiring;
   private readonly limits: ConditionLimits;
 
   private constructor(
@@ -62,6 +64,11 @@ export class Daemon {
       conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.limits.lastKnown(c.id) })),
       failedBatches: () => this.pool.failedBatches,
       backends: () => this.health().backends,
+      datapath: () => this.datapath.report().ports,
+    });
+    this.datapath = new DatapathWiring({
+      config, log, hostId, pool, sink: () => this.backends.sink, metrics: this.metrics,
+      admitTraces: async (traces) => (await this.limits.admit(traces, false)).keep,
     });
   }
 
@@ -105,6 +112,8 @@ export class Daemon {
       d.server = await startApiServer(app, config.listen);
       log.info({ listen: config.listen, port: d.server.port, hostId, threads: pool.threads }, 'midotrace daemon serving');
     }
+    // Last: frames start flowing once conditions are published and the API can show them.
+    d.datapath.apply(doc);
     return d;
   }
 
@@ -130,6 +139,7 @@ export class Daemon {
     const topo = routes !== null ? recompileRoutes(this.topo, routes, { routeTables: false }) : compileTopology(doc, { routeTables: false });
     this.pool.setTopology(doc, routes);
     this.topo = topo;
+    this.datapath?.apply(doc);
     this.doc = doc;
   }
 
@@ -193,6 +203,7 @@ export class Daemon {
       this.topologySource.health(),
       ...this.backends.health(),
       { name: 'workers', ok: !this.stopping, detail: `${this.pool.threads} threads, ${this.pool.failedBatches} failed batches` },
+      this.datapath.health(),
     ];
     return { ok: backends.every((b) => b.ok), hostId: this.hostId, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), backends };
   }
@@ -205,6 +216,7 @@ export class Daemon {
       simulate: (inputs, forceTrace) => this.simulate(inputs, forceTrace),
       conditionHits: (id) => this.limits.count(id),
       health: () => this.health(),
+      datapath: () => this.datapath.report(),
       sinkStats: () => this.backends.sink.stats(),
       metrics: () => this.metrics.text(),
       observeRequest: (method, route, status, seconds) => this.metrics.requests.observe({ method, route, status: String(status) }, seconds),
@@ -240,6 +252,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Frames in flight are simulated and sent before the pool closes; nothing new is read.
+    await this.datapath.stop();
     if (this.server) await this.server.close();
     await this.pool.close();
     this.unwatch?.();

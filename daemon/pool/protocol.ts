@@ -44,6 +44,10 @@ export interface BatchTask {
   /** Return SPEC §4 JSON per packet (API calls); otherwise only result codes (replay, benchmarks). */
   detail: boolean;
   nowMs: number;
+  /** Build every emitted packet as a frame (the live datapath sends them). */
+  emit?: boolean;
+  /** Live traffic: a packet waiting for ARP is held (BatchResult.held), not answered 3/1 (PacketContext.holdArp). */
+  holdArp?: boolean;
   /** With WorkerInit.faultInjection: 'exit' kills the worker thread mid-batch. */
   fault?: 'exit';
 }
@@ -51,8 +55,28 @@ export interface BatchTask {
 /** Result code per frame: ResultCode values, or UNKNOWN_PORT when the ingress port is not exterior. */
 export const UNKNOWN_PORT = 255;
 
+/** Frames the batch emitted (BatchTask.emit), back to back in emission order. */
+export interface EmittedFrames {
+  count: number;
+  data: Uint8Array;
+  /** Frame i is data[offsets[i] .. offsets[i+1]). */
+  offsets: Int32Array;
+  /** Egress port of frame i, as an index into portIds (the batch's distinct egress ports). */
+  port: Uint16Array;
+  portIds: string[];
+  /** Index in the batch of the frame whose simulation emitted frame i. */
+  src: Int32Array;
+  /** 1 for answers and ICMP errors the network generated. */
+  generated: Uint8Array;
+}
+
+/** A frame held for ARP: `routerId` waits for the MAC of `nextHop` (an IPv4 address as a number). */
+export interface HeldFrame { index: number; routerId: string; nextHop: number }
+
 export interface BatchResult {
   codes: Uint8Array;
+  emitted?: EmittedFrames;
+  held?: HeldFrame[];
   /** Traced packets, in batch order, for the daemon to hand to its sink. */
   traces: TraceRecord[];
   details: SimulationResultJson[] | null;

@@ -13,7 +13,8 @@ import type { CompiledTopology } from '../../engine/topology/compiled.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import { SharedSnapshot } from './snapshot.js';
-import { UNKNOWN_PORT, type BatchResult, type BatchTask, type TopologyDeltas, type WorkerInit } from './protocol.js';
+import { UNKNOWN_PORT, type BatchResult, type BatchTask, type HeldFrame, type TopologyDeltas, type WorkerInit } from './protocol.js';
+import { EmitWriter } from './emit-writer.js';
 
 const init = workerData as WorkerInit;
 const topologySnap = new SharedSnapshot(init.topology);
@@ -34,6 +35,7 @@ let matcher: ConditionMatcher | null = null;
 /** Per-frame scratch of a batch, grown as needed: ingress port index and screen verdict. */
 let framePorts = new Int32Array(1024);
 let frameScreens = new Uint8Array(1024);
+const emitWriter = new EmitWriter();
 
 function refresh(): void {
   const tv = topologySnap.version();
@@ -85,6 +87,10 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   const traces: TraceRecord[] = [];
   const details: SimulationResultJson[] | null = task.detail ? [] : null;
   ctx.forceTrace = task.forceTrace;
+  ctx.holdArp = task.holdArp === true;
+  const emit = task.emit === true;
+  if (emit) emitWriter.begin();
+  let held: HeldFrame[] | undefined;
   if (framePorts.length < n) { framePorts = new Int32Array(n); frameScreens = new Uint8Array(n); }
   // A first pass screens every frame against the conditions' index before any is simulated (see
   // ConditionMatcher.screenBatch): most frames match none and then skip the index in simulate().
@@ -103,6 +109,10 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     const now = task.nowMs;
     const code: ResultCode = s.runFrame(port, task.data, off, task.offsets[i + 1]! - off, now, frameScreens[i]!);
     codes[i] = code;
+    if (emit) {
+      emitWriter.add(ctx, i);
+      if (ctx.heldRouter >= 0) (held ??= []).push({ index: i, routerId: t.routers[ctx.heldRouter]!.id, nextHop: ctx.heldNextHop });
+    }
     let traceIds: string[] = NO_IDS;
     if (ctx.traced) {
       const id = newTraceId();
@@ -111,7 +121,10 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     }
     if (details !== null) details.push(s.resultJson(traceIds));
   }
-  return { codes, traces, details, topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started };
+  const out: BatchResult = { codes, traces, details, topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started };
+  if (emit) out.emitted = emitWriter.finish();
+  if (held !== undefined) out.held = held;
+  return out;
 }
 
 const NO_IDS: string[] = [];
