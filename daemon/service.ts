@@ -16,9 +16,15 @@ import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { TraceConditionJson } from '../model/trace.js';
 import type { TraceSink } from '../model/stores.js';
+import { RESULT_NAMES, ResultCode } from '../model/result.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
 
+
+/** Daemon.simulate(): the results as objects. */
+export type SimulateResults =
+  | { ok: true; results: SimulationResultJson[] }
+  | Exclude<SimulateOutcome, { ok: true }>;
 
 export interface DaemonOptions {
   config: Readonly<Config>;
@@ -78,6 +84,9 @@ export class Daemon {
     const pool = new SimPool({
       threads: config.workers.threads, hostId, snapshotBytes: config.workers.snapshotBytes,
       maxConditions: config.workers.maxConditions, state: config.state,
+      // A sink that takes encoded batches gets them straight from the workers: no trace object is
+      // cloned to this thread, and none is built here.
+      traceOutput: backends.sink.writeBatch !== undefined ? 'encoded' : 'records',
     });
     const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
     pool.setTopology(doc);
@@ -150,28 +159,59 @@ export class Daemon {
     }
   }
 
-  async simulate(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateOutcome> {
+  /**
+   * Simulates `inputs` in order; the results come back as the JSON text of their array (SPEC §4),
+   * serialised by the workers, so this thread neither builds nor serialises a result object.
+   */
+  async simulateJson(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateOutcome> {
     if (this.stopping) return { ok: false, code: 'shutting_down', message: 'the daemon is shutting down' };
     const enc = encodeInputs(inputs, this.topo, this.config.workers.batchSize, single);
     if (!enc.ok) return enc;
-    const results: SimulationResultJson[] = [];
+    let json = '[';
+    const sink = this.backends.sink;
     // Batches of one request run in order, so a request's packets see each other's state changes.
-    for (const task of enc.tasks) {
-      const r = await this.pool.run({ ...task, forceTrace, detail: true, nowMs: Date.now() });
+    for (let b = 0; b < enc.tasks.length; b++) {
+      const r = await this.pool.run({ ...enc.tasks[b]!, forceTrace, detail: true, json: true, nowMs: Date.now() });
       if (!r.ok) return { ok: false, code: 'simulation_failed', message: r.message };
-      for (const rec of r.result.traces) {
-        this.backends.sink.write(rec);
+      const res = r.result;
+      let traced = res.traces.length;
+      for (const rec of res.traces) {
+        sink.write(rec);
         this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
       }
-      this.metrics.traced.inc(r.result.traces.length);
-      this.metrics.workerBusy.inc(r.result.busyMs / 1000);
-      for (const d of r.result.details!) {
-        results.push(d);
-        this.metrics.simulations.inc({ result: d.result });
+      if (res.encoded !== null) {
+        traced += res.encoded.ends.length;
+        if (sink.writeBatch !== undefined) sink.writeBatch(res.encoded);
       }
+      if (traced > 0) this.metrics.traced.inc(traced);
+      this.metrics.workerBusy.inc(res.busyMs / 1000);
+      this.countResults(res.codes);
+      if (b > 0) json += ',';
+      json += res.json!;
     }
-    return { ok: true, results };
+    return { ok: true, json: json + ']' };
   }
+
+  /** The same, parsed: for callers inside the process (tests, tools). */
+  async simulate(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateResults> {
+    const r = await this.simulateJson(inputs, forceTrace, single);
+    return r.ok ? { ok: true, results: JSON.parse(r.json) as SimulationResultJson[] } : r;
+  }
+
+  /** midotrace_simulations_total by result, one inc() per result seen in the batch. */
+  private countResults(codes: Uint8Array): void {
+    const counts = this.resultCounts;
+    counts.fill(0);
+    for (let i = 0; i < codes.length; i++) {
+      const c = codes[i]!;
+      counts[c < RESULT_NAMES.length ? c : ResultCode.ErrorDrop]! += 1; // UNKNOWN_PORT is an errorDrop
+    }
+    for (let c = 0; c < RESULT_NAMES.length; c++) {
+      if (counts[c]! > 0) this.metrics.simulations.inc({ result: RESULT_NAMES[c]! }, counts[c]!);
+    }
+  }
+
+  private readonly resultCounts = new Int32Array(RESULT_NAMES.length);
 
   health(): HealthReport {
     const backends = [
@@ -187,7 +227,7 @@ export class Daemon {
       hostId: this.hostId,
       conditions: this.backends.conditions,
       traces: this.backends.traces,
-      simulate: (inputs, forceTrace) => this.simulate(inputs, forceTrace),
+      simulate: (inputs, forceTrace) => this.simulateJson(inputs, forceTrace),
       conditionHits: (id) => this.pool.hitsOf(id),
       health: () => this.health(),
       sinkStats: () => this.backends.sink.stats(),

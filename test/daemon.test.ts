@@ -7,6 +7,11 @@ import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { FaultySink } from '../stores/faulty.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
+import type { BatchResult } from '../daemon/pool/protocol.js';
+import { decodeTraceBatch } from '../stores/sqlite/trace-wire.js';
+
+/** A batch's traces, whichever way the workers handed them over (objects, or encoded for SQLite). */
+const tracesOf = (r: BatchResult): { conditionIds: readonly string[] }[] => (r.encoded === null ? r.traces : decodeTraceBatch(r.encoded));
 
 const MAC = { vm1: '02:00:00:00:00:01', vm2: '02:00:00:00:00:02', vm3: '02:00:00:00:00:03', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02', up: '02:00:00:00:01:03', gw: '02:00:00:00:09:09' };
 
@@ -64,7 +69,7 @@ t.test('a condition created in the store reaches every worker within a second', 
   while (threads.size < 2 && Date.now() - start < 1000) {
     // Two batches at once land on both workers.
     const outs = await Promise.all([0, 1].map(() => d.daemon.pool.run({ ...packOne(d, udpFromVm1()), forceTrace: false, detail: false, nowMs: Date.now() })));
-    for (const o of outs) if (o.ok && o.result.traces.some((tr) => tr.conditionIds.includes(condId))) threads.add(o.result.threadId);
+    for (const o of outs) if (o.ok && tracesOf(o.result).some((tr) => tr.conditionIds.includes(condId))) threads.add(o.result.threadId);
   }
   t.equal(threads.size, 2, `both workers traced within ${Date.now() - start} ms`);
   t.ok(Date.now() - start < 1000);
@@ -122,7 +127,7 @@ t.test('limit 10 gives exactly 10 traces from 100 packets over 2 workers', async
   for (const o of outs) {
     if (!o.ok) continue;
     threads.add(o.result.threadId);
-    traces += o.result.traces.length;
+    traces += tracesOf(o.result).length;
   }
   t.equal(threads.size, 2, 'the packets were spread over both workers');
   t.equal(traces, 10);

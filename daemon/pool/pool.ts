@@ -24,6 +24,8 @@ export interface PoolOptions {
   state?: { macCapacity?: number; arpCapacity?: number; conntrackCapacity?: number; natCapacity?: number };
   /** Let tasks ask a worker to die (tests of crash recovery). */
   faultInjection?: boolean;
+  /** How workers hand traced packets back (WorkerInit.traceOutput); default 'records'. */
+  traceOutput?: 'records' | 'encoded';
 }
 
 export type RunOutcome = { ok: true; result: BatchResult } | { ok: false; code: 'worker_failed' | 'pool_closed'; message: string };
@@ -63,6 +65,7 @@ export class SimPool {
       hits: this.hitsBuf,
       state: stateTablesDescriptor(this.state),
       faultInjection: o.faultInjection === true,
+      traceOutput: o.traceOutput ?? 'records',
     };
     this.piscina = new Piscina({
       filename: WORKER,

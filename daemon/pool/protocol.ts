@@ -2,7 +2,7 @@
 // batches: frames back to back in one transferred buffer, never one message per packet.
 import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
-import type { TraceRecord } from '../../model/stores.js';
+import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
 
 export interface WorkerInit {
   hostId: string;
@@ -16,6 +16,11 @@ export interface WorkerInit {
   state: unknown;
   /** Honour BatchTask.fault (tests of worker crashes only). */
   faultInjection: boolean;
+  /**
+   * 'encoded': traced packets come back as one EncodedTraceBatch per batch (for a sink with
+   * writeBatch), so no trace object is cloned across threads; 'records' (default): TraceRecord[].
+   */
+  traceOutput?: 'records' | 'encoded';
 }
 
 export interface BatchTask {
@@ -28,6 +33,11 @@ export interface BatchTask {
   forceTrace: boolean;
   /** Return SPEC §4 JSON per packet (API calls); otherwise only result codes (replay, benchmarks). */
   detail: boolean;
+  /**
+   * With detail: return the results as JSON text (BatchResult.json) rather than objects, so the
+   * daemon sends them on without cloning, parsing or serialising them itself.
+   */
+  json?: boolean;
   nowMs: number;
   /** With WorkerInit.faultInjection: 'exit' kills the worker thread mid-batch. */
   fault?: 'exit';
@@ -38,9 +48,13 @@ export const UNKNOWN_PORT = 255;
 
 export interface BatchResult {
   codes: Uint8Array;
-  /** Traced packets, in batch order, for the daemon to hand to its sink. */
+  /** Traced packets, in batch order, for the daemon to hand to its sink (traceOutput 'records'). */
   traces: TraceRecord[];
+  /** The same, encoded in one string (traceOutput 'encoded'); null when nothing was traced. */
+  encoded: EncodedTraceBatch | null;
   details: SimulationResultJson[] | null;
+  /** With BatchTask.json: the SPEC §4 result of each packet as JSON, comma-separated, in order. */
+  json: string | null;
   /** Versions the batch ran against, so the daemon can tell when workers caught up with a change. */
   topologyVersion: number;
   conditionsVersion: number;

@@ -12,6 +12,7 @@ import { ResultCode } from '../../model/result.js';
 import type { CompiledTopology } from '../../engine/topology/compiled.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
+import { encodeTrace } from '../../stores/sqlite/trace-wire.js';
 import { SharedSnapshot } from './snapshot.js';
 import { UNKNOWN_PORT, type BatchResult, type BatchTask, type WorkerInit } from './protocol.js';
 
@@ -20,6 +21,7 @@ const topologySnap = new SharedSnapshot(init.topology);
 const conditionsSnap = new SharedSnapshot(init.conditions);
 const hits = new Int32Array(init.hits);
 const state = attachStateTables(init.state as Parameters<typeof attachStateTables>[0]);
+const encodeTraces = init.traceOutput === 'encoded';
 
 let topoVersion = -1;
 let condVersion = -1;
@@ -60,7 +62,16 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   const n = task.offsets.length - 1;
   const codes = new Uint8Array(n);
   const traces: TraceRecord[] = [];
-  const details: SimulationResultJson[] | null = task.detail ? [] : null;
+  // Encoded traces: one string for the batch, cut at ends[i]; nothing but it and two small typed
+  // arrays is cloned back to the daemon.
+  let traceText = '';
+  let traceCount = 0;
+  const traceEnds = encodeTraces ? new Int32Array(n) : null;
+  const traceSteps = encodeTraces ? new Int32Array(n) : null;
+  const json = task.detail && task.json === true;
+  const details: SimulationResultJson[] | null = task.detail && !json ? [] : null;
+  let jsonText = '';
+  const unknownPort = '{"result":"errorDrop","reason":"unknown_port","emitted":[],"devicesTraversed":0,"traceIds":[]}';
   ctx.forceTrace = task.forceTrace;
   if (framePorts.length < n) { framePorts = new Int32Array(n); frameScreens = new Uint8Array(n); }
   // A first pass screens every frame against the conditions' index before any is simulated (see
@@ -74,6 +85,7 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     if (cfg === undefined || !cfg.exterior) {
       codes[i] = UNKNOWN_PORT;
       if (details !== null) details.push({ result: 'errorDrop', reason: 'unknown_port', emitted: [], devicesTraversed: 0, traceIds: [] });
+      if (json) jsonText += (i === 0 ? '' : ',') + unknownPort;
       continue;
     }
     const off = task.offsets[i]!;
@@ -83,12 +95,24 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     let traceIds: string[] = NO_IDS;
     if (ctx.traced) {
       const id = newTraceId();
-      traces.push(traceRecord(ctx, id, now));
+      const rec = traceRecord(ctx, id, now);
+      if (traceEnds !== null) {
+        traceText += encodeTrace(rec);
+        traceEnds[traceCount] = traceText.length;
+        traceSteps![traceCount++] = rec.steps.length;
+      } else {
+        traces.push(rec);
+      }
       traceIds = [id];
     }
     if (details !== null) details.push(s.resultJson(traceIds));
+    else if (json) jsonText += (i === 0 ? '' : ',') + JSON.stringify(s.resultJson(traceIds));
   }
-  return { codes, traces, details, topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started };
+  const encoded = traceCount === 0 ? null : { text: traceText, ends: traceEnds!.slice(0, traceCount), steps: traceSteps!.slice(0, traceCount) };
+  return {
+    codes, traces, encoded, details, json: json ? jsonText : null,
+    topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started,
+  };
 }
 
 const NO_IDS: string[] = [];

@@ -1,10 +1,11 @@
-// Stores batches of traces in one transaction each. Statements are prepared once, here.
+// Stores batches of encoded traces (trace-wire.ts) in one transaction each. Statements are prepared
+// once, here. Runs in the writer thread (writer-thread.ts), or inline for an in-memory database.
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db } from './db.js';
-import { encodeSteps } from './step-codec.js';
+import { decodeTrace, truncateSteps, unencodable, type EncodedTrace } from './trace-wire.js';
 
-export class SqliteTraceWriter implements BatchWriter {
-  private readonly tx: (batch: readonly PendingTrace[]) => void;
+export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
+  private readonly tx: (batch: readonly PendingTrace<EncodedTrace>[]) => void;
 
   constructor(db: Db) {
     const insTrace = db.prepare(
@@ -15,21 +16,25 @@ export class SqliteTraceWriter implements BatchWriter {
     const insCond = db.prepare(
       'INSERT OR IGNORE INTO trace_conditions (condition_id, started_at_ms, trace_id, trace_seq) VALUES (?, ?, ?, ?)');
 
-    this.tx = db.transaction((batch: readonly PendingTrace[]) => {
+    this.tx = db.transaction((batch: readonly PendingTrace<EncodedTrace>[]) => {
       for (const p of batch) {
-        const r = p.rec;
-        const startedAtMs = Math.floor(r.startedAtMs);
-        const seq = insTrace.run(r.id, r.hostId, startedAtMs, r.ingressPortId, r.result,
-          JSON.stringify(r.match), JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,
+        const r = decodeTrace(p.rec.text);
+        let steps = r.steps;
+        if (p.stepCount > 0 && unencodable(steps)) throw new Error(`trace ${r.id}: its steps could not be encoded`);
+        const seq = insTrace.run(r.id, r.hostId, r.startedAtMs, r.ingressPortId, r.result, r.match,
+          r.conditionIds.length === 0 ? '[]' : JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,
         ).lastInsertRowid;
-        if (p.stepCount > 0) insSteps.run(seq, encodeSteps(r.steps, p.stepCount, startedAtMs));
-        for (const c of r.conditionIds) insCond.run(c, startedAtMs, r.id, seq);
+        if (p.stepCount > 0) {
+          if (p.stepCount < p.rec.steps) steps = truncateSteps(steps, p.stepCount);
+          insSteps.run(seq, steps);
+        }
+        for (const c of r.conditionIds) insCond.run(c, r.startedAtMs, r.id, seq);
       }
     });
   }
 
-  writeBatch(batch: readonly PendingTrace[]): void { this.tx(batch); }
+  writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): void { this.tx(batch); }
 
-  /** The connection belongs to SqliteTraceBackend, which closes it. */
+  /** The connection belongs to whoever opened it, which closes it. */
   close(): void {}
 }
