@@ -29,15 +29,16 @@ export type SimulateOutput = SimulationResultJson & { trace?: Trace };
 
 /**
  * Loads and compiles a topology file, or throws a UserError listing every problem with its path.
- * The validator (and with it zod) is loaded only for bytes it has not validated before
+ * The validator (and with it zod) is loaded only for a file it has not validated as it is now
  * (topology-cache.ts).
  */
 export async function loadTopologyOrThrow(path: string): Promise<CompiledTopology> {
+  // The key is taken before the file is read: a write while it is read makes the next run miss.
+  const key = cacheKey(path);
+  const cached = key === null ? null : readCached(key);
+  if (cached !== null) return compileTopology(cached);
   let bytes: Buffer;
   try { bytes = readFileSync(path); } catch (e) { throw new UserError(`invalid topology ${path}:\n  : cannot read ${path}: ${(e as Error).message}`); }
-  const key = cacheKey(bytes);
-  const cached = readCached(key);
-  if (cached !== null) return compileTopology(cached);
   const { loadTopology } = await import('../model/topology/load.js');
   let json: unknown;
   try { json = JSON.parse(bytes.toString('utf8')); } catch (e) {
@@ -49,7 +50,7 @@ export async function loadTopologyOrThrow(path: string): Promise<CompiledTopolog
     if (loaded.errors.length > 20) lines.push(`  ... and ${loaded.errors.length - 20} more`);
     throw new UserError(`invalid topology ${path}:\n${lines.join('\n')}`);
   }
-  writeCached(key, loaded.doc);
+  if (key !== null) writeCached(key, loaded.doc);
   return compileTopology(loaded.doc);
 }
 

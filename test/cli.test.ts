@@ -283,7 +283,7 @@ t.test('replay: counts by result and the trace ids made', async (t) => {
   t.equal((await run('replay', `${CAPTURES}dpkt-http.pcap`)).code, 1, '--in-port is required');
 });
 
-t.test('simulate: a validated topology is cached by content; a changed or corrupt one is validated again', async (t) => {
+t.test('simulate: a validated topology file is cached; a changed file or a corrupt entry is validated again', async (t) => {
   const { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
