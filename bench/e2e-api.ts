@@ -5,7 +5,7 @@
 // request until the sink's queue is empty again. The sink's counters (GET /metrics) must show no
 // trace or step lost.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -102,6 +102,15 @@ export async function startDaemonProcess(dir: string, extraNodeArgs: string[] = 
   };
 }
 
+/** CPU seconds the process has used, all threads (Linux /proc; 0 elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch { return 0; }
+}
+
 /** CLIENTS loops posting `body` for `seconds`; resolves to the packets answered. */
 async function drive(url: string, body: string, seconds: number): Promise<number> {
   const end = performance.now() + seconds * 1000;
@@ -117,27 +126,33 @@ async function drive(url: string, body: string, seconds: number): Promise<number
   return packets;
 }
 
-async function untracedRun(base: string): Promise<number> {
+interface UntracedRun { pps: number; cpuUs: number }
+
+async function untracedRun(base: string, pid: number | undefined): Promise<UntracedRun> {
+  const c0 = cpuSeconds(pid);
   const t0 = performance.now();
   const n = await drive(`${base}/simulations`, e2eBody(), SECONDS);
-  return n / ((performance.now() - t0) / 1000);
+  return { pps: n / ((performance.now() - t0) / 1000), cpuUs: ((cpuSeconds(pid) - c0) * 1e6) / n };
 }
 
-interface TracedRun { pps: number; answeredPps: number; stored: number; lost: number; incomplete: number; stepsPerTrace: number }
+interface TracedRun { pps: number; answeredPps: number; stored: number; lost: number; incomplete: number; stepsPerTrace: number; cpuUs: number }
 
-async function tracedRun(base: string): Promise<TracedRun> {
+async function tracedRun(base: string, pid: number | undefined): Promise<TracedRun> {
   const before = await sinkCounters(base);
+  const c0 = cpuSeconds(pid);
   const t0 = performance.now();
   const n = await drive(`${base}/simulations?trace=true`, e2eBody(), SECONDS);
   const answered = performance.now();
   let after = await sinkCounters(base);
   while (after.queueDepth > 0 || after.tracesWritten + after.tracesLost - before.tracesWritten - before.tracesLost < n) {
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 25));
     after = await sinkCounters(base);
   }
   const secs = (performance.now() - t0) / 1000;
   const stored = after.tracesWritten - before.tracesWritten;
+  const cpuUs = ((cpuSeconds(pid) - c0) * 1e6) / Math.max(1, stored);
   return {
+    cpuUs,
     pps: stored / secs, answeredPps: n / ((answered - t0) / 1000), stored,
     lost: after.tracesLost - before.tracesLost + after.stepsLost - before.stepsLost,
     incomplete: after.tracesIncomplete - before.tracesIncomplete,
@@ -152,14 +167,14 @@ export async function benchE2eApi(): Promise<BenchLine[]> {
     // Warm-up: JIT in the daemon's threads, the SQLite file's first pages.
     await drive(`${d.base}/simulations`, e2eBody(), 1);
     await drive(`${d.base}/simulations?trace=true`, e2eBody(), 1);
-    const untraced: number[] = [];
+    const untraced: UntracedRun[] = [];
     const traced: TracedRun[] = [];
     for (let i = 0; i < RUNS; i++) {
-      untraced.push(await untracedRun(d.base));
-      traced.push(await tracedRun(d.base));
+      untraced.push(await untracedRun(d.base, d.child.pid));
+      traced.push(await tracedRun(d.base, d.child.pid));
     }
     const pps = median(traced.map((t) => t.pps));
-    const base = median(untraced);
+    const base = median(untraced.map((u) => u.pps));
     return [{
       bench: 'e2e.api.traced_stored', value: Math.round(pps), unit: 'pps',
       untraced_pps: Math.round(base), ratio: Number((pps / base).toFixed(2)),
@@ -167,8 +182,10 @@ export async function benchE2eApi(): Promise<BenchLine[]> {
       stepsPerTrace: Number(median(traced.map((t) => t.stepsPerTrace)).toFixed(1)),
       tracesStored: traced.reduce((a, t) => a + t.stored, 0),
       lost: traced.reduce((a, t) => a + t.lost, 0), incomplete: traced.reduce((a, t) => a + t.incomplete, 0),
+      // The daemon's CPU time (every thread) per packet: what the rate would be on idle cores.
+      daemon_cpu_us_traced: Math.round(median(traced.map((t) => t.cpuUs))), daemon_cpu_us_untraced: Math.round(median(untraced.map((u) => u.cpuUs))),
       clients: CLIENTS, batch: BATCH, seconds: SECONDS, runs: RUNS,
-      samples: traced.map((t) => Math.round(t.pps)), untracedSamples: untraced.map(Math.round),
+      samples: traced.map((t) => Math.round(t.pps)), untracedSamples: untraced.map((u) => Math.round(u.pps)),
     }];
   } finally {
     await d.stop();

@@ -57,13 +57,16 @@ export interface SinkStats {
 
 /**
  * Traced packets of one worker batch, encoded once in the worker in the form the sink stores (see
- * TraceSink.writeBatch), so that no trace object crosses a thread: trace i is
- * text[ends[i - 1] ?? 0 .. ends[i]) and has steps[i] steps.
+ * TraceSink.writeBatch), so that no trace object crosses a thread: trace i is the summary
+ * text[ends[i - 1] ?? 0 .. ends[i]) with the steps stepTexts[stepRefs[i]] (one text per distinct
+ * step list in the batch: packets of a flow repeat theirs), and has steps[i] steps.
  */
 export interface EncodedTraceBatch {
   text: string;
   ends: Int32Array;
   steps: Int32Array;
+  stepTexts: string[];
+  stepRefs: Int32Array;
 }
 
 export interface TraceSink {

@@ -12,7 +12,7 @@ import { ResultCode } from '../../model/result.js';
 import type { CompiledTopology } from '../../engine/topology/compiled.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
-import { encodeTrace } from '../../stores/sqlite/trace-wire.js';
+import { encodeHead, encodeStepsText, StepsDedup } from '../../stores/sqlite/trace-wire.js';
 import { SharedSnapshot } from './snapshot.js';
 import { UNKNOWN_PORT, type BatchResult, type BatchTask, type WorkerInit } from './protocol.js';
 
@@ -62,12 +62,14 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   const n = task.offsets.length - 1;
   const codes = new Uint8Array(n);
   const traces: TraceRecord[] = [];
-  // Encoded traces: one string for the batch, cut at ends[i]; nothing but it and two small typed
-  // arrays is cloned back to the daemon.
+  // Encoded traces: the summaries in one string cut at ends[i], each distinct steps text once; only
+  // these strings and small typed arrays are cloned back to the daemon.
   let traceText = '';
   let traceCount = 0;
   const traceEnds = encodeTraces ? new Int32Array(n) : null;
   const traceSteps = encodeTraces ? new Int32Array(n) : null;
+  const stepRefs = encodeTraces ? new Int32Array(n) : null;
+  const dedup = encodeTraces ? new StepsDedup() : null;
   const json = task.detail && task.json === true;
   const details: SimulationResultJson[] | null = task.detail && !json ? [] : null;
   let jsonText = '';
@@ -97,8 +99,9 @@ export default function simulateBatch(task: BatchTask): BatchResult {
       const id = newTraceId();
       const rec = traceRecord(ctx, id, now);
       if (traceEnds !== null) {
-        traceText += encodeTrace(rec);
+        traceText += encodeHead(rec);
         traceEnds[traceCount] = traceText.length;
+        stepRefs![traceCount] = dedup!.ref(encodeStepsText(rec));
         traceSteps![traceCount++] = rec.steps.length;
       } else {
         traces.push(rec);
@@ -108,7 +111,10 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     if (details !== null) details.push(s.resultJson(traceIds));
     else if (json) jsonText += (i === 0 ? '' : ',') + JSON.stringify(s.resultJson(traceIds));
   }
-  const encoded = traceCount === 0 ? null : { text: traceText, ends: traceEnds!.slice(0, traceCount), steps: traceSteps!.slice(0, traceCount) };
+  const encoded = traceCount === 0 ? null : {
+    text: traceText, ends: traceEnds!.slice(0, traceCount), steps: traceSteps!.slice(0, traceCount),
+    stepTexts: dedup!.texts, stepRefs: stepRefs!.slice(0, traceCount),
+  };
   return {
     codes, traces, encoded, details, json: json ? jsonText : null,
     topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started,

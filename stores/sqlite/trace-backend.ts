@@ -8,7 +8,7 @@ import type { EncodedTraceBatch, SinkStats, TraceListResult, TraceQuery, TraceRe
 import type { Trace } from '../../model/trace.js';
 import { openDb, type Db, type OpenDbError, type OpenDbOptions } from './db.js';
 import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
-import { encodeTrace, type EncodedTrace } from './trace-wire.js';
+import { encodeHead, encodeStepsText, type EncodedTrace } from './trace-wire.js';
 import { InlineWriter, ThreadWriter, type WriterPort } from './writer-port.js';
 
 const ENCODED: RecordShape<EncodedTrace> = { steps: (e) => e.steps, complete: (e) => e.complete };
@@ -79,23 +79,23 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
   }
 
   write(rec: TraceRecord): void {
-    let text: string;
+    let head: string;
     try {
-      text = encodeTrace(rec);
+      head = encodeHead(rec);
     } catch (err) {
       // Not a record (null, steps not an array): counted, never thrown.
       const steps = (rec as { steps?: unknown } | null)?.steps;
       this.queue.lose(Array.isArray(steps) ? steps.length : 0, err);
       return;
     }
-    this.queue.write({ text, steps: rec.steps.length, complete: rec.complete !== false });
+    this.queue.write({ head, stepsText: encodeStepsText(rec), steps: rec.steps.length, complete: rec.complete !== false });
   }
 
   writeBatch(batch: EncodedTraceBatch): void {
     let start = 0;
     for (let i = 0; i < batch.ends.length; i++) {
       const end = batch.ends[i]!;
-      this.queue.write({ text: batch.text.slice(start, end), steps: batch.steps[i]!, complete: true });
+      this.queue.write({ head: batch.text.slice(start, end), stepsText: batch.stepTexts[batch.stepRefs[i]!]!, steps: batch.steps[i]!, complete: true });
       start = end;
     }
   }

@@ -2,7 +2,7 @@
 // once, here. Runs in the writer thread (writer-thread.ts), or inline for an in-memory database.
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db } from './db.js';
-import { decodeTrace, truncateSteps, unencodable, type EncodedTrace } from './trace-wire.js';
+import { decodeHead, truncateSteps, unencodable, type EncodedTrace } from './trace-wire.js';
 
 export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
   private readonly tx: (batch: readonly PendingTrace<EncodedTrace>[]) => void;
@@ -18,8 +18,8 @@ export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
 
     this.tx = db.transaction((batch: readonly PendingTrace<EncodedTrace>[]) => {
       for (const p of batch) {
-        const r = decodeTrace(p.rec.text);
-        let steps = r.steps;
+        const r = decodeHead(p.rec.head);
+        let steps = p.rec.stepsText;
         if (p.stepCount > 0 && unencodable(steps)) throw new Error(`trace ${r.id}: its steps could not be encoded`);
         const seq = insTrace.run(r.id, r.hostId, r.startedAtMs, r.ingressPortId, r.result, r.match,
           r.conditionIds.length === 0 ? '[]' : JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,

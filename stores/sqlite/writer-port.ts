@@ -13,7 +13,7 @@ import { SqliteTraceWriter } from './trace-writer.js';
 export interface WriterInit { path: string; busyTimeoutMs: number }
 
 export type WriterRequest =
-  | { seq: number; op: 'write'; text: string; meta: Int32Array }
+  | { seq: number; op: 'write'; heads: string; meta: Int32Array; stepTexts: string[] }
   | { seq: number; op: 'delete'; id: string }
   | { seq: number; op: 'deleteOlderThan'; ms: number }
   | { seq: number; op: 'close' };
@@ -90,17 +90,27 @@ export class ThreadWriter implements WriterPort {
     return p;
   }
 
+  /**
+   * One message per batch: the heads back to back, each distinct steps text once (the same string
+   * objects the workers' batches brought, so the Map finds them by identity), and
+   * [head length, stepCount, steps << 1 | complete, steps text index] per trace.
+   */
   async writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): Promise<void> {
-    const meta = new Int32Array(batch.length * 3);
-    let text = '';
+    const meta = new Int32Array(batch.length * 4);
+    const index = new Map<string, number>();
+    const stepTexts: string[] = [];
+    let heads = '';
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      text += p.rec.text;
-      meta[i * 3] = p.rec.text.length;
-      meta[i * 3 + 1] = p.stepCount;
-      meta[i * 3 + 2] = (p.rec.steps << 1) | (p.complete ? 1 : 0);
+      heads += p.rec.head;
+      let ref = index.get(p.rec.stepsText);
+      if (ref === undefined) { ref = stepTexts.length; stepTexts.push(p.rec.stepsText); index.set(p.rec.stepsText, ref); }
+      meta[i * 4] = p.rec.head.length;
+      meta[i * 4 + 1] = p.stepCount;
+      meta[i * 4 + 2] = (p.rec.steps << 1) | (p.complete ? 1 : 0);
+      meta[i * 4 + 3] = ref;
     }
-    await this.send({ seq: ++this.seq, op: 'write', text, meta });
+    await this.send({ seq: ++this.seq, op: 'write', heads, meta, stepTexts });
   }
 
   async delete(id: string): Promise<boolean> { return (await this.send({ seq: ++this.seq, op: 'delete', id })) === 1; }

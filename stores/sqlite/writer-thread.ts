@@ -25,7 +25,7 @@ if (!opened.ok) {
     let reply: WriterReply;
     try {
       switch (m.op) {
-        case 'write': writer.writeBatch(unpack(m.text, m.meta)); reply = { seq: m.seq, ok: true, value: 0 }; break;
+        case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'delete': reply = { seq: m.seq, ok: true, value: reader.delete(m.id) ? 1 : 0 }; break;
         case 'deleteOlderThan': reply = { seq: m.seq, ok: true, value: reader.deleteChunkOlderThan(m.ms) }; break;
         case 'close': db.close(); reply = { seq: m.seq, ok: true, value: 0 }; break;
@@ -38,15 +38,18 @@ if (!opened.ok) {
   });
 }
 
-/** The batch as posted: texts back to back, and [length, stepCount, steps << 1 | complete] per trace. */
-function unpack(text: string, meta: Int32Array): PendingTrace<EncodedTrace>[] {
-  const n = meta.length / 3;
+/** The batch as posted (ThreadWriter.writeBatch). */
+function unpack(heads: string, meta: Int32Array, stepTexts: string[]): PendingTrace<EncodedTrace>[] {
+  const n = meta.length / 4;
   const out: PendingTrace<EncodedTrace>[] = new Array(n);
   let off = 0;
   for (let i = 0; i < n; i++) {
-    const len = meta[i * 3]!;
-    const flags = meta[i * 3 + 2]!;
-    out[i] = { rec: { text: text.slice(off, off + len), steps: flags >>> 1, complete: true }, stepCount: meta[i * 3 + 1]!, complete: (flags & 1) === 1 };
+    const len = meta[i * 4]!;
+    const flags = meta[i * 4 + 2]!;
+    out[i] = {
+      rec: { head: heads.slice(off, off + len), stepsText: stepTexts[meta[i * 4 + 3]!]!, steps: flags >>> 1, complete: true },
+      stepCount: meta[i * 4 + 1]!, complete: (flags & 1) === 1,
+    };
     off += len;
   }
   return out;
