@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db } from './db.js';
 import type { EncodedTrace } from './trace-wire.js';
-import { SqliteTraceReader } from './trace-reader.js';
+import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
 import { SqliteTraceWriter } from './trace-writer.js';
 
 export interface WriterInit { path: string; busyTimeoutMs: number }
@@ -34,7 +34,11 @@ export class InlineWriter implements WriterPort {
   constructor(db: Db, private readonly reader: SqliteTraceReader) { this.writer = new SqliteTraceWriter(db); }
   writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): void { this.writer.writeBatch(batch); }
   async delete(id: string): Promise<boolean> { return this.reader.delete(id); }
-  async deleteChunkOlderThan(ms: number): Promise<number> { return this.reader.deleteChunkOlderThan(ms); }
+  async deleteChunkOlderThan(ms: number): Promise<number> {
+    const n = this.reader.deleteChunkOlderThan(ms);
+    if (n < DELETE_CHUNK) this.writer.dropListsUnusedBefore(ms);
+    return n;
+  }
   async close(): Promise<void> {}
 }
 

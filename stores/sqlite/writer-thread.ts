@@ -4,7 +4,7 @@
 // alongside). Messages are WriterRequest / WriterReply (writer-port.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDb } from './db.js';
-import { SqliteTraceReader } from './trace-reader.js';
+import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
 import { SqliteTraceWriter } from './trace-writer.js';
 import type { PendingTrace } from '../queue.js';
 import type { EncodedTrace } from './trace-wire.js';
@@ -27,7 +27,13 @@ if (!opened.ok) {
       switch (m.op) {
         case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'delete': reply = { seq: m.seq, ok: true, value: reader.delete(m.id) ? 1 : 0 }; break;
-        case 'deleteOlderThan': reply = { seq: m.seq, ok: true, value: reader.deleteChunkOlderThan(m.ms) }; break;
+        case 'deleteOlderThan': {
+          const n = reader.deleteChunkOlderThan(m.ms);
+          // The sweep's last chunk: the lists only those traces used can go too.
+          if (n < DELETE_CHUNK) writer.dropListsUnusedBefore(m.ms);
+          reply = { seq: m.seq, ok: true, value: n };
+          break;
+        }
         case 'close': db.close(); reply = { seq: m.seq, ok: true, value: 0 }; break;
       }
     } catch (e) {
