@@ -16,17 +16,18 @@ const RUNS = Number(process.env.MIDOTRACE_BENCH_ONESHOT_RUNS ?? 9);
 /** GNU time reports the child's peak RSS; without it the bench reports times only. */
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 
-interface Sample { ms: number; rssMb: number | null }
+interface Sample { ms: number; rssMb: number | null; cpuMs: number | null }
 
 function runOnce(args: string[], env: NodeJS.ProcessEnv): Sample {
   const cmd = TIME !== null ? TIME : process.execPath;
-  const argv = TIME !== null ? ['-f', '%M', process.execPath, ...args] : args;
+  const argv = TIME !== null ? ['-f', '%M %U %S', process.execPath, ...args] : args;
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, argv, { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${args.join(' ').slice(0, 200)}: exit ${r.status}: ${r.stderr}`);
-  const kb = TIME !== null ? Number(/(\d+)\s*$/.exec(r.stderr)?.[1]) : NaN;
-  return { ms, rssMb: Number.isFinite(kb) ? kb / 1024 : null };
+  // GNU time's last line: peak RSS in KB, user and system CPU seconds.
+  const m = TIME !== null ? /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr) : null;
+  return { ms, rssMb: m !== null ? Number(m[1]) / 1024 : null, cpuMs: m !== null ? (Number(m[2]) + Number(m[3])) * 1000 : null };
 }
 
 const hex = (prefix: string, n: number): string => `${prefix}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
@@ -63,6 +64,11 @@ export function largeTopology(): { doc: unknown; inPort: string; packet: Record<
   return { doc, inPort: hex('c3000000', 0), packet };
 }
 
+function cpuFields(name: string, samples: readonly Sample[]): Record<string, number> {
+  const cpu = samples.map((s) => s.cpuMs).filter((v): v is number => v !== null);
+  return cpu.length > 0 ? { [name]: Math.round(median(cpu)) } : {};
+}
+
 const EXAMPLE_IN_PORT = 'c0000000-0000-4000-8000-000000000013';
 const EXAMPLE_PACKET = { ethSrc: 'fa:16:3e:00:01:11', ethDst: '02:00:00:00:01:01', nwSrc: '10.0.1.11', nwDst: '10.0.2.12', nwProto: 'tcp', tpDst: 5432 };
 
@@ -88,6 +94,8 @@ export async function benchCliOneshot(): Promise<BenchLine[]> {
     const out: BenchLine[] = [{
       bench: 'cli.simulate.oneshot', value: Number(simMs.toFixed(1)), unit: 'ms',
       node_e0_ms: Number(nodeMs.toFixed(1)), ratio: Number((simMs / nodeMs).toFixed(2)), cold_ms: Number(coldSmall.ms.toFixed(1)),
+      // CPU time (10 ms resolution) is less swayed than wall time by other jobs on the machine.
+      ...cpuFields('cpu_ms', sim), ...cpuFields('node_e0_cpu_ms', bare),
       runs: RUNS, samples: sim.map((s) => Math.round(s.ms)), nodeSamples: bare.map((s) => Math.round(s.ms)),
     }];
 
@@ -104,6 +112,7 @@ export async function benchCliOneshot(): Promise<BenchLine[]> {
       bench: 'cli.simulate.oneshot.large', value: Number(median(runs.map((s) => s.ms)).toFixed(1)), unit: 'ms',
       ...(rss.length > 0 ? { rss_mb: Number(median(rss).toFixed(1)) } : {}),
       cold_ms: Number(cold.ms.toFixed(1)), ...(cold.rssMb !== null ? { cold_rss_mb: Number(cold.rssMb.toFixed(1)) } : {}),
+      ...cpuFields('cpu_ms', runs),
       document_mb: Number((text.length / 1e6).toFixed(1)), ports: (large.doc as { ports: unknown[] }).ports.length, routes: 100_001,
       samples: runs.map((s) => Math.round(s.ms)),
     });
