@@ -208,3 +208,22 @@ function packOne(_d: TestDaemon, input: unknown) {
   if (!r.ok) throw new Error(`${r.path}: ${r.message}`);
   return r.tasks[0]!;
 }
+
+t.test('a trace stored through the workers\' encoding reads back as the offline simulator builds it', async (t) => {
+  const { SimulationSession } = await import('../cli/simulate.js');
+  const { compileTopology: compile } = await import('../engine/topology/compile.js');
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  t.ok(d.daemon.backends.sink.writeBatch, 'the SQLite sink takes encoded batches from the workers');
+  // A routed, NATed packet: many kinds of steps, details with nested values.
+  const input = { inPort: vm1, packet: pk.tcp(MAC.vm1, MAC.r1, '10.0.1.10', '8.8.8.8', { tpSrc: 40001, tpDst: 443 }) };
+  const [r] = await sim(d, [input], true);
+  await d.daemon.backends.sink.flush();
+  const stored = (await d.daemon.backends.traces.get(r!.traceIds[0]!))!;
+  const offline = new SimulationSession(compile(n.doc), true).run([input], '')[0]!.trace!;
+  const content = (tr: typeof stored): unknown[] => tr.steps.map(({ step, stage, deviceType, deviceId, deviceName, message, details }) =>
+    ({ step, stage, deviceType, deviceId, deviceName, message, details }));
+  t.ok(stored.numSteps > 10, `${stored.numSteps} steps`);
+  t.same(content(stored), content(offline), 'the same steps, messages and details');
+  t.same({ ...stored, id: '', hostId: '', startedAt: '', steps: [] }, { ...offline, id: '', hostId: '', startedAt: '', steps: [] }, 'the same summary');
+});
