@@ -9,13 +9,14 @@ import { StartError } from './errors.js';
 import { DaemonMetrics } from './metrics.js';
 import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
+import { ConditionLimits } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
-import { compileTopology } from '../engine/topology/compile.js';
+import { compileTopology, recompileRoutes, routeChangeBetween } from '../engine/topology/compile.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { TraceConditionJson } from '../model/trace.js';
-import type { TraceSink } from '../model/stores.js';
+import type { ConditionStore, TraceSink } from '../model/stores.js';
 import { RESULT_NAMES, ResultCode } from '../model/result.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
@@ -40,6 +41,8 @@ export interface DaemonOptions {
 export class Daemon {
   private stopping = false;
   private topo: CompiledTopology;
+  /** The document `topo` was compiled from (a route-only change recompiles just its routers). */
+  private doc: TopologyDoc | null = null;
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
   private unwatchTopology: (() => void) | null = null;
@@ -47,6 +50,7 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   /** The conditions as last published, for /metrics and hit counts. */
   private conditionList: TraceConditionJson[] = [];
+  private readonly limits: ConditionLimits;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -58,9 +62,10 @@ export class Daemon {
     topo: CompiledTopology,
   ) {
     this.topo = topo;
+    this.limits = new ConditionLimits(backends.hits, pool, log);
     this.metrics = new DaemonMetrics({
       sinkStats: () => this.backends.sink.stats(),
-      conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.pool.hitsOf(c.id) })),
+      conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.limits.lastKnown(c.id) })),
       failedBatches: () => this.pool.failedBatches,
       backends: () => this.health().backends,
     });
@@ -84,12 +89,10 @@ export class Daemon {
     const pool = new SimPool({
       threads: config.workers.threads, hostId, snapshotBytes: config.workers.snapshotBytes,
       maxConditions: config.workers.maxConditions, state: config.state,
-      // A sink that takes encoded batches gets them straight from the workers: no trace object is
-      // cloned to this thread, and none is built here.
-      traceOutput: backends.sink.writeBatch !== undefined ? 'encoded' : 'records',
     });
     const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
     pool.setTopology(doc);
+    d.doc = doc;
     d.unwatchTopology = topologySource.watch(() => {
       d.reloadTopology().then((r) => {
         if (r.ok) log.info('topology changed: published to the workers');
@@ -117,6 +120,7 @@ export class Daemon {
     try {
       this.pool.setConditions(list);
       this.conditionList = list;
+      this.limits.published(list);
       this.log.info({ conditions: list.length, enabled: list.filter((c) => c.enabled !== false).length }, 'trace conditions published');
     } catch (e) {
       this.log.error({ err: e }, 'could not publish trace conditions');
@@ -125,9 +129,14 @@ export class Daemon {
 
   /** Replaces the topology (SIGHUP, ZooKeeper); workers switch before their next batch. */
   setTopology(doc: TopologyDoc): void {
-    const topo = compileTopology(doc, { routeTables: false });
-    this.pool.setTopology(doc);
+    // The ZooKeeper source shares unchanged objects between documents, so a route-only change is
+    // found by identity and only the routers it touches are recompiled, here and in the workers.
+    const routes = this.doc === null ? null : routeChangeBetween(this.doc, doc);
+    if (routes !== null && routes.upserts.length === 0 && routes.removes.length === 0) { this.doc = doc; return; }
+    const topo = routes !== null ? recompileRoutes(this.topo, routes, { routeTables: false }) : compileTopology(doc, { routeTables: false });
+    this.pool.setTopology(doc, routes);
     this.topo = topo;
+    this.doc = doc;
   }
 
   /**
@@ -171,23 +180,39 @@ export class Daemon {
     const sink = this.backends.sink;
     // Batches of one request run in order, so a request's packets see each other's state changes.
     for (let b = 0; b < enc.tasks.length; b++) {
-      const r = await this.pool.run({ ...enc.tasks[b]!, forceTrace, detail: true, json: true, nowMs: Date.now() });
+      // Limited conditions need each trace here (ConditionLimits.admit claims their units and may drop
+      // a trace, which its result must then not name): such batches come back as objects. All others
+      // come back as JSON text and, for a sink that takes them, encoded traces. (A condition published
+      // while a batch is in flight can miss the claim for that batch; the workers' shared counter
+      // still holds this daemon to the limit.)
+      const limited = this.limits.active();
+      const traceOutput = !limited && sink.writeBatch !== undefined ? 'encoded' : 'records';
+      const r = await this.pool.run({ ...enc.tasks[b]!, forceTrace, detail: true, json: !limited, traceOutput, nowMs: Date.now() });
       if (!r.ok) return { ok: false, code: 'simulation_failed', message: r.message };
       const res = r.result;
-      let traced = res.traces.length;
-      for (const rec of res.traces) {
-        sink.write(rec);
-        this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
-      }
+      let traced = 0;
+      let part = res.json;
       if (res.encoded !== null) {
-        traced += res.encoded.ends.length;
-        if (sink.writeBatch !== undefined) sink.writeBatch(res.encoded);
+        traced = res.encoded.ends.length;
+        sink.writeBatch!(res.encoded);
+      } else if (res.traces.length > 0) {
+        const { keep, dropped } = await this.limits.admit(res.traces, forceTrace);
+        for (const rec of keep) {
+          sink.write(rec);
+          this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
+        }
+        traced = keep.length;
+        if (res.details !== null && dropped !== null) {
+          // A trace whose every condition had its limit spent elsewhere was not stored: do not name it.
+          for (const d of res.details) if (d.traceIds.length > 0) d.traceIds = d.traceIds.filter((id) => !dropped.has(id));
+        }
       }
+      part ??= res.details!.map((d) => JSON.stringify(d)).join(',');
       if (traced > 0) this.metrics.traced.inc(traced);
       this.metrics.workerBusy.inc(res.busyMs / 1000);
       this.countResults(res.codes);
       if (b > 0) json += ',';
-      json += res.json!;
+      json += part;
     }
     return { ok: true, json: json + ']' };
   }
@@ -225,10 +250,10 @@ export class Daemon {
   apiDeps(panelDir?: string): ApiDeps {
     const deps: ApiDeps = {
       hostId: this.hostId,
-      conditions: this.backends.conditions,
+      conditions: this.apiConditions(),
       traces: this.backends.traces,
       simulate: (inputs, forceTrace) => this.simulateJson(inputs, forceTrace),
-      conditionHits: (id) => this.pool.hitsOf(id),
+      conditionHits: (id) => this.limits.count(id),
       health: () => this.health(),
       sinkStats: () => this.backends.sink.stats(),
       metrics: () => this.metrics.text(),
@@ -238,6 +263,24 @@ export class Daemon {
     };
     if (panelDir !== undefined) deps.panelDir = panelDir;
     return deps;
+  }
+
+  /** The condition store as the API sees it: a deleted condition's hit count goes with it. */
+  private apiConditions(): ConditionStore {
+    const store = this.backends.conditions;
+    return {
+      list: () => store.list(),
+      get: (id) => store.get(id),
+      create: (c) => store.create(c),
+      put: (id, c) => store.put(id, c),
+      delete: async (id) => {
+        const existed = await store.delete(id);
+        if (existed) await this.limits.forget(id);
+        return existed;
+      },
+      watch: (l) => store.watch(l),
+      close: () => store.close(),
+    };
   }
 
   /**

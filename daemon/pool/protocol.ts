@@ -3,11 +3,14 @@
 import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
+import type { RouteChange } from '../../engine/topology/compile.js';
 
 export interface WorkerInit {
   hostId: string;
   /** The topology document (JSON text, already validated) published by the daemon. */
   topology: SnapshotDescriptor;
+  /** Route changes since the last full topology publication (TopologyDeltas as JSON text). */
+  topologyDeltas: SnapshotDescriptor;
   /** Enabled trace conditions (PublishedCondition[] as JSON text). */
   conditions: SnapshotDescriptor;
   /** One Int32 hit counter per condition slot, shared by every worker. */
@@ -16,11 +19,18 @@ export interface WorkerInit {
   state: unknown;
   /** Honour BatchTask.fault (tests of worker crashes only). */
   faultInjection: boolean;
-  /**
-   * 'encoded': traced packets come back as one EncodedTraceBatch per batch (for a sink with
-   * writeBatch), so no trace object is cloned across threads; 'records' (default): TraceRecord[].
-   */
-  traceOutput?: 'records' | 'encoded';
+}
+
+/**
+ * Route-only changes published after the full document of topology snapshot version `full`: a worker
+ * on that version applies the ones it has not (engine recompileRoutes) instead of reading and
+ * compiling the whole document again.
+ */
+export interface TopologyDeltas {
+  full: number;
+  /** Publications (full or delta) before the full one: the topology version a batch reports. */
+  fullPublication: number;
+  deltas: RouteChange[];
 }
 
 export interface BatchTask {
@@ -38,6 +48,11 @@ export interface BatchTask {
    * daemon sends them on without cloning, parsing or serialising them itself.
    */
   json?: boolean;
+  /**
+   * 'encoded': traced packets come back as one EncodedTraceBatch (for a sink with writeBatch), so no
+   * trace object is cloned across threads; 'records' (default): TraceRecord[].
+   */
+  traceOutput?: 'records' | 'encoded';
   nowMs: number;
   /** With WorkerInit.faultInjection: 'exit' kills the worker thread mid-batch. */
   fault?: 'exit';

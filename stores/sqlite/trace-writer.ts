@@ -1,6 +1,6 @@
 // Stores batches of encoded traces (trace-wire.ts) in one transaction each. Statements are prepared
 // once, here. Runs in the writer thread (writer-thread.ts), or inline for an in-memory database.
-// A trace's whole steps go to step_lists once per distinct list (schema.ts, version 2): the writer
+// A trace's whole steps go to step_lists once per distinct list (schema.ts, version 3): the writer
 // remembers the lists it stored, so a repeat costs a map lookup and a small row instead of ~4 KB
 // of SQLite pages per trace.
 import type { BatchWriter, PendingTrace } from '../queue.js';
