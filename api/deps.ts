@@ -1,13 +1,13 @@
 // What the REST API needs from the daemon. The daemon (daemon/service.ts) provides it; tests build it
 // from real parts. The API holds no state of its own.
 import type { BackendHealth, ConditionStore, SinkStats, TraceStore } from '../model/stores.js';
-import type { SimulationResultJson } from '../model/result.js';
 
 /** One packet of POST /simulations (SPEC §3): fields or a frame, and its ingress port. */
 export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
 
 export type SimulateOutcome =
-  | { ok: true; results: SimulationResultJson[] }
+  /** `json`: the JSON array of the SIMULATION RESULTs (SPEC §4), one per input, in order. */
+  | { ok: true; json: string }
   /** `path` names the bad field, e.g. `[3].packet.nwSrc`. */
   | { ok: false; code: 'invalid_packet' | 'unknown_port'; path: string; message: string }
   | { ok: false; code: 'simulation_failed' | 'shutting_down'; message: string };

@@ -2,7 +2,7 @@
 // batches: frames back to back in one transferred buffer, never one message per packet.
 import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
-import type { TraceRecord } from '../../model/stores.js';
+import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
 import type { RouteChange } from '../../engine/topology/compile.js';
 
 export interface WorkerInit {
@@ -43,6 +43,16 @@ export interface BatchTask {
   forceTrace: boolean;
   /** Return SPEC §4 JSON per packet (API calls); otherwise only result codes (replay, benchmarks). */
   detail: boolean;
+  /**
+   * With detail: return the results as JSON text (BatchResult.json) rather than objects, so the
+   * daemon sends them on without cloning, parsing or serialising them itself.
+   */
+  json?: boolean;
+  /**
+   * 'encoded': traced packets come back as one EncodedTraceBatch (for a sink with writeBatch), so no
+   * trace object is cloned across threads; 'records' (default): TraceRecord[].
+   */
+  traceOutput?: 'records' | 'encoded';
   nowMs: number;
   /** Build every emitted packet as a frame (the live datapath sends them). */
   emit?: boolean;
@@ -77,9 +87,13 @@ export interface BatchResult {
   codes: Uint8Array;
   emitted?: EmittedFrames;
   held?: HeldFrame[];
-  /** Traced packets, in batch order, for the daemon to hand to its sink. */
+  /** Traced packets, in batch order, for the daemon to hand to its sink (traceOutput 'records'). */
   traces: TraceRecord[];
+  /** The same, encoded in one string (traceOutput 'encoded'); null when nothing was traced. */
+  encoded: EncodedTraceBatch | null;
   details: SimulationResultJson[] | null;
+  /** With BatchTask.json: the SPEC §4 result of each packet as JSON, comma-separated, in order. */
+  json: string | null;
   /** Versions the batch ran against, so the daemon can tell when workers caught up with a change. */
   topologyVersion: number;
   conditionsVersion: number;

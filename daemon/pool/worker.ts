@@ -12,6 +12,7 @@ import { ResultCode } from '../../model/result.js';
 import type { CompiledTopology } from '../../engine/topology/compiled.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
+import { encodeHead, encodeStepsText, StepsDedup } from '../../stores/sqlite/trace-wire.js';
 import { SharedSnapshot } from './snapshot.js';
 import { UNKNOWN_PORT, type BatchResult, type BatchTask, type HeldFrame, type TopologyDeltas, type WorkerInit } from './protocol.js';
 import { EmitWriter } from './emit-writer.js';
@@ -85,7 +86,19 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   const n = task.offsets.length - 1;
   const codes = new Uint8Array(n);
   const traces: TraceRecord[] = [];
-  const details: SimulationResultJson[] | null = task.detail ? [] : null;
+  const encodeTraces = task.traceOutput === 'encoded';
+  // Encoded traces: the summaries in one string cut at ends[i], each distinct steps text once; only
+  // these strings and small typed arrays are cloned back to the daemon.
+  let traceText = '';
+  let traceCount = 0;
+  const traceEnds = encodeTraces ? new Int32Array(n) : null;
+  const traceSteps = encodeTraces ? new Int32Array(n) : null;
+  const stepRefs = encodeTraces ? new Int32Array(n) : null;
+  const dedup = encodeTraces ? new StepsDedup() : null;
+  const json = task.detail && task.json === true;
+  const details: SimulationResultJson[] | null = task.detail && !json ? [] : null;
+  let jsonText = '';
+  const unknownPort = '{"result":"errorDrop","reason":"unknown_port","emitted":[],"devicesTraversed":0,"traceIds":[]}';
   ctx.forceTrace = task.forceTrace;
   ctx.holdArp = task.holdArp === true;
   const emit = task.emit === true;
@@ -103,6 +116,7 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     if (cfg === undefined || !cfg.exterior) {
       codes[i] = UNKNOWN_PORT;
       if (details !== null) details.push({ result: 'errorDrop', reason: 'unknown_port', emitted: [], devicesTraversed: 0, traceIds: [] });
+      if (json) jsonText += (i === 0 ? '' : ',') + unknownPort;
       continue;
     }
     const off = task.offsets[i]!;
@@ -116,12 +130,28 @@ export default function simulateBatch(task: BatchTask): BatchResult {
     let traceIds: string[] = NO_IDS;
     if (ctx.traced) {
       const id = newTraceId();
-      traces.push(traceRecord(ctx, id, now));
+      const rec = traceRecord(ctx, id, now);
+      if (traceEnds !== null) {
+        traceText += encodeHead(rec);
+        traceEnds[traceCount] = traceText.length;
+        stepRefs![traceCount] = dedup!.ref(encodeStepsText(rec));
+        traceSteps![traceCount++] = rec.steps.length;
+      } else {
+        traces.push(rec);
+      }
       traceIds = [id];
     }
     if (details !== null) details.push(s.resultJson(traceIds));
+    else if (json) jsonText += (i === 0 ? '' : ',') + JSON.stringify(s.resultJson(traceIds));
   }
-  const out: BatchResult = { codes, traces, details, topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started };
+  const encoded = traceCount === 0 ? null : {
+    text: traceText, ends: traceEnds!.slice(0, traceCount), steps: traceSteps!.slice(0, traceCount),
+    stepTexts: dedup!.texts, stepRefs: stepRefs!.slice(0, traceCount),
+  };
+  const out: BatchResult = {
+    codes, traces, encoded, details, json: json ? jsonText : null,
+    topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started,
+  };
   if (emit) out.emitted = emitWriter.finish();
   if (held !== undefined) out.held = held;
   return out;
