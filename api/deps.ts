@@ -1,13 +1,13 @@
 // What the REST API needs from the daemon. The daemon (daemon/service.ts) provides it; tests build it
 // from real parts. The API holds no state of its own.
 import type { BackendHealth, ConditionStore, SinkStats, TraceStore } from '../model/stores.js';
-import type { SimulationResultJson } from '../model/result.js';
 
 /** One packet of POST /simulations (SPEC §3): fields or a frame, and its ingress port. */
 export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
 
 export type SimulateOutcome =
-  | { ok: true; results: SimulationResultJson[] }
+  /** `json`: the JSON array of the SIMULATION RESULTs (SPEC §4), one per input, in order. */
+  | { ok: true; json: string }
   /** Input `index` is bad; `path` names the field under it (`packet.nwSrc`; '' for the input itself). */
   | { ok: false; code: 'invalid_packet' | 'unknown_port'; index: number; path: string; message: string }
   | { ok: false; code: 'simulation_failed' | 'shutting_down'; message: string };
@@ -19,6 +19,19 @@ export interface HealthReport {
   hostId: string;
   uptimeSeconds: number;
   backends: BackendHealth[];
+}
+
+/** GET /datapath (SPEC §9): the ports bound on this host and what their interfaces carried. */
+export interface DatapathReport {
+  hostId: string;
+  /** Whether frames move: running, or why not (no_permission, disabled, unsupported, no_bound_ports). */
+  status: string;
+  ports: {
+    portId: string; name: string; interfaceName: string; state: 'up' | 'down' | 'missing';
+    rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; drops: number;
+    dropReasons: Record<string, number>;
+  }[];
+  tunnels: { hostId: string; ipAddress: string; txFrames: number; rxFrames: number; drops: number }[];
 }
 
 export interface ApiDeps {
@@ -37,6 +50,8 @@ export interface ApiDeps {
    */
   conditionHits(id: string): Promise<number>;
   health(): HealthReport;
+  /** The live datapath's ports; absent in tests that build the API without a daemon. */
+  datapath?(): DatapathReport;
   sinkStats(): SinkStats;
   /** Prometheus text exposition. */
   metrics(): Promise<string>;

@@ -35,6 +35,9 @@ export class ConditionLimits {
     }
   }
 
+  /** Whether any published condition has a limit (then traced packets must go through admit()). */
+  active(): boolean { return this.limits.size > 0; }
+
   /**
    * Claims the units of the traces' limited conditions; returns the traces to store (the same
    * objects when nothing changed) and the ids of those dropped.

@@ -64,6 +64,12 @@ export const ConfigSchema = z.strictObject({
     conntrackCapacity: z.int().min(16).default(1_048_576).describe('connection tracking entries'),
     natCapacity: z.int().min(16).default(262_144).describe('NAT binding entries'),
   }).prefault({}),
+  datapath: z.strictObject({
+    enabled: z.boolean().default(true).describe('carry real traffic on the ports bound to this host (SPEC §9; needs root or CAP_NET_RAW)'),
+    arpRetryMs: z.int().min(100).default(10_000).describe('while a next hop\'s MAC is unknown, its ARP request is sent again this often (Midolman arp_retry_interval)'),
+    arpTimeoutMs: z.int().min(100).default(60_000).describe('packets held for an unanswered ARP are answered ICMP host unreachable after this (Midolman arp_timeout)'),
+    holdPerNextHop: z.int().min(1).max(4096).default(64).describe('packets held per next hop while its ARP is unanswered; more are dropped'),
+  }).prefault({}),
   api: z.strictObject({
     bodyLimitBytes: z.int().min(1024).default(4 * 1024 * 1024).describe('largest request body (413 beyond)'),
     tokens: z.array(z.strictObject({

@@ -11,15 +11,22 @@ import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
 import { ConditionLimits } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
+import { DatapathWiring } from './datapath-wiring.js';
 import { portIndexOf, type PortIndex } from '../engine/input.js';
 import { routeChangeBetween } from '../engine/topology/compile.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { TraceConditionJson } from '../model/trace.js';
 import type { ConditionStore, TraceSink } from '../model/stores.js';
+import { RESULT_NAMES, ResultCode } from '../model/result.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
 
+
+/** Daemon.simulate(): the results as objects. */
+export type SimulateResults =
+  | { ok: true; results: SimulationResultJson[] }
+  | Exclude<SimulateOutcome, { ok: true }>;
 
 export interface DaemonOptions {
   config: Readonly<Config>;
@@ -45,6 +52,7 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   /** The conditions as last published, for /metrics and hit counts. */
   private conditionList: TraceConditionJson[] = [];
+  readonly datapath: DatapathWiring;
   private readonly limits: ConditionLimits;
 
   private constructor(
@@ -63,6 +71,11 @@ export class Daemon {
       conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.limits.lastKnown(c.id) })),
       failedBatches: () => this.pool.failedBatches,
       backends: () => this.health().backends,
+      datapath: () => this.datapath.report().ports,
+    });
+    this.datapath = new DatapathWiring({
+      config, log, hostId, pool, sink: () => this.backends.sink, metrics: this.metrics,
+      admitTraces: async (traces) => (await this.limits.admit(traces, false)).keep,
     });
   }
 
@@ -106,6 +119,8 @@ export class Daemon {
       d.server = await startApiServer(app, config.listen);
       log.info({ listen: config.listen, port: d.server.port, hostId, threads: pool.threads }, 'midotrace daemon serving');
     }
+    // Last: frames start flowing once conditions are published and the API can show them.
+    d.datapath.apply(doc);
     return d;
   }
 
@@ -132,6 +147,7 @@ export class Daemon {
     const ports = routes !== null ? this.ports : portIndexOf(doc);
     this.pool.setTopology(doc, routes);
     this.ports = ports;
+    this.datapath?.apply(doc);
     this.doc = doc;
   }
 
@@ -164,37 +180,82 @@ export class Daemon {
     }
   }
 
-  async simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome> {
+  /**
+   * Simulates `inputs` in order; the results come back as the JSON text of their array (SPEC §4),
+   * serialised by the workers, so this thread neither builds nor serialises a result object.
+   */
+  async simulateJson(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome> {
     if (this.stopping) return { ok: false, code: 'shutting_down', message: 'the daemon is shutting down' };
     const enc = encodeInputs(inputs, this.ports, this.config.workers.batchSize);
     if (!enc.ok) return enc;
-    const results: SimulationResultJson[] = [];
+    let json = '[';
+    const sink = this.backends.sink;
     // Batches of one request run in order, so a request's packets see each other's state changes.
-    for (const task of enc.tasks) {
-      const r = await this.pool.run({ ...task, forceTrace, detail: true, nowMs: Date.now() });
+    for (let b = 0; b < enc.tasks.length; b++) {
+      // Limited conditions need each trace here (ConditionLimits.admit claims their units and may drop
+      // a trace, which its result must then not name): such batches come back as objects. All others
+      // come back as JSON text and, for a sink that takes them, encoded traces. (A condition published
+      // while a batch is in flight can miss the claim for that batch; the workers' shared counter
+      // still holds this daemon to the limit.)
+      const limited = this.limits.active();
+      const traceOutput = !limited && sink.writeBatch !== undefined ? 'encoded' : 'records';
+      const r = await this.pool.run({ ...enc.tasks[b]!, forceTrace, detail: true, json: !limited, traceOutput, nowMs: Date.now() });
       if (!r.ok) return { ok: false, code: 'simulation_failed', message: r.message };
-      const { keep, dropped } = await this.limits.admit(r.result.traces, forceTrace);
-      for (const rec of keep) {
-        this.backends.sink.write(rec);
-        this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
+      const res = r.result;
+      let traced = 0;
+      let part = res.json;
+      if (res.encoded !== null) {
+        traced = res.encoded.ends.length;
+        sink.writeBatch!(res.encoded);
+      } else if (res.traces.length > 0) {
+        const { keep, dropped } = await this.limits.admit(res.traces, forceTrace);
+        for (const rec of keep) {
+          sink.write(rec);
+          this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
+        }
+        traced = keep.length;
+        if (res.details !== null && dropped !== null) {
+          // A trace whose every condition had its limit spent elsewhere was not stored: do not name it.
+          for (const d of res.details) if (d.traceIds.length > 0) d.traceIds = d.traceIds.filter((id) => !dropped.has(id));
+        }
       }
-      this.metrics.traced.inc(keep.length);
-      this.metrics.workerBusy.inc(r.result.busyMs / 1000);
-      for (const d of r.result.details!) {
-        // A trace whose every condition had its limit spent elsewhere was not stored: do not name it.
-        if (dropped !== null && d.traceIds.length > 0) d.traceIds = d.traceIds.filter((id) => !dropped.has(id));
-        results.push(d);
-        this.metrics.simulations.inc({ result: d.result });
-      }
+      part ??= res.details!.map((d) => JSON.stringify(d)).join(',');
+      if (traced > 0) this.metrics.traced.inc(traced);
+      this.metrics.workerBusy.inc(res.busyMs / 1000);
+      this.countResults(res.codes);
+      if (b > 0) json += ',';
+      json += part;
     }
-    return { ok: true, results };
+    return { ok: true, json: json + ']' };
   }
+
+  /** The same, parsed: for callers inside the process (tests, tools). */
+  async simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateResults> {
+    const r = await this.simulateJson(inputs, forceTrace);
+    return r.ok ? { ok: true, results: JSON.parse(r.json) as SimulationResultJson[] } : r;
+  }
+
+  /** midotrace_simulations_total by result, one inc() per result seen in the batch. */
+  private countResults(codes: Uint8Array): void {
+    const counts = this.resultCounts;
+    counts.fill(0);
+    for (let i = 0; i < codes.length; i++) {
+      const c = codes[i]!;
+      counts[c < RESULT_NAMES.length ? c : ResultCode.ErrorDrop]! += 1; // UNKNOWN_PORT is an errorDrop
+    }
+    for (let c = 0; c < RESULT_NAMES.length; c++) {
+      if (counts[c]! > 0) this.metrics.simulations.inc({ result: RESULT_NAMES[c]! }, counts[c]!);
+    }
+  }
+
+  private readonly resultCounts = new Int32Array(RESULT_NAMES.length);
 
   health(): HealthReport {
     const backends = [
       this.topologySource.health(),
       ...this.backends.health(),
       { name: 'workers', ok: !this.stopping, detail: `${this.pool.threads} threads, ${this.pool.failedBatches} failed batches` },
+      this.datapath.health(),
     ];
     return { ok: backends.every((b) => b.ok), hostId: this.hostId, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), backends };
   }
@@ -204,9 +265,10 @@ export class Daemon {
       hostId: this.hostId,
       conditions: this.apiConditions(),
       traces: this.backends.traces,
-      simulate: (inputs, forceTrace) => this.simulate(inputs, forceTrace),
+      simulate: (inputs, forceTrace) => this.simulateJson(inputs, forceTrace),
       conditionHits: (id) => this.limits.count(id),
       health: () => this.health(),
+      datapath: () => this.datapath.report(),
       sinkStats: () => this.backends.sink.stats(),
       metrics: () => this.metrics.text(),
       observeRequest: (method, route, status, seconds) => this.metrics.requests.observe({ method, route, status: String(status) }, seconds),
@@ -242,6 +304,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Frames in flight are simulated and sent before the pool closes; nothing new is read.
+    await this.datapath.stop();
     if (this.server) await this.server.close();
     await this.pool.close();
     this.unwatch?.();

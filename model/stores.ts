@@ -55,9 +55,28 @@ export interface SinkStats {
   writeErrors: number;
 }
 
+/**
+ * Traced packets of one worker batch, encoded once in the worker in the form the sink stores (see
+ * TraceSink.writeBatch), so that no trace object crosses a thread: trace i is the summary
+ * text[ends[i - 1] ?? 0 .. ends[i]) with the steps stepTexts[stepRefs[i]] (one text per distinct
+ * step list in the batch: packets of a flow repeat theirs), and has steps[i] steps.
+ */
+export interface EncodedTraceBatch {
+  text: string;
+  ends: Int32Array;
+  steps: Int32Array;
+  stepTexts: string[];
+  stepRefs: Int32Array;
+}
+
 export interface TraceSink {
   /** Queue one trace. Never throws, never blocks; loss is counted in stats(). */
   write(rec: TraceRecord): void;
+  /**
+   * Present on sinks that take traces already encoded by the workers (SQLite): queues every trace
+   * of the batch as write() would. The daemon then asks its workers for encoded batches.
+   */
+  writeBatch?(batch: EncodedTraceBatch): void;
   /** Resolves once everything written before this call is stored (or counted lost). */
   flush(): Promise<void>;
   /** Flush, then release the backend. Later write() calls count the trace as lost. Idempotent. */

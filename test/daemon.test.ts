@@ -10,6 +10,11 @@ import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { FaultySink } from '../stores/faulty.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
+import type { BatchResult } from '../daemon/pool/protocol.js';
+import { decodeTraceBatch } from '../stores/sqlite/trace-wire.js';
+
+/** A batch's traces, whichever way the workers handed them over (objects, or encoded for SQLite). */
+const tracesOf = (r: BatchResult): { conditionIds: readonly string[] }[] => (r.encoded === null ? r.traces : decodeTraceBatch(r.encoded));
 
 const MAC = { vm1: '02:00:00:00:00:01', vm2: '02:00:00:00:00:02', vm3: '02:00:00:00:00:03', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02', up: '02:00:00:00:01:03', gw: '02:00:00:00:09:09' };
 
@@ -67,7 +72,7 @@ t.test('a condition created in the store reaches every worker within a second', 
   while (threads.size < 2 && Date.now() - start < 1000) {
     // Two batches at once land on both workers.
     const outs = await Promise.all([0, 1].map(() => d.daemon.pool.run({ ...packOne(d, udpFromVm1()), forceTrace: false, detail: false, nowMs: Date.now() })));
-    for (const o of outs) if (o.ok && o.result.traces.some((tr) => tr.conditionIds.includes(condId))) threads.add(o.result.threadId);
+    for (const o of outs) if (o.ok && tracesOf(o.result).some((tr) => tr.conditionIds.includes(condId))) threads.add(o.result.threadId);
   }
   t.equal(threads.size, 2, `both workers traced within ${Date.now() - start} ms`);
   t.ok(Date.now() - start < 1000);
@@ -125,7 +130,7 @@ t.test('limit 10 gives exactly 10 traces from 100 packets over 2 workers', async
   for (const o of outs) {
     if (!o.ok) continue;
     threads.add(o.result.threadId);
-    traces += o.result.traces.length;
+    traces += tracesOf(o.result).length;
   }
   t.equal(threads.size, 2, 'the packets were spread over both workers');
   t.equal(traces, 10);
@@ -238,3 +243,22 @@ function packOne(_d: TestDaemon, input: unknown) {
   if (!r.ok) throw new Error(`${r.path}: ${r.message}`);
   return r.tasks[0]!;
 }
+
+t.test('a trace stored through the workers\' encoding reads back as the offline simulator builds it', async (t) => {
+  const { SimulationSession } = await import('../cli/simulate.js');
+  const { compileTopology: compile } = await import('../engine/topology/compile.js');
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  t.ok(d.daemon.backends.sink.writeBatch, 'the SQLite sink takes encoded batches from the workers');
+  // A routed, NATed packet: many kinds of steps, details with nested values.
+  const input = { inPort: vm1, packet: pk.tcp(MAC.vm1, MAC.r1, '10.0.1.10', '8.8.8.8', { tpSrc: 40001, tpDst: 443 }) };
+  const [r] = await sim(d, [input], true);
+  await d.daemon.backends.sink.flush();
+  const stored = (await d.daemon.backends.traces.get(r!.traceIds[0]!))!;
+  const offline = new SimulationSession(compile(n.doc), true).run([input], false)[0]!.trace!;
+  const content = (tr: typeof stored): unknown[] => tr.steps.map(({ step, stage, deviceType, deviceId, deviceName, message, details }) =>
+    ({ step, stage, deviceType, deviceId, deviceName, message, details }));
+  t.ok(stored.numSteps > 10, `${stored.numSteps} steps`);
+  t.same(content(stored), content(offline), 'the same steps, messages and details');
+  t.same({ ...stored, id: '', hostId: '', startedAt: '', steps: [] }, { ...offline, id: '', hostId: '', startedAt: '', steps: [] }, 'the same summary');
+});

@@ -98,6 +98,13 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   if (!resolveNextHop(ctx, rt, outPort, nextHop)) {
     sendArpRequest(ctx, outPort, nextHop);
     pkt.ttl++;
+    if (ctx.holdArp && !ctx.generating) {
+      ctx.heldRouter = rt.idx;
+      ctx.heldNextHop = nextHop;
+      if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `held: no MAC known for next hop ${ipToString(nextHop)} (ARP request sent; the packet is simulated again when it is answered)`, { reason: 'arp_unresolved', nextHop: ipToString(nextHop), held: true });
+      finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
+      return;
+    }
     sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
     if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: no MAC known for next hop ${ipToString(nextHop)} (ARP request sent)`, { reason: 'arp_unresolved', nextHop: ipToString(nextHop) });
     finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
