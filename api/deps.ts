@@ -8,8 +8,8 @@ export interface SimulationInput { inPort: string; packet?: unknown; frame?: str
 export type SimulateOutcome =
   /** `json`: the JSON array of the SIMULATION RESULTs (SPEC §4), one per input, in order. */
   | { ok: true; json: string }
-  /** `path` names the bad field, e.g. `[3].packet.nwSrc`. */
-  | { ok: false; code: 'invalid_packet' | 'unknown_port'; path: string; message: string }
+  /** Input `index` is bad; `path` names the field under it (`packet.nwSrc`; '' for the input itself). */
+  | { ok: false; code: 'invalid_packet' | 'unknown_port'; index: number; path: string; message: string }
   | { ok: false; code: 'simulation_failed' | 'shutting_down'; message: string };
 
 export type { BackendHealth };

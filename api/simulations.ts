@@ -5,15 +5,9 @@ import type { Context } from 'koa';
 import type { ApiDeps } from './deps.js';
 import { readJsonBody } from './body.js';
 import { fail } from './errors.js';
+import { inputPath } from '../model/packet.js';
 import { readQuery } from './query.js';
 import { SimulationsQuerySchema } from './schemas.js';
-
-/** The daemon numbers inputs (`[0].packet.nwSrc`); a single-object body has no index to show. */
-function singlePath(path: string): string {
-  if (path.startsWith('[0].')) return path.slice(4);
-  if (path === '[0]') return 'body';
-  return path;
-}
 
 async function simulate(ctx: Context, deps: ApiDeps): Promise<void> {
   const q = readQuery(ctx, SimulationsQuerySchema);
@@ -33,8 +27,7 @@ async function simulate(ctx: Context, deps: ApiDeps): Promise<void> {
     return;
   }
   if (out.code === 'invalid_packet' || out.code === 'unknown_port') {
-    const path = many ? out.path : singlePath(out.path);
-    return fail(ctx, out.code, `${path}: ${out.message}`);
+    return fail(ctx, out.code, `${inputPath(many ? `[${out.index}]` : '', out.path)}: ${out.message}`);
   }
   return fail(ctx, out.code, out.message);
 }

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { compileTopology } from '../engine/topology/compile.js';
 import { createStateTables } from '../engine/state/tables.js';
 import { Simulator, type SimulationResultJson } from '../engine/simulator.js';
-import { hexToBytes, packetFromJson } from '../engine/packet-json.js';
+import { portIndexOfTopology, readInput, type PortIndex } from '../engine/input.js';
+import { inputPath } from '../model/packet.js';
 import { buildTrace } from '../engine/trace/record.js';
 import type { Trace } from '../model/trace.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
@@ -22,8 +23,6 @@ export interface SimulateOptions {
   trace?: boolean;
   json?: boolean;
 }
-
-export interface SimulateInput { inPort?: unknown; packet?: unknown; frame?: unknown }
 
 export type SimulateOutput = SimulationResultJson & { trace?: Trace };
 
@@ -56,41 +55,36 @@ export async function loadTopologyOrThrow(path: string): Promise<CompiledTopolog
 
 /**
  * One offline simulation session: inputs run in order on one Simulator, so MAC learning, conntrack
- * and NAT carry over from one packet (and one run() call) to the next.
+ * and NAT carry over from one packet (and one run() call) to the next. Inputs go through the engine's
+ * one input validator (engine/input.ts), as the daemon's do, and enter the engine as frames.
  */
 export class SimulationSession {
   private readonly sim: Simulator;
+  private readonly ports: PortIndex;
 
-  constructor(private readonly topo: CompiledTopology, trace: boolean) {
+  constructor(topo: CompiledTopology, trace: boolean) {
     this.sim = new Simulator(topo, createStateTables({ shared: false, macCapacity: 4096, arpCapacity: 1024, conntrackCapacity: 16384, natCapacity: 16384 }), 'offline');
     this.sim.ctx.forceTrace = trace;
+    this.ports = portIndexOfTopology(topo);
   }
 
-  run(inputs: SimulateInput[], where = 'packets'): SimulateOutput[] {
-    return inputs.map((input, i) => this.one(input, inputs.length === 1 && where === '' ? '' : `${where}[${i}].`));
+  /**
+   * Validates every input (all or nothing, as POST /simulations does), then simulates them in order.
+   * `many`: the inputs are a JSON array, and errors name their index (`[3].packet.nwSrc`).
+   */
+  run(inputs: readonly unknown[], many = true): SimulateOutput[] {
+    const valid = inputs.map((input, i) => {
+      const r = readInput(input, this.ports);
+      if (!r.ok) throw new UserError(`${inputPath(many ? `[${i}]` : '', r.path)}: ${r.message}`);
+      return r;
+    });
+    return valid.map((v) => this.one(v.port.idx, v.frame));
   }
 
-  private one(input: SimulateInput, at: string): SimulateOutput {
-    const { topo, sim } = this;
-    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new UserError(`${at.slice(0, -1) || 'packet'}: must be an object`);
-    const extra = Object.keys(input).filter((k) => k !== 'inPort' && k !== 'packet' && k !== 'frame');
-    if (extra.length > 0) throw new UserError(`${at}${extra[0]}: unknown field`);
-    if (typeof input.inPort !== 'string') throw new UserError(`${at}inPort: required, the UUID of an exterior port`);
-    const port = topo.portIndex.get(input.inPort);
-    if (port === undefined) throw new UserError(`${at}inPort: no port ${input.inPort} in the topology`);
-    if (!topo.ports[port]!.exterior) throw new UserError(`${at}inPort: port ${input.inPort} is interior; packets enter at exterior ports`);
-    if ((input.frame === undefined) === (input.packet === undefined)) throw new UserError(`${at}packet: give exactly one of "packet" or "frame"`);
+  private one(port: number, frame: Uint8Array): SimulateOutput {
+    const { sim } = this;
     const started = Date.now();
-    if (input.frame !== undefined) {
-      const bytes = typeof input.frame === 'string' ? hexToBytes(input.frame) : null;
-      if (bytes === null) throw new UserError(`${at}frame: must be a string of hex digits with an even length`);
-      sim.runFrame(port, bytes, 0, bytes.length, started);
-    } else {
-      sim.ctx.begin(started);
-      const parsed = packetFromJson(input.packet, sim.ctx.pkt);
-      if (!parsed.ok) throw new UserError(`${at}${parsed.path}: ${parsed.message}`);
-      sim.runPacket(port);
-    }
+    sim.runFrame(port, frame, 0, frame.length, started);
     const traced = sim.ctx.traced;
     const id = traced ? newTraceId(started) : '';
     const result: SimulateOutput = sim.resultJson(traced ? [id] : []);
@@ -101,14 +95,14 @@ export class SimulationSession {
 
 export async function runSimulate(o: SimulateOptions, print: (s: string) => void): Promise<void> {
   const topo = await loadTopologyOrThrow(o.topology);
-  let inputs: SimulateInput[];
+  let inputs: unknown[];
   let many = false;
   if (o.packets !== undefined) {
     if (o.inPort !== undefined || o.packet !== undefined || o.frame !== undefined) throw new UserError('--packets cannot be combined with --in-port, --packet or --frame');
     let json: unknown;
     try { json = JSON.parse(readFileSync(o.packets, 'utf8')); } catch (e) { throw new UserError(`--packets ${o.packets}: ${(e as Error).message}`); }
     if (!Array.isArray(json)) throw new UserError(`--packets ${o.packets}: must hold a JSON array of packets`);
-    inputs = json as SimulateInput[];
+    inputs = json;
     many = true;
   } else {
     if (o.inPort === undefined) throw new UserError('--in-port is required (or --packets FILE)');
@@ -119,7 +113,14 @@ export async function runSimulate(o: SimulateOptions, print: (s: string) => void
     }
     inputs = [{ inPort: o.inPort, packet, frame: o.frame }];
   }
-  const results = new SimulationSession(topo, o.trace === true).run(inputs, many ? 'packets' : '');
+  let results: SimulateOutput[];
+  try {
+    results = new SimulationSession(topo, o.trace === true).run(inputs, many);
+  } catch (e) {
+    // Name the file whose packet is refused; a single --packet's path needs no such prefix.
+    if (e instanceof UserError && many) throw new UserError(`--packets ${o.packets}: ${e.message}`);
+    throw e;
+  }
   const portName = (id: string): string => {
     const i = topo.portIndex.get(id);
     const name = i === undefined ? '' : topo.ports[i]!.name;

@@ -12,8 +12,8 @@ import { SimPool } from './pool/pool.js';
 import { ConditionLimits } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
 import { DatapathWiring } from './datapath-wiring.js';
-import { compileTopology, recompileRoutes, routeChangeBetween } from '../engine/topology/compile.js';
-import type { CompiledTopology } from '../engine/topology/compiled.js';
+import { portIndexOf, type PortIndex } from '../engine/input.js';
+import { routeChangeBetween } from '../engine/topology/compile.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { TraceConditionJson } from '../model/trace.js';
@@ -41,8 +41,9 @@ export interface DaemonOptions {
 
 export class Daemon {
   private stopping = false;
-  private topo: CompiledTopology;
-  /** The document `topo` was compiled from (a route-only change recompiles just its routers). */
+  /** The running topology's ports, to validate inputs; the workers compile and simulate it. */
+  private ports: PortIndex;
+  /** The document the workers run (a route-only change reaches them as a delta). */
   private doc: TopologyDoc | null = null;
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
@@ -61,9 +62,9 @@ export class Daemon {
     readonly backends: Backends,
     readonly pool: SimPool,
     readonly topologySource: TopologySource,
-    topo: CompiledTopology,
+    ports: PortIndex,
   ) {
-    this.topo = topo;
+    this.ports = ports;
     this.limits = new ConditionLimits(backends.hits, pool, log);
     this.metrics = new DaemonMetrics({
       sinkStats: () => this.backends.sink.stats(),
@@ -97,7 +98,7 @@ export class Daemon {
       threads: config.workers.threads, hostId, snapshotBytes: config.workers.snapshotBytes,
       maxConditions: config.workers.maxConditions, state: config.state,
     });
-    const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
+    const d = new Daemon(config, log, hostId, backends, pool, topologySource, portIndexOf(doc));
     pool.setTopology(doc);
     d.doc = doc;
     d.unwatchTopology = topologySource.watch(() => {
@@ -139,12 +140,13 @@ export class Daemon {
   /** Replaces the topology (SIGHUP, ZooKeeper); workers switch before their next batch. */
   setTopology(doc: TopologyDoc): void {
     // The ZooKeeper source shares unchanged objects between documents, so a route-only change is
-    // found by identity and only the routers it touches are recompiled, here and in the workers.
+    // found by identity and only the routers it touches are recompiled, in the workers. Its ports
+    // are those of the running topology.
     const routes = this.doc === null ? null : routeChangeBetween(this.doc, doc);
     if (routes !== null && routes.upserts.length === 0 && routes.removes.length === 0) { this.doc = doc; return; }
-    const topo = routes !== null ? recompileRoutes(this.topo, routes, { routeTables: false }) : compileTopology(doc, { routeTables: false });
+    const ports = routes !== null ? this.ports : portIndexOf(doc);
     this.pool.setTopology(doc, routes);
-    this.topo = topo;
+    this.ports = ports;
     this.datapath?.apply(doc);
     this.doc = doc;
   }
@@ -182,9 +184,9 @@ export class Daemon {
    * Simulates `inputs` in order; the results come back as the JSON text of their array (SPEC §4),
    * serialised by the workers, so this thread neither builds nor serialises a result object.
    */
-  async simulateJson(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateOutcome> {
+  async simulateJson(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome> {
     if (this.stopping) return { ok: false, code: 'shutting_down', message: 'the daemon is shutting down' };
-    const enc = encodeInputs(inputs, this.topo, this.config.workers.batchSize, single);
+    const enc = encodeInputs(inputs, this.ports, this.config.workers.batchSize);
     if (!enc.ok) return enc;
     let json = '[';
     const sink = this.backends.sink;
@@ -228,8 +230,8 @@ export class Daemon {
   }
 
   /** The same, parsed: for callers inside the process (tests, tools). */
-  async simulate(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateResults> {
-    const r = await this.simulateJson(inputs, forceTrace, single);
+  async simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateResults> {
+    const r = await this.simulateJson(inputs, forceTrace);
     return r.ok ? { ok: true, results: JSON.parse(r.json) as SimulationResultJson[] } : r;
   }
 

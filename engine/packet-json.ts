@@ -20,7 +20,6 @@ import {
 } from './packet.js';
 import type { MatchSummary } from '../model/trace.js';
 import { ARP_REQUEST } from './wire/arp.js';
-import { ETH_HDR_LEN, VLAN_TAG_LEN } from './wire/ethernet.js';
 import { isEchoType } from './wire/icmp.js';
 import { TCP_SYN } from './wire/tcp.js';
 
@@ -29,8 +28,6 @@ export const DEFAULT_ETH_DST = 0x020000000002;
 export const DEFAULT_TTL = 64;
 /** Fragment offset (8-byte units) given to a "later" fragment built from JSON. */
 export const LATER_FRAGMENT_OFFSET = 185;
-/** Largest frame frameFromHex accepts: a full 65535-byte IPv4 datagram under two VLAN tags. */
-export const MAX_FRAME_LEN = ETH_HDR_LEN + MAX_VLANS * VLAN_TAG_LEN + 65535;
 
 export type { ArpJson, FragmentName, NwProtoName, PacketJson } from '../model/packet.js';
 import type { FragmentName, PacketJson } from '../model/packet.js';
@@ -299,18 +296,13 @@ export function bytesToHex(bytes: Uint8Array, off = 0, len = bytes.length - off)
 }
 
 /**
- * Validates the `frame` field of a SPEC §3 input: a string of hex digits, a whole number of bytes,
- * from 14 (an Ethernet header) to MAX_FRAME_LEN bytes. Whether the bytes parse is parseFrame's call.
+ * Validates the `frame` field of a SPEC §3 input: a string of hex digits, a whole number of bytes.
+ * Any length passes: whether the bytes are a frame (at least a header, at most MAX_FRAME_LEN) is
+ * parseFrame's call, and its verdict is a result (SPEC §6), not a refusal.
  */
 export function frameFromHex(hex: unknown): { ok: true; bytes: Uint8Array } | { ok: false; path: string; message: string } {
   if (typeof hex !== 'string') return { ok: false, path: 'frame', message: 'must be a string of hex digits' };
   const bytes = hexToBytes(hex);
   if (bytes === null) return { ok: false, path: 'frame', message: 'must be hex digits with an even length' };
-  if (bytes.length < ETH_HDR_LEN) {
-    return { ok: false, path: 'frame', message: `is ${bytes.length} bytes; an Ethernet frame has at least ${ETH_HDR_LEN}` };
-  }
-  if (bytes.length > MAX_FRAME_LEN) {
-    return { ok: false, path: 'frame', message: `is ${bytes.length} bytes; at most ${MAX_FRAME_LEN} are accepted` };
-  }
   return { ok: true, bytes };
 }

@@ -51,12 +51,6 @@ export class Simulator {
     return simulate(ctx, inPort);
   }
 
-  /** Simulates ctx.pkt, which the caller filled after calling ctx.begin(nowMs). */
-  runPacket(inPort: number): ResultCode {
-    this.parseError = 'ok';
-    return simulate(this.ctx, inPort);
-  }
-
   private malformed(inPort: number, err: ParseError): ResultCode {
     const ctx = this.ctx;
     ctx.ingressPort = inPort;

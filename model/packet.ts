@@ -18,3 +18,12 @@ export interface PacketJson {
   tpSrc?: number; tpDst?: number; icmpType?: number; icmpCode?: number; icmpId?: number;
   payloadLength?: number;
 }
+
+/**
+ * The JSON path of a bad field of a SPEC §3 input, as the API and the CLI both word it: input `at`
+ * (`[3]` in an array, '' alone) and the path under it (`packet.nwSrc`, '' for the input itself).
+ */
+export function inputPath(at: string, path: string): string {
+  if (at === '') return path === '' ? '(input)' : path;
+  return path === '' ? at : `${at}.${path}`;
+}

@@ -395,6 +395,26 @@ t.test('simulations: one object gives one result, an array gives an array; trace
   isErrorBody(t, await call('GET', `/traces/${'f'.repeat(500)}`), 404, 'not_found');
 });
 
+t.test('any valid-hex frame is simulated: a runt is an errorDrop with its reason, never a 400', async (t) => {
+  const good = (await call<SimulationResultJson>('POST', '/simulations', { inPort: vm1, packet: udp() })).body.emitted[0]!.frame;
+  for (const frame of ['0102', '', 'ffffffffffff0200000000'.padEnd(26, '0')]) {
+    const r = await call<SimulationResultJson>('POST', '/simulations', { inPort: vm1, frame });
+    t.equal(r.status, 200, `${frame.length / 2} bytes: 200 (${r.text})`);
+    t.equal(r.body.result, 'errorDrop');
+    t.equal(r.body.reason, 'malformed_frame');
+    t.equal(r.body.error?.code, 'eth_truncated', 'error names why');
+  }
+  const many = await call<SimulationResultJson[]>('POST', '/simulations?trace=true', [
+    { inPort: vm1, frame: good }, { inPort: vm1, frame: '0102' }, { inPort: vm1, packet: udp() },
+  ]);
+  t.equal(many.status, 200, 'one runt does not fail the array');
+  t.same(many.body.map((r) => r.result), ['forward', 'errorDrop', 'forward'], 'every packet of the array simulated, in order');
+  t.same(many.body.map((r) => r.traceIds.length), [1, 1, 1], '?trace=true traces the runt too');
+  // JSON that is not a packet still fails the whole array, with the same path as ever.
+  isErrorBody(t, await call('POST', '/simulations', [{ inPort: vm1, frame: '0102' }, { inPort: vm1, frame: 'zz' }]), 400, 'invalid_packet', /^\[1\]\.frame: /);
+  isErrorBody(t, await call('POST', '/simulations', { inPort: vm1, frame: 258 }), 400, 'invalid_packet', /^frame: /);
+});
+
 t.test('a condition added through the API traces the next matching packet', async (t) => {
   const c = await call<TraceConditionJson>('POST', '/trace_conditions', {
     name: 'vm3-udp', nwSrcAddress: IP.vm3, nwSrcLength: 32, nwProto: 17,

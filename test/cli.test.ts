@@ -3,7 +3,10 @@
 // `replay` of capture fixtures.
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../api/app.js';
 import { startApiServer } from '../api/server.js';
@@ -245,6 +248,77 @@ t.test('exit 2 when the daemon cannot be reached; tokens come from MIDOTRACE_TOK
   ]);
   t.equal(withToken.code, 0, withToken.stderr);
   userError(t, without, /\(unauthorized\)$/, 'no token');
+});
+
+/** A little-endian microsecond pcap of Ethernet frames. */
+function pcapOf(frames: Uint8Array[]): Buffer {
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(65535, 16);
+  head.writeUInt32LE(1, 20);
+  const parts = [head];
+  frames.forEach((f, i) => {
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(1_700_000_000 + i, 0);
+    rec.writeUInt32LE(f.length, 8);
+    rec.writeUInt32LE(f.length, 12);
+    parts.push(rec, Buffer.from(f));
+  });
+  return Buffer.concat(parts);
+}
+
+t.test('simulate: a runt or oversized frame is an errorDrop; bad JSON is refused in the words the API uses', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'midotrace-cli-sim-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const topo = join(dir, 'topology.json');
+  writeFileSync(topo, JSON.stringify(api.net.doc));
+  const vm1 = api.net.id('vm1');
+  const udp = pk.udp(MAC.vm1, MAC.vm2, IP.vm1, IP.vm2);
+
+  const one = await run('simulate', '--topology', topo, '--in-port', vm1, '--frame', '0102', '--json');
+  t.equal(one.code, 0, one.stderr);
+  const r = JSON.parse(one.stdout || '{}') as SimulationResultJson;
+  t.equal(r.result, 'errorDrop');
+  t.equal(r.reason, 'malformed_frame');
+  t.equal(r.error?.code, 'eth_truncated');
+  const text = await run('simulate', '--topology', topo, '--in-port', vm1, '--frame', '0102');
+  t.match(text.stdout, /^result: errorDrop \(malformed_frame\)/m, 'the table form says so too');
+
+  const packets = join(dir, 'packets.json');
+  const huge = 'ffffffffffff02000000000188b5' + '00'.repeat(70_000);
+  writeFileSync(packets, JSON.stringify([{ inPort: vm1, packet: udp }, { inPort: vm1, frame: '0102' }, { inPort: vm1, frame: huge }, { inPort: vm1, packet: udp }]));
+  const many = await run('simulate', '--topology', topo, '--packets', packets, '--json');
+  t.equal(many.code, 0, many.stderr);
+  const rs = JSON.parse(many.stdout || '[]') as SimulationResultJson[];
+  t.same(rs.map((x) => x.result), ['forward', 'errorDrop', 'errorDrop', 'forward'], 'every packet of the file simulated');
+  t.same(rs.map((x) => x.error?.code), [undefined, 'eth_truncated', 'eth_too_long', undefined]);
+
+  // One validator for both entry points: the same input gets the same path and words.
+  const bad = [{ inPort: vm1, packet: udp }, { inPort: vm1, packet: { nwSrc: '10.0.0.300' } }];
+  const interior = [{ inPort: api.net.id('r-br'), packet: udp }];
+  const unknown = [{ inPort: vm1, packet: udp, extra: 1 }];
+  for (const body of [bad, interior, unknown, [{ inPort: vm1, frame: 'zz' }], [{ inPort: vm1 }], [7]]) {
+    writeFileSync(packets, JSON.stringify(body));
+    const fromApi = await post<{ code: string; message: string }>('/simulations', body);
+    userError(t, await run('simulate', '--topology', topo, '--packets', packets), new RegExp(`: ${fromApi.message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), `same words as the API: ${fromApi.message}`);
+  }
+});
+
+t.test('replay: a capture holding a runt frame simulates every frame', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'midotrace-cli-replay-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const vm1 = api.net.id('vm1');
+  const sim = await post<SimulationResultJson>('/simulations', { inPort: vm1, packet: pk.udp(MAC.vm1, MAC.vm2, IP.vm1, IP.vm2) });
+  const good = Buffer.from(sim.emitted[0]!.frame, 'hex');
+  const file = join(dir, 'runt.pcap');
+  writeFileSync(file, pcapOf([good, Buffer.alloc(10, 0xff), good]));
+  const r = await run('--json', 'replay', file, '--in-port', vm1);
+  t.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout || '{}') as { frames: number; counts: Record<string, number> };
+  t.equal(s.frames, 3);
+  t.same(s.counts, { forward: 2, errorDrop: 1 }, 'the runt is an errorDrop; the others still simulate');
 });
 
 t.test('replay: counts by result and the trace ids made', async (t) => {

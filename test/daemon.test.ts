@@ -236,10 +236,10 @@ t.test('a stalled sink never holds up the simulation, and stopping drains it', a
 });
 
 import { encodeInputs } from '../daemon/pool/batch.js';
-import { compileTopology } from '../engine/topology/compile.js';
-const compiled = compileTopology(n.doc);
+import { portIndexOf } from '../engine/input.js';
+const ports = portIndexOf(n.doc);
 function packOne(_d: TestDaemon, input: unknown) {
-  const r = encodeInputs([input], compiled, 1, false);
+  const r = encodeInputs([input], ports, 1);
   if (!r.ok) throw new Error(`${r.path}: ${r.message}`);
   return r.tasks[0]!;
 }
@@ -255,7 +255,7 @@ t.test('a trace stored through the workers\' encoding reads back as the offline 
   const [r] = await sim(d, [input], true);
   await d.daemon.backends.sink.flush();
   const stored = (await d.daemon.backends.traces.get(r!.traceIds[0]!))!;
-  const offline = new SimulationSession(compile(n.doc), true).run([input], '')[0]!.trace!;
+  const offline = new SimulationSession(compile(n.doc), true).run([input], false)[0]!.trace!;
   const content = (tr: typeof stored): unknown[] => tr.steps.map(({ step, stage, deviceType, deviceId, deviceName, message, details }) =>
     ({ step, stage, deviceType, deviceId, deviceName, message, details }));
   t.ok(stored.numSteps > 10, `${stored.numSteps} steps`);

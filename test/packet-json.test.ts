@@ -218,10 +218,9 @@ t.test('hex helpers and frame validation', async (t) => {
   const ok = frameFromHex('ffffffffffff5254001234560806' + '00'.repeat(28));
   t.ok(ok.ok);
   if (ok.ok) t.equal(ok.bytes.length, 42);
-  const bad: [unknown, RegExp][] = [
-    [42, /string/], ['abc', /even/], ['gg'.repeat(20), /hex/], ['00'.repeat(13), /at least 14/],
-    ['00'.repeat(70000), /at most/],
-  ];
+  // Any length of valid hex is a frame to simulate: a runt is parseFrame's verdict, not a refusal.
+  for (const n of [0, 2, 13, 70000]) t.equal(frameFromHex('00'.repeat(n)).ok, true, `${n} bytes pass`);
+  const bad: [unknown, RegExp][] = [[42, /string/], ['abc', /even/], ['gg'.repeat(20), /hex/]];
   for (const [input, msg] of bad) {
     const r = frameFromHex(input);
     t.notOk(r.ok);

@@ -5,6 +5,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import t from 'tap';
 import { ETH_ARP, ETH_IPV4, ETH_IPV6, ETH_QINQ, ETH_VLAN, Frag, Packet } from '../engine/packet.js';
 import { buildFrame, buildFrameBytes, frameLength } from '../engine/wire/build.js';
+import { MAX_FRAME_LEN } from '../engine/wire/ethernet.js';
 import { fillArpReply, fillEchoReply, fillIcmpError, icmpErrorAllowed } from '../engine/wire/icmp-error.js';
 import { PARSE_ERROR_MESSAGES, parseFrame, type ParseError } from '../engine/wire/parse.js';
 
@@ -379,6 +380,7 @@ const ETH = '525400abcdef5254001234560800';
 const IPH = '45000028000000004006 0000 0a0000020a000001';
 const ERRORS: [string, string, ParseError][] = [
   ['shorter than an Ethernet header', '525400abcdef52540012345608', 'eth_truncated'],
+  ['longer than a 65535-byte datagram under two tags', ETH + '00'.repeat(MAX_FRAME_LEN - 13), 'eth_too_long'],
   ['ends inside a VLAN tag', '525400abcdef525400123456810000', 'vlan_truncated'],
   ['three VLAN tags', '525400abcdef52540012345688a800018100000281000003' + '0800' + '00'.repeat(40), 'too_many_vlans'],
   ['ARP cut short', '525400abcdef5254001234560806' + '0001080006040001525400123456', 'arp_truncated'],

@@ -2,10 +2,14 @@
 // every worker reads before each batch. Two halves are written alternately and a header points at the
 // live one, so a reader never sees a half-written version: it reads the sequence number, copies the
 // live half, and retries if the sequence moved meanwhile (a seqlock). No message per change.
+// Each half carries its own version number: the live pointer moves before the sequence does, so a
+// reader between the two copies the new half, and must label it with that half's version.
 
-const HDR_WORDS = 4; // [seq, liveHalf, len0, len1]
+const HDR_WORDS = 6; // [seq, liveHalf, len0, len1, version0, version1]
 const SEQ = 0;
 const LIVE = 1;
+const LEN = 2;
+const VER = 4;
 
 export interface SnapshotDescriptor {
   readonly buffer: SharedArrayBuffer;
@@ -46,10 +50,12 @@ export class SharedSnapshot {
     const target = this.bytes.subarray(half * this.halfBytes, (half + 1) * this.halfBytes);
     const { read, written } = this.encoder.encodeInto(text, target);
     if (read !== text.length) return false;
-    Atomics.store(this.hdr, 2 + half, written);
+    const version = Atomics.load(this.hdr, SEQ) + 1;
+    Atomics.store(this.hdr, LEN + half, written);
+    Atomics.store(this.hdr, VER + half, version);
     // The half about to go live is complete before readers can be pointed at it.
     Atomics.store(this.hdr, LIVE, half);
-    Atomics.add(this.hdr, SEQ, 1);
+    Atomics.store(this.hdr, SEQ, version);
     return true;
   }
 
@@ -58,11 +64,12 @@ export class SharedSnapshot {
     for (;;) {
       const seq = Atomics.load(this.hdr, SEQ);
       const half = Atomics.load(this.hdr, LIVE);
-      const len = Atomics.load(this.hdr, 2 + half);
+      const len = Atomics.load(this.hdr, LEN + half);
+      const version = Atomics.load(this.hdr, VER + half);
       // Copy out before decoding: TextDecoder refuses views on a SharedArrayBuffer.
       const copy = this.bytes.slice(half * this.halfBytes, half * this.halfBytes + len);
       // Any publish meanwhile may have been the second one, rewriting this half: read again.
-      if (Atomics.load(this.hdr, SEQ) === seq) return { version: seq, text: this.decoder.decode(copy) };
+      if (Atomics.load(this.hdr, SEQ) === seq) return { version, text: this.decoder.decode(copy) };
     }
   }
 }

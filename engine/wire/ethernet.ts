@@ -10,15 +10,19 @@ import { read16, write16, writeMac } from './bytes.js';
 
 export const ETH_HDR_LEN = 14;
 export const VLAN_TAG_LEN = 4;
+/** Longest frame taken: a whole 65535-byte IPv4 datagram under MAX_VLANS tags. */
+export const MAX_FRAME_LEN = ETH_HDR_LEN + MAX_VLANS * VLAN_TAG_LEN + 65535;
 
-export type EthernetError = 'eth_truncated' | 'vlan_truncated' | 'too_many_vlans';
+export type EthernetError = 'eth_truncated' | 'eth_too_long' | 'vlan_truncated' | 'too_many_vlans';
 
 /**
  * Reads MACs, tags and the ethertype of buf[off, end) into pkt. Returns the offset of the L3 header,
- * or an error code (a string) when the frame is cut short or carries more than MAX_VLANS tags.
+ * or an error code (a string) when the frame is cut short, longer than MAX_FRAME_LEN or carries more
+ * than MAX_VLANS tags.
  */
 export function parseEthernet(buf: Uint8Array, off: number, end: number, pkt: Packet): number | EthernetError {
   if (end - off < ETH_HDR_LEN) return 'eth_truncated';
+  if (end - off > MAX_FRAME_LEN) return 'eth_too_long';
   // Written inline, not through readMac(): a 48-bit value returned from a call that is not inlined
   // is boxed, which would allocate on every packet.
   pkt.ethDst = ((buf[off]! << 8) | buf[off + 1]!) * 0x100000000 + (((buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!) >>> 0);

@@ -15,6 +15,7 @@ export const PARSE_ERROR_MESSAGES: Readonly<Record<ParseError, string>> = Object
   ok: 'The frame was parsed.',
   bad_range: 'The offset and length given lie outside the buffer.',
   eth_truncated: 'The frame is shorter than a 14-byte Ethernet header.',
+  eth_too_long: 'The frame is longer than 65557 bytes (a 65535-byte IPv4 datagram under two VLAN tags).',
   vlan_truncated: 'The frame ends inside a VLAN tag.',
   too_many_vlans: 'The frame carries more than two VLAN tags.',
   arp_truncated: 'The ARP message is shorter than 28 bytes.',

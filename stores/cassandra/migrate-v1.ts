@@ -15,7 +15,7 @@ import type { ResultName } from '../../model/result.js';
 import type { MatchSummary } from '../../model/trace.js';
 import type { PendingTrace } from '../queue.js';
 import type { IndexLayout } from './keys.js';
-import { runLimited, type Job } from './limiter.js';
+import { mapLimit, type Job } from '../limit.js';
 import { statements, SUMMARY_COLS } from './rows.js';
 import { indexRows, type Query } from './trace-writer.js';
 
@@ -60,8 +60,7 @@ export async function migrateV1Index(
             jobs.push(() => client.batch(chunk, write));
           }
         }
-        const r = await runLimited(jobs, IN_FLIGHT, () => false);
-        if (r.failed > 0) throw r.firstError;
+        await mapLimit(jobs, IN_FLIGHT, (job) => job());
         pageState = rs.pageState ?? undefined;
         if (rs.rows.length === 0) pageState = undefined;
       } while (pageState !== undefined);

@@ -5,6 +5,7 @@
 import cassandra from 'cassandra-driver';
 import type { ConnectionOptions } from 'node:tls';
 import { ensureSchema, type Replication, type SchemaError } from './schema.js';
+import { backoffMs } from '../backoff.js';
 import type { IndexLayout } from './keys.js';
 
 const { policies, types } = cassandra;
@@ -192,9 +193,10 @@ export class CassandraSession {
   }
 
   private async connectLoop(): Promise<void> {
-    let delay = this.opts.reconnectBaseMs ?? 500;
+    const base = this.opts.reconnectBaseMs ?? 500;
     const max = this.opts.reconnectMaxMs ?? 30_000;
-    for (;;) {
+    for (let failures = 1; ; failures++) {
+      const delay = backoffMs(failures, base, max);
       if (this.st === 'closed') { this.firstDone({ state: 'closed' }); return; }
       try {
         await this.client.connect();
@@ -233,7 +235,6 @@ export class CassandraSession {
         this.wake = () => { clearTimeout(t); resolve(); };
       });
       this.wake = null;
-      delay = Math.min(delay * 2, max);
     }
   }
 

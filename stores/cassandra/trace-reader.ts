@@ -20,7 +20,7 @@ import {
   bucketStart, fromSortKey, MAX_BUCKET_MS, MAX_MS_KEY, MAX_SORT_KEY, MIN_MS, MIN_SORT_KEY, SCOPE_ALL, scopeFor, scopesOf,
   shardOf, sortKey,
 } from './keys.js';
-import { runLimited, type Job } from './limiter.js';
+import { mapLimit, type Job } from '../limit.js';
 import { statements, toStep, toSummary, type Statements } from './rows.js';
 import type { CassandraSession } from './session.js';
 
@@ -159,8 +159,7 @@ export class CassandraTraceReader {
     const rs = await client.execute(this.q.selectSummary, [id], this.readOpts());
     const row = rs.first();
     if (row === null) return false;
-    const r = await runLimited([this.deleteJob(client, id, row, new Map())], 1, () => false);
-    if (r.failed > 0) throw r.firstError;
+    await this.deleteJob(client, id, row, new Map())();
     return true;
   }
 
@@ -190,8 +189,7 @@ export class CassandraTraceReader {
           hi = row['sk'] as Buffer;
           jobs.push(this.deleteJob(client, row['id'] as string, row, cache));
         }
-        const r = await runLimited(jobs, this.o.maxInFlight, () => false);
-        if (r.failed > 0) throw r.firstError;
+        await mapLimit(jobs, this.o.maxInFlight, (job) => job());
         total += jobs.length;
         if (s.exhausted) break;
       }
@@ -204,8 +202,7 @@ export class CassandraTraceReader {
         gone.push(() => client.execute(this.q.deleteBucket, [scope.slice(0, scope.indexOf('#')), e.bucket, e.width, e.shards], this.deleteOpts()));
       }
     }
-    const r = await runLimited(gone, this.o.maxInFlight, () => false);
-    if (r.failed > 0) throw r.firstError;
+    await mapLimit(gone, this.o.maxInFlight, (job) => job());
     return total;
   }
 

@@ -10,7 +10,7 @@
 import type cassandra from 'cassandra-driver';
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import { bucketStart, layoutFor, scopesOf, shardOf, sortKey, type IndexLayout } from './keys.js';
-import { runLimited, type Job } from './limiter.js';
+import { mapLimit, type Job } from '../limit.js';
 import { statements, stepValues, summaryValues, type Statements } from './rows.js';
 import type { CassandraSession } from './session.js';
 
@@ -121,8 +121,7 @@ export class CassandraTraceWriter implements BatchWriter {
   close(): void {}
 
   private async run(jobs: Job[]): Promise<void> {
-    const r = await runLimited(jobs, this.maxInFlight, this.isAborted);
-    if (r.failed > 0) throw r.firstError;
+    await mapLimit(jobs, this.maxInFlight, (job) => job(), this.isAborted, 'cassandra trace writer is closing');
   }
 
   /** One request per chunk, sent one after the other (the last chunk of a trace holds its summary). */

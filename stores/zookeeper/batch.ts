@@ -2,6 +2,7 @@
 // the server's packet limit (jute.maxbuffer, 1 MB by default), and removing a large tree quickly.
 import type { ZkClient, ZkError, ZkOp, ZkResult } from './client.js';
 import { join } from './paths.js';
+import { mapLimit } from '../limit.js';
 
 /** The calls bulk code needs; tests wrap a real client to inject faults. */
 export type ZkOps = Pick<ZkClient, 'get' | 'getChildren' | 'exists' | 'create' | 'setData' | 'remove' | 'transaction'>;
@@ -11,20 +12,6 @@ export const MAX_NODE_BYTES = 1_000_000;
 /** Default budget of one multi-op transaction. */
 export const TXN_BYTES = 512 * 1024;
 export const TXN_OPS = 2_000;
-
-/** Calls `fn` on every item with at most `limit` calls in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** Bytes an operation adds to a multi request (path, data, and a generous fixed overhead). */
 export function opBytes(op: ZkOp): number {

@@ -1,4 +1,5 @@
-// A thin promise wrapper over node-zookeeper-client (1.1.3, unmaintained since 2022). It adds what the
+// A thin promise wrapper over node-zookeeper-client (1.1.3, unmaintained since 2022; package.json pins
+// that exact version because this file reads the library's private fields). It adds what the
 // library lacks: promises with closed-union results carrying the ZooKeeper error code, fail-fast while
 // disconnected plus a per-call timeout (the library would queue a call until the server returns),
 // a watchdog on the link (the library never notices a server that stops answering, nor one that

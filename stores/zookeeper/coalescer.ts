@@ -4,6 +4,7 @@
 // timeout) is retried with capped exponential backoff; kick({ now: true }) skips the wait (the
 // session came back). flush() runs the task at once (after a run in progress) and waits for it: a
 // writer uses it so that its own change is read and told before it answers.
+import { backoffMs } from '../backoff.js';
 
 export interface CoalescerOptions {
   /** Delay between the first kick of a burst and the run: later events of the burst ride along. */
@@ -12,11 +13,6 @@ export interface CoalescerOptions {
   retryMaxMs?: number;
   /** A run threw (a bug: tasks report failure by returning false). */
   onError(err: unknown): void;
-}
-
-/** Capped exponential backoff: `min` after the first failure, doubling up to `max`. */
-export function backoffMs(failures: number, min: number, max: number): number {
-  return Math.min(max, min * 2 ** Math.min(failures - 1, 16));
 }
 
 export class Coalescer {

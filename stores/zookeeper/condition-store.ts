@@ -28,7 +28,7 @@ import type {
 import type { Logger } from '../../model/logger.js';
 import { ReadyLatch } from './ready-latch.js';
 import type { ZkClient, ZkError, ZkOp, ZkWatchEvent } from './client.js';
-import { mapLimit } from './batch.js';
+import { mapLimit } from '../limit.js';
 import { Coalescer } from './coalescer.js';
 import { decodeCondition, encodeCondition, looseFields, validateCondition } from './condition-codec.js';
 import { basename, ConditionPaths, isUuid } from './paths.js';

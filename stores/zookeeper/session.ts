@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { BackendUnavailableError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
 import { ZkClient, type ZkError } from './client.js';
-import { backoffMs } from './coalescer.js';
+import { backoffMs } from '../backoff.js';
 import { parseConnectString } from './paths.js';
 
 export interface ZkSessionOptions {

@@ -16,7 +16,8 @@
 import type { TopologyDoc } from '../../model/topology/doc.js';
 import { formatErrors, loadTopology } from '../../model/topology/load.js';
 import type { ZkError, ZkOp } from './client.js';
-import { batchOps, listTree, mapLimit, MAX_NODE_BYTES, opBytes, removeTree, TXN_BYTES, TXN_OPS, type ZkOps } from './batch.js';
+import { batchOps, listTree, MAX_NODE_BYTES, opBytes, removeTree, TXN_BYTES, TXN_OPS, type ZkOps } from './batch.js';
+import { mapLimit } from '../limit.js';
 import { basename, bucketOf, parseCurrent, TOPOLOGY_KINDS, TopologyPaths, type ChangeManifest, type CurrentPointer, type TopologyKind } from './paths.js';
 import { assembleDoc, countObjects, parseObject, splitDoc, type SplitObject, type StoredObject } from './topology-doc.js';
 

@@ -29,7 +29,7 @@ import type { BackendHealth } from '../../model/stores.js';
 import type { Logger } from '../../model/logger.js';
 import type { TopologyLoad, TopologySource } from '../../model/stores.js';
 import type { ZkClient, ZkError, ZkResult, ZkWatchEvent } from './client.js';
-import { mapLimit } from './batch.js';
+import { mapLimit } from '../limit.js';
 import { Coalescer } from './coalescer.js';
 import { basename, isContentAddressed, parseCurrent, parseManifest, TOPOLOGY_KINDS, TopologyPaths, type ChangeManifest, type CurrentPointer } from './paths.js';
 import { MANIFESTS_KEPT } from './topology-import.js';
