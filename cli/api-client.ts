@@ -9,8 +9,18 @@ export interface ApiReply<T> {
   next: string | null;
 }
 
-/** Long enough for a large replay batch on a busy daemon; a hung daemon still ends the command. */
-const TIMEOUT_MS = 120_000;
+/** SPEC §7: `--timeout SECONDS` bounds every call to the daemon; a daemon that never answers is exit 2. */
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+
+/** `--timeout` as milliseconds; a user error naming the option when it is not a positive number. */
+export function parseTimeout(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_SECONDS * 1000;
+  const n = Number(value);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || !(n > 0) || n > 86_400) {
+    throw new UserError(`--timeout ${value}: must be a number of seconds from 0.001 to 86400`);
+  }
+  return Math.max(1, Math.round(n * 1000));
+}
 
 /** The URL of `<...>; rel="next"` in a Link header, or null. */
 export function nextLink(header: string | null, base: string): string | null {
@@ -31,7 +41,11 @@ function unreachable(url: string, err: unknown): UserError {
 export class ApiClient {
   readonly base: string;
 
-  constructor(base: string, private readonly token: string | undefined = process.env.MIDOTRACE_TOKEN) {
+  constructor(
+    base: string,
+    private readonly token: string | undefined = process.env.MIDOTRACE_TOKEN,
+    private readonly timeoutMs = DEFAULT_TIMEOUT_SECONDS * 1000,
+  ) {
     let url: URL;
     try { url = new URL(base); } catch { throw new UserError(`--api ${base}: not a URL like http://127.0.0.1:8181`); }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`--api ${base}: must be an http or https URL`);
@@ -48,11 +62,16 @@ export class ApiClient {
     let text: string;
     try {
       res = await fetch(url, {
-        method, headers, signal: AbortSignal.timeout(TIMEOUT_MS),
+        method, headers, signal: AbortSignal.timeout(this.timeoutMs),
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       text = await res.text();
     } catch (e) {
+      // The timeout covers the whole exchange, body included: a daemon that accepts the connection
+      // and then goes silent ends the command too.
+      if ((e as { name?: string }).name === 'TimeoutError') {
+        throw new UserError(`no answer from the midotrace daemon at ${this.base} within ${this.timeoutMs / 1000} s (--timeout)`, EXIT_UNREACHABLE);
+      }
       throw unreachable(this.base, e);
     }
     let parsed: unknown = text;

@@ -6,7 +6,7 @@ import type { TraceConditionJson, Trace, TraceSummary } from '../model/trace.js'
 import type { DatapathReport } from '../api/deps.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import { LINKTYPE_ETHERNET, readCapture } from '../engine/wire/pcap.js';
-import { ApiClient } from './api-client.js';
+import { ApiClient, parseTimeout } from './api-client.js';
 import { describeCondition, parseCondWords } from '../model/cond-words.js';
 import { UserError } from './exit.js';
 import { formatTrace } from './format.js';
@@ -15,7 +15,7 @@ import { formatTable } from './table.js';
 
 type Print = (s: string) => void;
 
-interface Globals { api: string; json: boolean }
+interface Globals { api: string; json: boolean; timeoutMs: number }
 
 const NOUNS = ['trace-condition', 'trace'] as const;
 type Noun = (typeof NOUNS)[number];
@@ -168,10 +168,10 @@ function printReplay(s: ReplaySummary, g: Globals, print: Print): void {
 
 export function registerApiCommands(program: Command, print: Print): void {
   const globals = (): Globals => {
-    const o = program.opts<{ api: string; json?: boolean }>();
-    return { api: o.api, json: o.json === true };
+    const o = program.opts<{ api: string; json?: boolean; timeout?: string }>();
+    return { api: o.api, json: o.json === true, timeoutMs: parseTimeout(o.timeout) };
   };
-  const client = (g: Globals): ApiClient => new ApiClient(g.api);
+  const client = (g: Globals): ApiClient => new ApiClient(g.api, process.env.MIDOTRACE_TOKEN, g.timeoutMs);
 
   program.command('list').description('list trace-condition | list trace [--condition LABEL] [--limit N]')
     .argument('<noun>', 'trace-condition or trace')

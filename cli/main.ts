@@ -17,6 +17,7 @@ export function buildProgram(print: (s: string) => void): Command {
     .version(VERSION, '-V, --version')
     .option('--api <url>', 'daemon API base URL (env MIDOTRACE_API)', process.env.MIDOTRACE_API ?? 'http://127.0.0.1:8181')
     .option('--json', 'print JSON instead of tables')
+    .option('--timeout <seconds>', 'bound every call to the daemon (default 10; exit 2 when it expires)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 

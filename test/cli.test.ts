@@ -391,3 +391,20 @@ t.test('simulate: a validated topology file is cached; a changed file or a corru
   t.equal(changed.code, 1, 'changed bytes are validated: refused');
   t.match(changed.stderr, /invalid topology[^]*ports\[4\]\.colour: unknown field "colour"/);
 });
+
+t.test('--timeout bounds every call: a daemon that accepts and never answers is exit 2 (SPEC §7)', async (t) => {
+  // Accepts the connection, reads the request, never writes a byte.
+  const held: import('node:net').Socket[] = [];
+  const silent = createServer((sock) => { held.push(sock); sock.on('error', () => {}); });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.teardown(() => { for (const s of held) s.destroy(); silent.close(); });
+  const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const started = Date.now();
+  const r = await cli(['--api', url, '--timeout', '1', 'list', 'trace-condition']);
+  const took = Date.now() - started;
+  t.equal(r.code, 2, 'exit 2');
+  t.match(r.stderr, /no answer from the midotrace daemon at .* within 1 s \(--timeout\)/);
+  t.ok(took < 8_000, `ended by the timeout, not by the old 120 s one (${took} ms)`);
+  const bad = await cli(['--api', url, '--timeout', 'soon', 'list', 'trace']);
+  userError(t, bad, /^midotrace: --timeout soon: must be a number of seconds/, 'a bad --timeout');
+});
