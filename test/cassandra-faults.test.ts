@@ -6,6 +6,9 @@
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app.js';
 import { CqlTestServer } from '../tools/cql-test-server/src/server.js';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -192,6 +195,20 @@ t.test('down at daemon start: it starts anyway, counts losses, and connects when
   tt.match(delta(before, stats(d2)), { tracesWritten: 0, tracesLost: run.ids.length });
   tt.equal(stats(d2).tracesWritten, 0);
   await tt.rejects(d2.daemon.backends.traces.list({ limit: 5 }), /not ready/, 'reads say why they fail');
+  // Through the REST API as a user sees it: 503 backend_unavailable, never 500 internal (SPEC §6).
+  const app = createApp(d2.daemon.apiDeps());
+  const srv = app.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  try {
+    const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    for (const path of ['/traces', '/traces/01a24321-c0de-7000-8000-000000000001']) {
+      const res = await fetch(base + path);
+      tt.equal(res.status, 503, `GET ${path} while Cassandra is down: 503`);
+      tt.match(await res.json(), { code: 'backend_unavailable', message: /cassandra/ });
+    }
+  } finally {
+    srv.close();
+  }
   await later.start();
   await until('connected', () => sinkHealth(d2)?.ok === true, 20_000);
   await recovered(d2);

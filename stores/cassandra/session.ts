@@ -3,6 +3,7 @@
 // Requests go out only once the session is ready; before that they fail at once, without a
 // round trip, and the queue counts the loss.
 import cassandra from 'cassandra-driver';
+import { BackendUnavailableError } from '../../model/errors.js';
 import type { ConnectionOptions } from 'node:tls';
 import { ensureSchema, type Replication, type SchemaError } from './schema.js';
 import { backoffMs } from '../backoff.js';
@@ -241,7 +242,8 @@ export class CassandraSession {
   get failureCode(): SchemaError | undefined { return this.failCode; }
 }
 
-export class NotReadyError extends Error {
+/** A request refused because no node is up: a 503 `backend_unavailable` at the API, like every store's. */
+export class NotReadyError extends BackendUnavailableError {
   static text(detail: string): string { return `cassandra trace store is not ready: ${detail}`; }
   constructor(detail: string) { super(NotReadyError.text(detail)); }
 }

@@ -6,6 +6,7 @@ import { QueuedSink, type QueueOptions } from '../queue.js';
 import type { SinkStats, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
 import type { Trace } from '../../model/trace.js';
 import cassandra from 'cassandra-driver';
+import { BackendUnavailableError } from '../../model/errors.js';
 import { CassandraSession, errorText, type FirstAttempt, type SessionOptions } from './session.js';
 import { checkLayout, DEFAULT_LAYOUT, type IndexLayout } from './keys.js';
 import { CassandraTraceReader } from './trace-reader.js';
@@ -109,8 +110,36 @@ export class CassandraTraceBackend implements TraceSink, TraceStore {
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closing !== null) throw new Error('CassandraTraceBackend is closed');
-    return fn();
+    try {
+      return await fn();
+    } catch (err) {
+      throw unavailable(err) ?? err;
+    }
   }
+}
+
+const codes = cassandra.types.responseErrorCodes;
+/** Coordinator answers that mean "not now" rather than "wrong request". */
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  codes.unavailableException, codes.overloaded, codes.isBootstrapping, codes.readTimeout, codes.writeTimeout,
+  codes.readFailure, codes.writeFailure,
+]);
+
+/**
+ * A driver error that means Cassandra cannot serve right now, as the one error class every store
+ * throws for that (model/errors.ts), so the API answers 503 `backend_unavailable` and not 500.
+ * undefined for anything else (a bug or a bad request stays what it is).
+ */
+function unavailable(err: unknown): BackendUnavailableError | undefined {
+  if (err instanceof BackendUnavailableError) return undefined;
+  const e = cassandra.errors;
+  if (err instanceof e.NoHostAvailableError || err instanceof e.OperationTimedOutError || err instanceof e.BusyConnectionError) {
+    return new BackendUnavailableError(`cassandra cannot be reached: ${errorText(err)}`);
+  }
+  if (err instanceof e.ResponseError && TRANSIENT_CODES.has(err.code)) {
+    return new BackendUnavailableError(`cassandra cannot serve the request now: ${errorText(err)}`);
+  }
+  return undefined;
 }
 
 export type OpenCassandraResult =
