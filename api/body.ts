@@ -22,10 +22,38 @@ export function checkJsonType(header: string | undefined): string | null {
   return null;
 }
 
-function tooLarge(ctx: Context, limit: number): BodyResult {
-  // Stop caring about the rest of the upload: discard it and close the connection after answering.
+/**
+ * Past this many bytes an oversized upload is no longer read to its end: the connection is closed
+ * after the 413, and a client still sending may see a reset instead of the answer.
+ */
+export const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and discards the rest of the request (up to DRAIN_LIMIT_BYTES). Answering while the client is
+ * still sending and then closing makes its next write fail with EPIPE before it ever reads the 413;
+ * letting the upload finish first means every client reads the answer.
+ */
+function drain(ctx: Context): Promise<void> {
+  const req = ctx.req;
+  if (req.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      req.off('data', onData); req.off('end', done); req.off('error', done); req.off('aborted', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > DRAIN_LIMIT_BYTES) { req.pause(); done(); }
+    };
+    req.on('data', onData); req.on('end', done); req.on('error', done); req.on('aborted', done);
+    req.resume();
+  });
+}
+
+async function tooLarge(ctx: Context, limit: number): Promise<BodyResult> {
+  await drain(ctx);
   ctx.set('Connection', 'close');
-  ctx.req.resume();
   return { ok: false, code: 'body_too_large', message: `request body exceeds ${limit} bytes` };
 }
 
@@ -42,7 +70,8 @@ function readRaw(ctx: Context, limit: number): Promise<Buffer | null> {
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) { cleanup(); resolve(null); return; }
+      // Stop listening before resolving: tooLarge() then drains what is left.
+      if (size > limit) { cleanup(); req.pause(); resolve(null); return; }
       chunks.push(chunk);
     };
     const onEnd = (): void => { cleanup(); resolve(Buffer.concat(chunks, size)); };

@@ -20,10 +20,30 @@ export function parseListen(listen: string): { host: string; port: number } | nu
   return { host: m[1] ?? m[2]!, port };
 }
 
-export function startApiServer(app: Koa, listen: string): Promise<ApiServer> {
+export interface ServerOptions {
+  /** Largest accepted request body: a request announcing more with `Expect: 100-continue` gets its 413 before sending it. */
+  bodyLimitBytes?: number;
+}
+
+export function startApiServer(app: Koa, listen: string, opts: ServerOptions = {}): Promise<ApiServer> {
   const addr = parseListen(listen);
   if (addr === null) return Promise.reject(new Error(`listen address ${JSON.stringify(listen)} must be HOST:PORT`));
-  const server: Server = createServer(app.callback());
+  const handler = app.callback();
+  const server: Server = createServer(handler);
+  // `Expect: 100-continue` (curl's default for large bodies): answer an announced oversized body
+  // with its 413 at once instead of inviting the client to send megabytes it will have to throw away.
+  server.on('checkContinue', (req, res) => {
+    const limit = opts.bodyLimitBytes;
+    const declared = Number(req.headers['content-length']);
+    if (limit !== undefined && Number.isFinite(declared) && declared > limit) {
+      const body = JSON.stringify(errorBody('body_too_large', `request body exceeds ${limit} bytes`));
+      res.writeHead(413, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+      res.end(body);
+      return;
+    }
+    res.writeContinue();
+    void handler(req, res);
+  });
   // Malformed HTTP never reaches Koa; answer it in the API's error format rather than plain text.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }

@@ -116,7 +116,7 @@ export class Daemon {
       const app = createApp(d.apiDeps(o.panelDir));
       // Unexpected errors (the client already got a 500) go to the log, not to stderr.
       app.on('error', (err: unknown) => log.error({ err }, 'API request failed'));
-      d.server = await startApiServer(app, config.listen);
+      d.server = await startApiServer(app, config.listen, { bodyLimitBytes: config.api.bodyLimitBytes });
       log.info({ listen: config.listen, port: d.server.port, hostId, threads: pool.threads }, 'midotrace daemon serving');
     }
     // Last: frames start flowing once conditions are published and the API can show them.

@@ -4,7 +4,9 @@
 import t from 'tap';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../api/app.js';
@@ -18,6 +20,7 @@ import { pk } from './helpers/net.js';
 interface Reply<T = unknown> { status: number; headers: Headers; body: T; text: string }
 
 const BODY_LIMIT = 64 * 1024;
+const execFileAsync = promisify(execFile);
 
 function client(base: string, token?: string) {
   return async <T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
@@ -292,6 +295,29 @@ t.test('415 on a wrong content type, 413 beyond the body limit', async (t) => {
   const r = await chunked(api.url, '/trace_conditions', Array.from({ length: 20 }, () => Buffer.alloc(8192, 0x20)));
   t.equal(r.status, 413, 'a chunked body without Content-Length is cut off at the limit too');
   t.equal(JSON.parse(r.body).code, 'body_too_large');
+  t.equal((await call('GET', '/healthz')).status, 200, 'still serving');
+});
+
+t.test('an oversized body gets a 413 the client can read (SPEC §6)', async (t) => {
+  const eightMiB = Buffer.alloc(8 * 1024 * 1024, 0x20);
+  // Node's fetch sends the whole body before reading: it must get the answer, not EPIPE.
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${api.url}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: eightMiB });
+    t.equal(res.status, 413, `fetch with 8 MiB, try ${i + 1}: 413`);
+    t.match(await res.json(), { code: 'body_too_large' });
+  }
+  // curl announces a large body with `Expect: 100-continue`: the 413 comes before the body is sent.
+  const dir = mkdtempSync(join(tmpdir(), 'midotrace-413-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'big.json');
+  writeFileSync(file, eightMiB);
+  const { stdout: out } = await execFileAsync('curl', ['-sS', '-o', join(dir, 'out.json'), '-w', '%{http_code} %{size_upload}',
+    '-H', 'content-type: application/json', '--data-binary', `@${file}`, `${api.url}/trace_conditions`], { encoding: 'utf8' });
+  // (async: the server answering it runs in this process)
+  const [code, uploaded] = out.trim().split(' ');
+  t.equal(code, '413', 'curl: 413');
+  t.ok(Number(uploaded) < BODY_LIMIT, `curl sent ${uploaded} bytes of 8 MiB: answered before the body`);
+  t.match(JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')), { code: 'body_too_large' });
   t.equal((await call('GET', '/healthz')).status, 200, 'still serving');
 });
 

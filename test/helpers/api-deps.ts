@@ -53,7 +53,7 @@ export async function startTestApi(o: TestApiOptions = {}): Promise<TestApi> {
   const deps: ApiDeps = { ...td.daemon.apiDeps(), ...o.override };
   const app = createApp(deps);
   app.silent = true;
-  const server = await startApiServer(app, '127.0.0.1:0');
+  const server = await startApiServer(app, '127.0.0.1:0', { bodyLimitBytes: deps.bodyLimitBytes });
   return {
     net, url: `http://127.0.0.1:${server.port}`, deps, app, td, server,
     close: async () => {
