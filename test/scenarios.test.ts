@@ -347,7 +347,26 @@ t.test('twelve-device loop guard', async (t) => {
   const [r] = run(n, [{ in: 'h1', packet: pk.udp(MAC.vm1, 'ff:ff:ff:ff:ff:ff', '10.0.0.1', '10.0.0.255') }]);
   t.equal(r!.result, 'errorDrop');
   t.equal(r!.reason, 'device_budget_exceeded');
+  t.equal(r!.emitted.length, 0, 'what earlier flood branches emitted is discarded');
+  t.equal(r!.devicesTraversed, 13);
+  const last = r!.trace!.steps.at(-1)!;
+  t.match(last, { stage: 'disposition', deviceType: 'bridge', details: { reason: 'device_budget_exceeded' } });
   t.match(stepText(r!), /more than 12 devices/);
+});
+
+t.test('nested floods: branches run in port order, each from the packet as flooded', async (t) => {
+  // x floods to h2 and to y; y floods again to h3 and h4. Depth first, in port order.
+  const n = new Net().bridge('x').bridge('y')
+    .port('x', 'h1').port('x', 'h2').port('x', 'xy').port('y', 'yx').port('y', 'h3').port('y', 'h4')
+    .link('xy', 'yx');
+  const [r] = run(n, [{ in: 'h1', packet: pk.udp(MAC.vm1, 'ff:ff:ff:ff:ff:ff', '10.0.0.1', '10.0.0.255') }]);
+  t.equal(r!.result, 'forward');
+  const names = new Map(n.doc.ports.map((p) => [p.id, p.name!]));
+  t.same(r!.emitted.map((e) => names.get(e.portId)), ['h2', 'h3', 'h4']);
+  for (const e of r!.emitted) t.match(e.packet, { ethSrc: MAC.vm1, ethDst: 'ff:ff:ff:ff:ff:ff', nwDst: '10.0.0.255' });
+  t.equal(r!.devicesTraversed, 2);
+  const floods = r!.trace!.steps.filter((s) => /^flooded/.test(s.message)).map((s) => s.deviceName);
+  t.same(floods, ['x', 'y']);
 });
 
 t.test('malformed frames are an errorDrop, never a crash', async (t) => {

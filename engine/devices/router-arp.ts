@@ -7,14 +7,15 @@ import { ARP_TTL_MS } from '../state/types.js';
 import { DeviceKind, type CRouter } from '../topology/compiled.js';
 import { fillArpReply } from '../wire/icmp-error.js';
 import { finish } from './disposition.js';
+import type { Hop } from './hop.js';
 
-export function routerArp(ctx: PacketContext, rt: CRouter, inPort: number): void {
+/** An ARP frame reached router `rt` through `inPort`: answered or learned, never routed. */
+export function routerArp(ctx: PacketContext, rt: CRouter, inPort: number): Hop.Done {
   const pkt = ctx.pkt;
   const port = ctx.topo.ports[inPort]!;
   if (pkt.arpTpa !== port.portAddr) {
     if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ARP for ${ipToString(pkt.arpTpa)} is not for this port's address`, { reason: 'router_not_for_me' });
-    finish(ctx, ResultCode.Drop, 'router_not_for_me');
-    return;
+    return finish(ctx, ResultCode.Drop, 'router_not_for_me');
   }
   if (inPrefix(pkt.arpSpa, port.netAddr, port.netLen)) learnArp(ctx, rt, pkt.arpSpa, pkt.arpSha);
   if (pkt.arpOp === 1) {
@@ -27,7 +28,7 @@ export function routerArp(ctx: PacketContext, rt: CRouter, inPort: number): void
   } else if (ctx.traced) {
     ctx.step('disposition', 'router', rt.id, rt.name, `consumed: ARP reply from ${ipToString(pkt.arpSpa)}`, { reason: 'arp_consumed' });
   }
-  finish(ctx, ResultCode.Consumed, 'arp_consumed');
+  return finish(ctx, ResultCode.Consumed, 'arp_consumed');
 }
 
 function learnArp(ctx: PacketContext, rt: CRouter, ip: number, mac: number): void {

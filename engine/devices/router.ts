@@ -5,19 +5,18 @@ import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, macToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
 import { ResultCode, type Reason } from '../../model/result.js';
-import { routerDevice, RouteType, type CRouter } from '../topology/compiled.js';
+import { RouteType, type CRouter } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
-import { enterDevice, finish, label } from './disposition.js';
+import { finish, label } from './disposition.js';
+import { egressHop, type Hop } from './hop.js';
 import { resolveNextHop, routerArp } from './router-arp.js';
 import { sendArpRequest, sendEchoReply, sendIcmpError } from './router-icmp.js';
-// eslint-disable-next-line import-x/no-cycle -- devices still call each other; the dispatch loop (P8 item 2) removes this
-import { portEgress } from './port.js';
 
 const ICMP_ECHO_REQUEST = 8;
 
-export function routerProcess(ctx: PacketContext, r: number, inPort: number): void {
+/** Router `r` received the packet through its port `inPort`; returns the next hop (hop.ts). */
+export function routerProcess(ctx: PacketContext, r: number, inPort: number): number {
   const rt = ctx.topo.routers[r]!;
-  enterDevice(ctx, routerDevice(ctx.topo, r), 'router', rt.id, rt.name);
   const pkt = ctx.pkt;
   const inCfg = ctx.topo.ports[inPort]!;
   if (ctx.traced) {
@@ -47,8 +46,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     if (pkt.nwProto === PROTO_ICMP && pkt.hasL4 && pkt.tpSrc === ICMP_ECHO_REQUEST) {
       sendEchoReply(ctx, inPort);
       if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `consumed: echo reply sent from ${ipToString(pkt.nwDst)}`, { reason: 'icmp_echo_reply' });
-      finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
-      return;
+      return finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
     }
     return drop(ctx, rt, 'local_delivery', ctx.traced ? `addressed to the router's own address ${ipToString(pkt.nwDst)}` : '');
   }
@@ -100,8 +98,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     pkt.ttl++;
     sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
     if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: no MAC known for next hop ${ipToString(nextHop)} (ARP request sent)`, { reason: 'arp_unresolved', nextHop: ipToString(nextHop) });
-    finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
-    return;
+    return finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
   }
   pkt.ethSrc = outCfg.mac;
   pkt.ethDst = ctx.nextHopMac;
@@ -110,7 +107,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
       `forwarded to port ${label(outCfg.name, outCfg.id)}, next hop ${ipToString(nextHop)} at ${macToString(pkt.ethDst)}`,
       { portId: outCfg.id, nextHop: ipToString(nextHop), ethSrc: macToString(outCfg.mac), ethDst: macToString(pkt.ethDst) });
   }
-  portEgress(ctx, outPort);
+  return egressHop(outPort);
 }
 
 const ROUTE_TYPE_NAMES = ['normal', 'blackhole', 'reject', 'local'] as const;
@@ -119,21 +116,21 @@ const ROUTE_TYPE_NAMES = ['normal', 'blackhole', 'reject', 'local'] as const;
  * `why` is step text, read only when the packet is traced: callers that format it pass '' for an
  * untraced packet, so a drop allocates no string.
  */
-function drop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
+function drop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): Hop.Done {
   if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
-  finish(ctx, ResultCode.Drop, reason);
+  return finish(ctx, ResultCode.Drop, reason);
 }
 
-function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
+function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): Hop.Done {
   if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
-  finish(ctx, ResultCode.ErrorDrop, reason);
+  return finish(ctx, ResultCode.ErrorDrop, reason);
 }
 
 /**
  * A filter dropped or rejected the packet. Reject answers ICMP 3/13; a dropped header fragment gets
  * ICMP 3/4 so the sender stops fragmenting (Midolman does not reassemble).
  */
-function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: ChainAction, which: string): void {
+function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: ChainAction, which: string): Hop.Done {
   if (action === ChainAction.Reject) {
     sendIcmpError(ctx, rt, inPort, 3, 13);
     return errorDrop(ctx, rt, 'chain_reject', ctx.traced ? `rejected by the ${which} filter` : '');
@@ -143,5 +140,5 @@ function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: Chai
     return errorDrop(ctx, rt, 'fragment_dropped', ctx.traced ? `header fragment dropped by the ${which} filter` : '');
   }
   const reason = chainVerdict.reason;
-  drop(ctx, rt, reason, !ctx.traced ? '' : reason === 'chain_drop' ? `dropped by the ${which} filter` : `${reason.replace(/_/g, ' ')} in the ${which} filter`);
+  return drop(ctx, rt, reason, !ctx.traced ? '' : reason === 'chain_drop' ? `dropped by the ${which} filter` : `${reason.replace(/_/g, ' ')} in the ${which} filter`);
 }
