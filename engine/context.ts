@@ -6,7 +6,7 @@ import { ForkStack } from './fork-stack.js';
 import { ResultCode, type Reason } from '../model/result.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
-import type { Stage, StepDeviceType, TraceStep } from '../model/step.js';
+import type { TraceStep } from '../model/step.js';
 
 /** MidoNet's MaxDevicesTraversed: a simulation that enters more devices than this is an errorDrop. */
 export const MAX_DEVICES_TRAVERSED = 12;
@@ -225,12 +225,13 @@ export class PacketContext {
     return p;
   }
 
-  /** Record one trace step. Call only under `if (ctx.traced)` so untraced packets build no text. */
-  step(stage: Stage, deviceType: StepDeviceType, deviceId: string, deviceName: string,
-       message: string, details: Record<string, unknown> = {}): void {
-    this.steps.push({
-      step: this.steps.length + 1, timestampMs: Date.now(), stage, deviceType, deviceId, deviceName,
-      message, details,
-    });
+  /**
+   * Record one trace step, made by one of model/step.ts's Step constructors. Call only under
+   * `if (ctx.traced)` so untraced packets build no step and no text.
+   */
+  step(s: TraceStep): void {
+    s.step = this.steps.length + 1;
+    s.timestampMs = Date.now();
+    this.steps.push(s);
   }
 }

@@ -6,6 +6,7 @@
 // flood branches from ctx.forks, as Midolman's Simulator dispatches the actions its devices return.
 import { MAX_DEVICES_TRAVERSED, type PacketContext } from './context.js';
 import { ResultCode } from '../model/result.js';
+import { Step } from '../model/step.js';
 import { bridgeDevice, DeviceKind, routerDevice } from './topology/compiled.js';
 import { budgetExceeded, enterScoped, finish } from './devices/disposition.js';
 import { egressHop, Hop, HOP_KIND_MASK, HOP_SHIFT, ingressHop } from './devices/hop.js';
@@ -61,10 +62,7 @@ function run(ctx: PacketContext, ingressPort: number): Run {
     ctx.pkt.copyFrom(ctx.genPkts[i]!);
     ctx.inPort = -1;
     ctx.devicesTraversed = 0;
-    if (ctx.traced) {
-      const p = ctx.topo.ports[port]!;
-      ctx.step('reception', 'port', p.id, p.name, `generated packet leaves through port ${p.name || p.id}`, { generated: true });
-    }
+    if (ctx.traced) ctx.step(Step.generatedSent(ctx.topo.ports[port]!));
     const g = dispatch(ctx, egressHop(port));
     if (g !== Run.Done) return g;
   }

@@ -8,7 +8,8 @@ import { MAC_TTL_MS, Put } from '../state/types.js';
 import type { CBridge } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { fillArpReply } from '../wire/icmp-error.js';
-import { finish, label } from './disposition.js';
+import { finish } from './disposition.js';
+import { Step } from '../../model/step.js';
 import { egressHop, floodBranchHop, Hop } from './hop.js';
 
 const ARP_REQUEST = 1;
@@ -19,8 +20,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
   const br = ctx.topo.bridges[b]!;
   const pkt = ctx.pkt;
   if (ctx.traced) {
-    ctx.step('reception', 'bridge', br.id, br.name, `bridge ${label(br.name, br.id)} received the packet`,
-      { inPortId: ctx.topo.ports[inPort]!.id, ethSrc: macToString(pkt.ethSrc), ethDst: macToString(pkt.ethDst), vlan: pkt.vlan });
+    ctx.step(Step.bridgeReceived(br, { inPortId: ctx.topo.ports[inPort]!.id, ethSrc: macToString(pkt.ethSrc), ethDst: macToString(pkt.ethDst), vlan: pkt.vlan }));
   }
   if (!br.adminUp) return drop(ctx, br, 'bridge_admin_down', 'bridge is administratively down');
   if (isMulticastMac(pkt.ethSrc)) return drop(ctx, br, 'multicast_src_mac', 'source MAC is multicast');
@@ -29,7 +29,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
   const inCfg = ctx.topo.ports[inPort]!;
   if (inCfg.vlanId >= 0 && pkt.vlanCount === 0) {
     pkt.pushVlan(inCfg.vlanId);
-    if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `pushed VLAN ${inCfg.vlanId} (VLAN interior port)`, { vlan: inCfg.vlanId });
+    if (ctx.traced) ctx.step(Step.vlanPushed(br, inCfg.vlanId));
   }
   // Midolman skips a bridge's filters for VLAN-tagged frames (the VLAN-aware bridge is a trunk).
   const filtered = pkt.vlanCount === 0;
@@ -46,9 +46,9 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
     if (mac !== undefined) {
       fillArpReply(pkt, mac, ctx.generate(inPort));
       if (ctx.traced) {
-        ctx.step('disposition', 'bridge', br.id, br.name,
-          `consumed: answered ARP request for ${ipToString(pkt.arpTpa)} with ${macToString(mac)} from the bridge's ARP table`,
-          { reason: 'arp_consumed', ip: ipToString(pkt.arpTpa), mac: macToString(mac) });
+        const ip = ipToString(pkt.arpTpa);
+        const m = macToString(mac);
+        ctx.step(Step.consumed('bridge', br, { reason: 'arp_consumed', ip, mac: m }, `answered ARP request for ${ip} with ${m} from the bridge's ARP table`));
       }
       return finish(ctx, ResultCode.Consumed, 'arp_consumed');
     }
@@ -56,7 +56,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
     const rmac = br.routerMacByIp.get(pkt.arpTpa | 0);
     if (rmac !== undefined) {
       const rp = br.routerPortByMac.get(rmac)!;
-      if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `ARP request for router port address ${ipToString(pkt.arpTpa)}: sent to that port`, { portId: ctx.topo.ports[rp]!.id });
+      if (ctx.traced) ctx.step(Step.arpRedirected(br, ipToString(pkt.arpTpa), ctx.topo.ports[rp]!));
       return forward(ctx, br, rp, inPort, filtered);
     }
   }
@@ -67,7 +67,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
     const vp = br.vlanPorts.get(vlan);
     if (vp !== undefined && vp !== inPort) {
       pkt.popVlan();
-      if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `popped VLAN ${vlan} towards its VLAN interior port`, { vlan, portId: ctx.topo.ports[vp]!.id });
+      if (ctx.traced) ctx.step(Step.vlanPopped('bridge', br, vlan, ctx.topo.ports[vp]!.id));
       return forward(ctx, br, vp, inPort, false);
     }
   }
@@ -84,7 +84,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
   key[0] = br.idx; key[1] = vlan; key[2] = hi; key[3] = lo;
   if (ctx.state.mac.get(key, ctx.out, ctx.nowMs)) {
     const out = ctx.out[0]!;
-    if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `destination ${macToString(dst)} learned on port ${label(ctx.topo.ports[out]!.name, ctx.topo.ports[out]!.id)}`, { portId: ctx.topo.ports[out]!.id });
+    if (ctx.traced) ctx.step(Step.macKnown(br, macToString(dst), ctx.topo.ports[out]!));
     return forward(ctx, br, out, inPort, filtered);
   }
   return flood(ctx, br, inPort, 'unknown destination');
@@ -101,14 +101,8 @@ function learn(ctx: PacketContext, br: CBridge, inPort: number): void {
   const r = ctx.state.mac.put(key, ctx.val, MAC_TTL_MS, ctx.nowMs);
   if (ctx.traced) {
     const port = ctx.topo.ports[inPort]!;
-    const mac = macToString(pkt.ethSrc);
-    let message: string;
-    if (r === Put.Full) message = `MAC table full: ${mac} not learned`;
-    else if (prev === -1) message = `learned ${mac} on port ${label(port.name, port.id)}`;
-    else if (prev !== inPort) message = `MAC ${mac} moved from port ${ctx.topo.ports[prev]!.id} to port ${label(port.name, port.id)}`;
-    else message = `refreshed ${mac} on port ${label(port.name, port.id)}`;
-    ctx.step('processing', 'bridge', br.id, br.name, message,
-      { mac, portId: port.id, vlan: pkt.vlan, previousPortId: prev >= 0 ? ctx.topo.ports[prev]!.id : null, full: r === Put.Full });
+    ctx.step(Step.macLearned(br, { mac: macToString(pkt.ethSrc), portId: port.id, vlan: pkt.vlan,
+      previousPortId: prev >= 0 ? ctx.topo.ports[prev]!.id : null, full: r === Put.Full }, port));
   }
 }
 
@@ -119,10 +113,7 @@ function forward(ctx: PacketContext, br: CBridge, out: number, inPort: number, f
     const action = runChain(ctx, br.outChain, br.id, br.name);
     if (action !== ChainAction.Accept) return chainDrop(ctx, br, action);
   }
-  if (ctx.traced) {
-    const p = ctx.topo.ports[out]!;
-    ctx.step('disposition', 'bridge', br.id, br.name, `forwarded to port ${label(p.name, p.id)}`, { portId: p.id });
-  }
+  if (ctx.traced) ctx.step(Step.forwarded('bridge', br, ctx.topo.ports[out]!));
   return egressHop(out);
 }
 
@@ -133,7 +124,7 @@ function forward(ctx: PacketContext, br: CBridge, out: number, inPort: number, f
  */
 function flood(ctx: PacketContext, br: CBridge, inPort: number, why: string): number {
   const ports = br.ports;
-  if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `flooded (${why}) to ${ports.length - 1} port(s)`, { reason: why });
+  if (ctx.traced) ctx.step(Step.flooded(br, why, ports.length - 1));
   const forks = ctx.forks;
   forks.fork(ctx.pkt, ctx.inPort);
   let branches = 0;
@@ -165,12 +156,15 @@ export function floodBranch(ctx: PacketContext, out: number): number {
 }
 
 function drop(ctx: PacketContext, br: CBridge, reason: 'bridge_admin_down' | 'multicast_src_mac' | 'same_port' | 'no_exterior_port', why: string): Hop.Done {
-  if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `dropped: ${why}`, { reason });
+  if (ctx.traced) ctx.step(Step.dropped('bridge', br, { reason }, why));
   return finish(ctx, ResultCode.Drop, reason);
 }
 
 function chainDrop(ctx: PacketContext, br: CBridge, action: ChainAction): Hop.Done {
   const reason = action === ChainAction.Reject ? 'chain_reject' : chainVerdict.reason;
-  if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `${action === ChainAction.Reject ? 'rejected' : 'dropped'} by filter chain`, { reason });
+  if (ctx.traced) {
+    ctx.step(action === ChainAction.Reject ? Step.rejected('bridge', br, reason, 'filter chain')
+      : Step.dropped('bridge', br, { reason }, 'by filter chain'));
+  }
   return finish(ctx, ResultCode.Drop, reason);
 }

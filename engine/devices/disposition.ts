@@ -4,6 +4,7 @@ import { MAX_DEVICES_TRAVERSED, type PacketContext } from '../context.js';
 import { ResultCode, type Reason } from '../../model/result.js';
 import { DeviceKind } from '../topology/compiled.js';
 import { Hop } from './hop.js';
+import { Step } from '../../model/step.js';
 
 /**
  * A flood forks the simulation; the merged result is the best branch: any emitted packet makes it
@@ -34,9 +35,9 @@ export function budgetExceeded(ctx: PacketContext, p: number): void {
     const t = ctx.topo;
     const port = t.ports[p]!;
     const dev = port.deviceKind === DeviceKind.Bridge ? t.bridges[port.deviceIdx]! : t.routers[port.deviceIdx]!;
-    ctx.step('disposition', port.deviceKind === DeviceKind.Bridge ? 'bridge' : 'router', dev.id, dev.name,
-      `dropped: more than ${MAX_DEVICES_TRAVERSED} devices traversed (loop guard)`,
-      { reason: 'device_budget_exceeded', limit: MAX_DEVICES_TRAVERSED });
+    ctx.step(Step.dropped(port.deviceKind === DeviceKind.Bridge ? 'bridge' : 'router', dev,
+      { reason: 'device_budget_exceeded', limit: MAX_DEVICES_TRAVERSED },
+      `more than ${MAX_DEVICES_TRAVERSED} devices traversed (loop guard)`));
   }
   ctx.forks.clear();
   ctx.emitCount = 0;
@@ -56,9 +57,4 @@ export function enterScoped(ctx: PacketContext, device: number): boolean {
   const m = ctx.matcher;
   // A traced packet still asks, so every matching condition's id lands on the one trace.
   return m !== null && m.scopedAt(device) && m.matchAtDevice(ctx, device) && !ctx.traced;
-}
-
-/** How a device is named in step text: its name, or its id when it has none (the step carries the id anyway). */
-export function label(name: string, id: string): string {
-  return name !== '' ? name : id;
 }
