@@ -47,6 +47,10 @@ function registerSystemRoutes(router: Router, deps: ApiDeps): void {
     ctx.status = h.ok ? 200 : 503;
     ctx.body = h;
   });
+  router.get('/datapath', (ctx) => {
+    if (readQuery(ctx, NoQuerySchema) === null) return;
+    ctx.body = deps.datapath?.() ?? { hostId: deps.hostId, status: 'disabled', ports: [], tunnels: [] };
+  });
   router.get('/metrics', async (ctx) => {
     if (readQuery(ctx, NoQuerySchema) === null) return;
     const text = await deps.metrics();

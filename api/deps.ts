@@ -1,13 +1,13 @@
 // What the REST API needs from the daemon. The daemon (daemon/service.ts) provides it; tests build it
 // from real parts. The API holds no state of its own.
 import type { BackendHealth, ConditionStore, SinkStats, TraceStore } from '../model/stores.js';
-import type { SimulationResultJson } from '../model/result.js';
 
 /** One packet of POST /simulations (SPEC §3): fields or a frame, and its ingress port. */
 export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
 
 export type SimulateOutcome =
-  | { ok: true; results: SimulationResultJson[] }
+  /** `json`: the JSON array of the SIMULATION RESULTs (SPEC §4), one per input, in order. */
+  | { ok: true; json: string }
   /** `path` names the bad field, e.g. `[3].packet.nwSrc`. */
   | { ok: false; code: 'invalid_packet' | 'unknown_port'; path: string; message: string }
   | { ok: false; code: 'simulation_failed' | 'shutting_down'; message: string };
@@ -21,6 +21,19 @@ export interface HealthReport {
   backends: BackendHealth[];
 }
 
+/** GET /datapath (SPEC §9): the ports bound on this host and what their interfaces carried. */
+export interface DatapathReport {
+  hostId: string;
+  /** Whether frames move: running, or why not (no_permission, disabled, unsupported, no_bound_ports). */
+  status: string;
+  ports: {
+    portId: string; name: string; interfaceName: string; state: 'up' | 'down' | 'missing';
+    rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; drops: number;
+    dropReasons: Record<string, number>;
+  }[];
+  tunnels: { hostId: string; ipAddress: string; txFrames: number; rxFrames: number; drops: number }[];
+}
+
 export interface ApiDeps {
   hostId: string;
   conditions: ConditionStore;
@@ -31,9 +44,14 @@ export interface ApiDeps {
    * unknown or interior ports) before anything runs.
    */
   simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome>;
-  /** Traces started so far by a condition (its hit counter), for the panel and `list trace-condition`. */
-  conditionHits(id: string): number;
+  /**
+   * Traces started so far by a condition (its `hits`), for the panel and `list trace-condition`: for a
+   * condition with a `limit`, the count shared by every host and kept across restarts.
+   */
+  conditionHits(id: string): Promise<number>;
   health(): HealthReport;
+  /** The live datapath's ports; absent in tests that build the API without a daemon. */
+  datapath?(): DatapathReport;
   sinkStats(): SinkStats;
   /** Prometheus text exposition. */
   metrics(): Promise<string>;

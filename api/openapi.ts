@@ -118,6 +118,21 @@ export function buildOpenApi(): Json {
           responses: { 200: ok('healthy', ref('HealthReport')), 503: ok('unhealthy', ref('HealthReport')) },
         },
       },
+      '/datapath': {
+        get: {
+          summary: 'the ports bound on this host (SPEC §9): interface, state, frames and bytes in/out, drops',
+          responses: { 200: ok('bound ports and tunnels', { type: 'object', required: ['hostId', 'ports', 'tunnels'], properties: {
+            hostId: { type: 'string' }, status: { type: 'string' },
+            ports: { type: 'array', items: { type: 'object', properties: {
+              portId: { type: 'string' }, name: { type: 'string' }, interfaceName: { type: 'string' },
+              state: { enum: ['up', 'down', 'missing'] }, rxFrames: { type: 'integer' }, rxBytes: { type: 'integer' },
+              txFrames: { type: 'integer' }, txBytes: { type: 'integer' }, drops: { type: 'integer' },
+              dropReasons: { type: 'object', additionalProperties: { type: 'integer' } },
+            } } },
+            tunnels: { type: 'array', items: { type: 'object' } },
+          } }), ...common },
+        },
+      },
       '/metrics': {
         get: { summary: 'Prometheus text exposition', responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, ...common } },
       },

@@ -27,7 +27,9 @@ async function simulate(ctx: Context, deps: ApiDeps): Promise<void> {
   const inputs: readonly unknown[] = many ? body.value as unknown[] : [body.value];
   const out = await deps.simulate(inputs, q.trace === 'true');
   if (out.ok) {
-    ctx.body = many ? out.results : out.results[0];
+    // The workers serialised the results; a single packet's result is the array's one element.
+    ctx.type = 'application/json';
+    ctx.body = many ? out.json : out.json.slice(1, -1);
     return;
   }
   if (out.code === 'invalid_packet' || out.code === 'unknown_port') {

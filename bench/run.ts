@@ -10,7 +10,12 @@ const GROUPS: { names: string[]; load: () => Promise<BenchFn> }[] = [
   { names: ['sink.sqlite.steps'], load: async () => (await import('./sink-sqlite.js')).benchSinkSqlite },
   { names: ['sink.cassandra.steps'], load: async () => (await import('./sink-cassandra.js')).benchSinkCassandra },
   { names: ['state.conntrack.bytes_per_entry'], load: async () => (await import('./conntrack-memory.js')).benchConntrackMemory },
+  { names: ['datapath.bridged', 'datapath.routed', 'datapath.traced'], load: async () => (await import('./datapath.js')).benchDatapath },
   { names: ['api.simulations.batch256', 'api.trace_get'], load: async () => (await import('./api.js')).benchApi },
+  { names: ['cli.simulate.oneshot', 'cli.simulate.oneshot.large'], load: async () => (await import('./cli-oneshot.js')).benchCliOneshot },
+  { names: ['e2e.api.traced_stored'], load: async () => (await import('./e2e-api.js')).benchE2eApi },
+  { names: ['topology.recompile.one_route'], load: async () => (await import('./topology-recompile.js')).benchTopologyRecompile },
+  { names: ['zk.topology_change.fanout_bytes'], load: async () => (await import('./zk-fanout.js')).benchZkFanout },
 ];
 
 async function main(): Promise<void> {

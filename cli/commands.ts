@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { TraceConditionJson, Trace, TraceSummary } from '../model/trace.js';
+import type { DatapathReport } from '../api/deps.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import { LINKTYPE_ETHERNET, readCapture } from '../engine/wire/pcap.js';
 import { ApiClient } from './api-client.js';
@@ -101,6 +102,15 @@ async function showTrace(client: ApiClient, g: Globals, print: Print, label: str
   print(g.json ? JSON.stringify(body, null, 2) : formatTrace(body));
 }
 
+/** `show datapath`: the ports bound on the daemon's host (GET /datapath, SPEC §9). */
+async function showDatapath(client: ApiClient, g: Globals, print: Print): Promise<void> {
+  const { body } = await client.get<DatapathReport>('/datapath');
+  if (g.json) { print(JSON.stringify(body, null, 2)); return; }
+  const rows = body.ports.map((p) => [p.name || p.portId, p.interfaceName, p.state, String(p.rxFrames), String(p.rxBytes), String(p.txFrames), String(p.txBytes), String(p.drops)]);
+  print(`host ${body.hostId}: datapath ${body.status}`);
+  if (rows.length > 0) print(formatTable(['PORT', 'INTERFACE', 'STATE', 'RX FRAMES', 'RX BYTES', 'TX FRAMES', 'TX BYTES', 'DROPS'], rows));
+}
+
 async function addCondition(client: ApiClient, g: Globals, print: Print, words: string[]): Promise<void> {
   const parsed = parseCondWords(words);
   if (!parsed.ok) throw new UserError(parsed.message);
@@ -175,10 +185,12 @@ export function registerApiCommands(program: Command, print: Print): void {
       return listConditions(client(g), g, print);
     });
 
-  program.command('show').description('show trace-condition LABEL | show trace LABEL')
-    .argument('<noun>', 'trace-condition or trace').argument('<label>', 'id, unique id prefix (4+ characters) or condition name')
-    .action(async (word: string, label: string) => {
+  program.command('show').description('show trace-condition LABEL | show trace LABEL | show datapath')
+    .argument('<noun>', 'trace-condition, trace or datapath').argument('[label]', 'id, unique id prefix (4+ characters) or condition name')
+    .action(async (word: string, label: string | undefined) => {
       const g = globals();
+      if (word === 'datapath') return showDatapath(client(g), g, print);
+      if (label === undefined) throw new UserError(`show ${word}: missing LABEL`);
       return noun('show', word) === 'trace' ? showTrace(client(g), g, print, label) : showCondition(client(g), g, print, label);
     });
 

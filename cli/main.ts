@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `midotrace`: the one binary (SPEC §7). Offline commands run in-process; the rest talk to the
 // daemon's API. Exit 0 on success, 1 on a user error (one line), 2 when the daemon cannot be reached.
+// Imports here stay few and light: a verb loads what it needs when it runs, so `simulate` and
+// `--version` start without the HTTP client's helpers, the daemon, its config schema or the stores.
 import { Command, CommanderError } from 'commander';
-import { runSimulate } from './simulate.js';
 import { registerApiCommands } from './commands.js';
 import { registerTopologyCommands } from './topology.js';
 import { EXIT_USER, UserError } from './exit.js';
@@ -28,8 +29,9 @@ export function buildProgram(print: (s: string) => void): Command {
     .option('--packets <file>', 'JSON array of packets, each with its inPort, simulated in order with state carried over')
     .option('--trace', 'record and print the trace')
     .option('--json', 'print JSON')
-    .action((opts: Record<string, unknown>) => {
-      runSimulate({
+    .action(async (opts: Record<string, unknown>) => {
+      const { runSimulate } = await import('./simulate.js');
+      await runSimulate({
         topology: String(opts.topology),
         inPort: opts.inPort as string | undefined,
         packet: opts.packet as string | undefined,

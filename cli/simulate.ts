@@ -2,7 +2,6 @@
 // same Simulator the daemon's workers use, carrying state from one packet to the next.
 import { readFileSync } from 'node:fs';
 import { compileTopology } from '../engine/topology/compile.js';
-import { readTopologyFile } from '../model/topology/load.js';
 import { createStateTables } from '../engine/state/tables.js';
 import { Simulator, type SimulationResultJson } from '../engine/simulator.js';
 import { hexToBytes, packetFromJson } from '../engine/packet-json.js';
@@ -12,6 +11,7 @@ import type { CompiledTopology } from '../engine/topology/compiled.js';
 import { newTraceId } from '../engine/trace/trace-id.js';
 import { formatResult, formatTrace } from './format.js';
 import { UserError } from './exit.js';
+import { cacheKey, readCached, writeCached } from './topology-cache.js';
 
 export interface SimulateOptions {
   topology: string;
@@ -27,14 +27,30 @@ export interface SimulateInput { inPort?: unknown; packet?: unknown; frame?: unk
 
 export type SimulateOutput = SimulationResultJson & { trace?: Trace };
 
-/** Loads and compiles a topology file, or throws a UserError listing every problem with its path. */
-export function loadTopologyOrThrow(path: string): CompiledTopology {
-  const loaded = readTopologyFile(path);
+/**
+ * Loads and compiles a topology file, or throws a UserError listing every problem with its path.
+ * The validator (and with it zod) is loaded only for a file it has not validated as it is now
+ * (topology-cache.ts).
+ */
+export async function loadTopologyOrThrow(path: string): Promise<CompiledTopology> {
+  // The key is taken before the file is read: a write while it is read makes the next run miss.
+  const key = cacheKey(path);
+  const cached = key === null ? null : readCached(key);
+  if (cached !== null) return compileTopology(cached);
+  let bytes: Buffer;
+  try { bytes = readFileSync(path); } catch (e) { throw new UserError(`invalid topology ${path}:\n  : cannot read ${path}: ${(e as Error).message}`); }
+  const { loadTopology } = await import('../model/topology/load.js');
+  let json: unknown;
+  try { json = JSON.parse(bytes.toString('utf8')); } catch (e) {
+    throw new UserError(`invalid topology ${path}:\n  : ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const loaded = loadTopology(json);
   if (!loaded.ok) {
     const lines = loaded.errors.slice(0, 20).map((e) => `  ${e.path}: ${e.message}`);
     if (loaded.errors.length > 20) lines.push(`  ... and ${loaded.errors.length - 20} more`);
     throw new UserError(`invalid topology ${path}:\n${lines.join('\n')}`);
   }
+  if (key !== null) writeCached(key, loaded.doc);
   return compileTopology(loaded.doc);
 }
 
@@ -83,8 +99,8 @@ export class SimulationSession {
   }
 }
 
-export function runSimulate(o: SimulateOptions, print: (s: string) => void): void {
-  const topo = loadTopologyOrThrow(o.topology);
+export async function runSimulate(o: SimulateOptions, print: (s: string) => void): Promise<void> {
+  const topo = await loadTopologyOrThrow(o.topology);
   let inputs: SimulateInput[];
   let many = false;
   if (o.packets !== undefined) {

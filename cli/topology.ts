@@ -6,8 +6,6 @@
 // ZooKeeper cannot be reached.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfigFile, validateConfig } from '../daemon/config.js';
-import { readTopologyFile } from '../model/topology/load.js';
 import { EXIT_UNREACHABLE, UserError } from './exit.js';
 
 type Print = (s: string) => void;
@@ -27,6 +25,8 @@ interface ZkTarget {
 
 async function resolveTarget(o: ZkFlags): Promise<ZkTarget> {
   const { checkConnectString, checkZnodePath, normalizeRoot } = await import('../stores/zookeeper/paths.js');
+  // Loaded here, not at the top: the config schema costs every other verb (`simulate`, `--version`) its start-up.
+  const { loadConfigFile, validateConfig } = await import('../daemon/config.js');
   const loaded = o.config !== undefined ? loadConfigFile(o.config) : validateConfig({});
   if (!loaded.ok) throw new UserError(`invalid configuration${o.config !== undefined ? ` ${o.config}` : ''}: ${loaded.errors.join('; ')}`);
   const z = loaded.config.zookeeper;
@@ -70,6 +70,7 @@ export function registerTopologyCommands(program: Command, print: Print): void {
       .argument('<file>', 'topology document (JSON)')
       .option('--full', 'write a new generation even when the change would fit one transaction'),
   ).action(async (file: string, opts: ZkFlags & { full?: boolean }) => {
+    const { readTopologyFile } = await import('../model/topology/load.js');
     const loaded = readTopologyFile(file);
     if (!loaded.ok) {
       const lines = loaded.errors.slice(0, 20).map((e) => `  ${e.path === '' ? '(document)' : e.path}: ${e.message}`);

@@ -30,6 +30,10 @@ export const ConfigSchema = z.strictObject({
     connect: z.string().min(1).default('127.0.0.1:2181').describe('ZooKeeper connect string, host:port[,host:port...][/chroot]'),
     sessionTimeoutMs: z.int().min(1000).max(120_000).default(10_000).describe('ZooKeeper session timeout'),
     root: z.string().regex(/^\/[^\s]*$/, 'must be an absolute znode path like /midonet').default('/midonet').describe('root znode; conditions live in <root>/trace-conditions'),
+    resyncJitterMs: z.int().min(0).max(600_000).default(10_000)
+      .describe('longest random wait before re-listing the whole topology (generation switch, new session), so hosts do not all list at once'),
+    watchTopologyBuckets: z.boolean().default(false)
+      .describe('also watch every topology bucket (~1,900 watches per host) to see objects written into ZooKeeper by hand at once; imports need only the one watch on current'),
   }).prefault({}),
   cassandra: z.strictObject({
     contactPoints: z.array(z.string().min(1)).default(['127.0.0.1:9042']).describe('Cassandra contact points, host[:port]'),
@@ -43,6 +47,10 @@ export const ConfigSchema = z.strictObject({
     readConsistency: z.enum(['one', 'localOne', 'localQuorum', 'quorum', 'all']).default('localQuorum').describe('consistency of reads'),
     writeConsistency: z.enum(['any', 'one', 'localOne', 'localQuorum', 'quorum', 'all']).default('localOne').describe('consistency of step writes'),
     maxInFlight: z.int().min(1).default(256).describe('most concurrent writes per host'),
+    indexBucketSeconds: z.int().min(1).max(3600).refine((v) => 3600 % v === 0, 'must divide an hour')
+      .default(60).describe('width of the listing index\'s time buckets for new data (recorded per bucket, so it may change)'),
+    indexShards: z.int().min(1).max(1024).default(64).describe('partitions per bucket of the busy index scopes (all, result, condition); see README "Running at scale"'),
+    maxRowsScannedPerPage: z.int().min(100).default(5_000).describe('index rows one GET /traces page may read; past it the page comes back short with a next link'),
   }).prefault({}),
   workers: z.strictObject({
     threads: z.int().min(1).max(256).optional().describe('simulation worker threads (default: the number of cores)'),
@@ -55,6 +63,12 @@ export const ConfigSchema = z.strictObject({
     arpCapacity: z.int().min(16).default(16_384).describe('ARP cache entries (all routers)'),
     conntrackCapacity: z.int().min(16).default(1_048_576).describe('connection tracking entries'),
     natCapacity: z.int().min(16).default(262_144).describe('NAT binding entries'),
+  }).prefault({}),
+  datapath: z.strictObject({
+    enabled: z.boolean().default(true).describe('carry real traffic on the ports bound to this host (SPEC §9; needs root or CAP_NET_RAW)'),
+    arpRetryMs: z.int().min(100).default(10_000).describe('while a next hop\'s MAC is unknown, its ARP request is sent again this often (Midolman arp_retry_interval)'),
+    arpTimeoutMs: z.int().min(100).default(60_000).describe('packets held for an unanswered ARP are answered ICMP host unreachable after this (Midolman arp_timeout)'),
+    holdPerNextHop: z.int().min(1).max(4096).default(64).describe('packets held per next hop while its ARP is unanswered; more are dropped'),
   }).prefault({}),
   api: z.strictObject({
     bodyLimitBytes: z.int().min(1024).default(4 * 1024 * 1024).describe('largest request body (413 beyond)'),

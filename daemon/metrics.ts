@@ -11,6 +11,15 @@ export interface MetricSources {
   failedBatches(): number;
   /** 1 when the named backend is up, 0 when down (ZooKeeper session, sink...). */
   backends(): { name: string; ok: boolean }[];
+  /** The live datapath's bound ports and their monotonic counters. */
+  datapath(): { name: string; portId: string; rxFrames: number; txFrames: number; dropReasons: Record<string, number> }[];
+}
+
+/** A counter that catches up, per label set, with monotonic totals read at scrape time. */
+function followTotals<L extends string>(c: Counter<L>, seen: Map<string, number>, labels: Record<L, string>, total: number): void {
+  const key = JSON.stringify(labels);
+  const before = seen.get(key) ?? 0;
+  if (total > before) { c.inc(labels, total - before); seen.set(key, total); }
 }
 
 export class DaemonMetrics {
@@ -55,6 +64,26 @@ export class DaemonMetrics {
     new Counter({
       name: 'midotrace_worker_failed_batches_total', help: 'Batches lost to a crashed worker (the worker is replaced).', registers: [r],
       collect() { const v = src.failedBatches(); if (v > failed) { this.inc(v - failed); failed = v; } },
+    });
+    const framesSeen = new Map<string, number>();
+    new Counter({
+      name: 'midotrace_datapath_frames_total', help: 'Frames received (rx) and sent (tx) on bound ports.', labelNames: ['port', 'direction'], registers: [r],
+      collect() {
+        for (const p of src.datapath()) {
+          const port = p.name || p.portId;
+          followTotals(this, framesSeen, { port, direction: 'rx' }, p.rxFrames);
+          followTotals(this, framesSeen, { port, direction: 'tx' }, p.txFrames);
+        }
+      },
+    });
+    const dropsSeen = new Map<string, number>();
+    new Counter({
+      name: 'midotrace_datapath_drops_total', help: 'Frames of bound ports dropped, by reason (simulation result or datapath cause).', labelNames: ['port', 'reason'], registers: [r],
+      collect() {
+        for (const p of src.datapath()) {
+          for (const [reason, n] of Object.entries(p.dropReasons)) followTotals(this, dropsSeen, { port: p.name || p.portId, reason }, n);
+        }
+      },
     });
     new Gauge({
       name: 'midotrace_backend_up', help: '1 when a backend is reachable.', labelNames: ['backend'], registers: [r],

@@ -9,16 +9,24 @@ import { StartError } from './errors.js';
 import { DaemonMetrics } from './metrics.js';
 import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
+import { ConditionLimits } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
-import { compileTopology } from '../engine/topology/compile.js';
+import { DatapathWiring } from './datapath-wiring.js';
+import { compileTopology, recompileRoutes, routeChangeBetween } from '../engine/topology/compile.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { TraceConditionJson } from '../model/trace.js';
-import type { TraceSink } from '../model/stores.js';
+import type { ConditionStore, TraceSink } from '../model/stores.js';
+import { RESULT_NAMES, ResultCode } from '../model/result.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
 
+
+/** Daemon.simulate(): the results as objects. */
+export type SimulateResults =
+  | { ok: true; results: SimulationResultJson[] }
+  | Exclude<SimulateOutcome, { ok: true }>;
 
 export interface DaemonOptions {
   config: Readonly<Config>;
@@ -34,6 +42,8 @@ export interface DaemonOptions {
 export class Daemon {
   private stopping = false;
   private topo: CompiledTopology;
+  /** The document `topo` was compiled from (a route-only change recompiles just its routers). */
+  private doc: TopologyDoc | null = null;
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
   private unwatchTopology: (() => void) | null = null;
@@ -41,6 +51,8 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   /** The conditions as last published, for /metrics and hit counts. */
   private conditionList: TraceConditionJson[] = [];
+  readonly datapath: DatapathWiring;
+  private readonly limits: ConditionLimits;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -52,11 +64,17 @@ export class Daemon {
     topo: CompiledTopology,
   ) {
     this.topo = topo;
+    this.limits = new ConditionLimits(backends.hits, pool, log);
     this.metrics = new DaemonMetrics({
       sinkStats: () => this.backends.sink.stats(),
-      conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.pool.hitsOf(c.id) })),
+      conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.limits.lastKnown(c.id) })),
       failedBatches: () => this.pool.failedBatches,
       backends: () => this.health().backends,
+      datapath: () => this.datapath.report().ports,
+    });
+    this.datapath = new DatapathWiring({
+      config, log, hostId, pool, sink: () => this.backends.sink, metrics: this.metrics,
+      admitTraces: async (traces) => (await this.limits.admit(traces, false)).keep,
     });
   }
 
@@ -81,6 +99,7 @@ export class Daemon {
     });
     const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
     pool.setTopology(doc);
+    d.doc = doc;
     d.unwatchTopology = topologySource.watch(() => {
       d.reloadTopology().then((r) => {
         if (r.ok) log.info('topology changed: published to the workers');
@@ -99,6 +118,8 @@ export class Daemon {
       d.server = await startApiServer(app, config.listen);
       log.info({ listen: config.listen, port: d.server.port, hostId, threads: pool.threads }, 'midotrace daemon serving');
     }
+    // Last: frames start flowing once conditions are published and the API can show them.
+    d.datapath.apply(doc);
     return d;
   }
 
@@ -108,6 +129,7 @@ export class Daemon {
     try {
       this.pool.setConditions(list);
       this.conditionList = list;
+      this.limits.published(list);
       this.log.info({ conditions: list.length, enabled: list.filter((c) => c.enabled !== false).length }, 'trace conditions published');
     } catch (e) {
       this.log.error({ err: e }, 'could not publish trace conditions');
@@ -116,9 +138,15 @@ export class Daemon {
 
   /** Replaces the topology (SIGHUP, ZooKeeper); workers switch before their next batch. */
   setTopology(doc: TopologyDoc): void {
-    const topo = compileTopology(doc, { routeTables: false });
-    this.pool.setTopology(doc);
+    // The ZooKeeper source shares unchanged objects between documents, so a route-only change is
+    // found by identity and only the routers it touches are recompiled, here and in the workers.
+    const routes = this.doc === null ? null : routeChangeBetween(this.doc, doc);
+    if (routes !== null && routes.upserts.length === 0 && routes.removes.length === 0) { this.doc = doc; return; }
+    const topo = routes !== null ? recompileRoutes(this.topo, routes, { routeTables: false }) : compileTopology(doc, { routeTables: false });
+    this.pool.setTopology(doc, routes);
     this.topo = topo;
+    this.datapath?.apply(doc);
+    this.doc = doc;
   }
 
   /**
@@ -150,34 +178,82 @@ export class Daemon {
     }
   }
 
-  async simulate(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateOutcome> {
+  /**
+   * Simulates `inputs` in order; the results come back as the JSON text of their array (SPEC §4),
+   * serialised by the workers, so this thread neither builds nor serialises a result object.
+   */
+  async simulateJson(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateOutcome> {
     if (this.stopping) return { ok: false, code: 'shutting_down', message: 'the daemon is shutting down' };
     const enc = encodeInputs(inputs, this.topo, this.config.workers.batchSize, single);
     if (!enc.ok) return enc;
-    const results: SimulationResultJson[] = [];
+    let json = '[';
+    const sink = this.backends.sink;
     // Batches of one request run in order, so a request's packets see each other's state changes.
-    for (const task of enc.tasks) {
-      const r = await this.pool.run({ ...task, forceTrace, detail: true, nowMs: Date.now() });
+    for (let b = 0; b < enc.tasks.length; b++) {
+      // Limited conditions need each trace here (ConditionLimits.admit claims their units and may drop
+      // a trace, which its result must then not name): such batches come back as objects. All others
+      // come back as JSON text and, for a sink that takes them, encoded traces. (A condition published
+      // while a batch is in flight can miss the claim for that batch; the workers' shared counter
+      // still holds this daemon to the limit.)
+      const limited = this.limits.active();
+      const traceOutput = !limited && sink.writeBatch !== undefined ? 'encoded' : 'records';
+      const r = await this.pool.run({ ...enc.tasks[b]!, forceTrace, detail: true, json: !limited, traceOutput, nowMs: Date.now() });
       if (!r.ok) return { ok: false, code: 'simulation_failed', message: r.message };
-      for (const rec of r.result.traces) {
-        this.backends.sink.write(rec);
-        this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
+      const res = r.result;
+      let traced = 0;
+      let part = res.json;
+      if (res.encoded !== null) {
+        traced = res.encoded.ends.length;
+        sink.writeBatch!(res.encoded);
+      } else if (res.traces.length > 0) {
+        const { keep, dropped } = await this.limits.admit(res.traces, forceTrace);
+        for (const rec of keep) {
+          sink.write(rec);
+          this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
+        }
+        traced = keep.length;
+        if (res.details !== null && dropped !== null) {
+          // A trace whose every condition had its limit spent elsewhere was not stored: do not name it.
+          for (const d of res.details) if (d.traceIds.length > 0) d.traceIds = d.traceIds.filter((id) => !dropped.has(id));
+        }
       }
-      this.metrics.traced.inc(r.result.traces.length);
-      this.metrics.workerBusy.inc(r.result.busyMs / 1000);
-      for (const d of r.result.details!) {
-        results.push(d);
-        this.metrics.simulations.inc({ result: d.result });
-      }
+      part ??= res.details!.map((d) => JSON.stringify(d)).join(',');
+      if (traced > 0) this.metrics.traced.inc(traced);
+      this.metrics.workerBusy.inc(res.busyMs / 1000);
+      this.countResults(res.codes);
+      if (b > 0) json += ',';
+      json += part;
     }
-    return { ok: true, results };
+    return { ok: true, json: json + ']' };
   }
+
+  /** The same, parsed: for callers inside the process (tests, tools). */
+  async simulate(inputs: readonly unknown[], forceTrace: boolean, single = false): Promise<SimulateResults> {
+    const r = await this.simulateJson(inputs, forceTrace, single);
+    return r.ok ? { ok: true, results: JSON.parse(r.json) as SimulationResultJson[] } : r;
+  }
+
+  /** midotrace_simulations_total by result, one inc() per result seen in the batch. */
+  private countResults(codes: Uint8Array): void {
+    const counts = this.resultCounts;
+    counts.fill(0);
+    for (let i = 0; i < codes.length; i++) {
+      const c = codes[i]!;
+      counts[c < RESULT_NAMES.length ? c : ResultCode.ErrorDrop]! += 1; // UNKNOWN_PORT is an errorDrop
+    }
+    for (let c = 0; c < RESULT_NAMES.length; c++) {
+      if (counts[c]! > 0) this.metrics.simulations.inc({ result: RESULT_NAMES[c]! }, counts[c]!);
+    }
+  }
+
+  private readonly resultCounts = new Int32Array(RESULT_NAMES.length);
 
   health(): HealthReport {
     const backends = [
       this.topologySource.health(),
       ...this.backends.health(),
       { name: 'workers', ok: !this.stopping, detail: `${this.pool.threads} threads, ${this.pool.failedBatches} failed batches` },
+      this.datapath.health(),
     ];
     return { ok: backends.every((b) => b.ok), hostId: this.hostId, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), backends };
   }
@@ -185,11 +261,12 @@ export class Daemon {
   apiDeps(panelDir?: string): ApiDeps {
     const deps: ApiDeps = {
       hostId: this.hostId,
-      conditions: this.backends.conditions,
+      conditions: this.apiConditions(),
       traces: this.backends.traces,
-      simulate: (inputs, forceTrace) => this.simulate(inputs, forceTrace),
-      conditionHits: (id) => this.pool.hitsOf(id),
+      simulate: (inputs, forceTrace) => this.simulateJson(inputs, forceTrace),
+      conditionHits: (id) => this.limits.count(id),
       health: () => this.health(),
+      datapath: () => this.datapath.report(),
       sinkStats: () => this.backends.sink.stats(),
       metrics: () => this.metrics.text(),
       observeRequest: (method, route, status, seconds) => this.metrics.requests.observe({ method, route, status: String(status) }, seconds),
@@ -200,6 +277,24 @@ export class Daemon {
     return deps;
   }
 
+  /** The condition store as the API sees it: a deleted condition's hit count goes with it. */
+  private apiConditions(): ConditionStore {
+    const store = this.backends.conditions;
+    return {
+      list: () => store.list(),
+      get: (id) => store.get(id),
+      create: (c) => store.create(c),
+      put: (id, c) => store.put(id, c),
+      delete: async (id) => {
+        const existed = await store.delete(id);
+        if (existed) await this.limits.forget(id);
+        return existed;
+      },
+      watch: (l) => store.watch(l),
+      close: () => store.close(),
+    };
+  }
+
   /**
    * Graceful stop: refuse new packets, finish the batches in flight, flush every accepted trace to
    * the sink, close the stores. Resolves when all of it is done.
@@ -207,6 +302,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Frames in flight are simulated and sent before the pool closes; nothing new is read.
+    await this.datapath.stop();
     if (this.server) await this.server.close();
     await this.pool.close();
     this.unwatch?.();

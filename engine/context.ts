@@ -66,6 +66,15 @@ export class PacketContext {
   nowMs: number = undefined as unknown as number;
   /** Set by the router's next-hop resolution (a field, so the 48-bit MAC is never boxed). */
   nextHopMac = 0;
+  /**
+   * Live traffic (the datapath): a next hop with no known MAC holds the packet instead of answering
+   * ICMP 3/1 at once; the router leaves the next hop in heldRouter/heldNextHop for the caller to
+   * re-simulate the packet when the ARP reply arrives (Midolman's NotYetException + WaitingRoom).
+   */
+  holdArp = false;
+  /** Router (index) and next-hop address the packet waits for; -1 when not held. */
+  heldRouter = -1;
+  heldNextHop = 0;
   /** Per-flow hash for ECMP; computed from the 5-tuple at ingress. */
   flowHash = 0;
 
@@ -170,6 +179,7 @@ export class PacketContext {
     this.result = ResultCode.Drop;
     this.reason = 'none';
     this.resultSet = false;
+    this.heldRouter = -1;
     this.emitCount = 0;
     this.genCount = 0;
     this.generating = false;

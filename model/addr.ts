@@ -39,17 +39,34 @@ export function ipToString(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
-/** Dotted quad to uint32; -1 when malformed. */
+/**
+ * Dotted quad (four groups of 1-3 decimal digits, each at most 255) to uint32; -1 when malformed.
+ * A character loop rather than a regex and four Numbers: a 100,000-route topology parses 200,000.
+ */
 export function parseIp(text: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return -1;
+  const n = text.length;
+  if (n < 7 || n > 15) return -1;
   let ip = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255) return -1;
-    ip = ip * 256 + o;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return -1;
+      octet = octet * 10 + (c - 48);
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      if (octet > 255) return -1;
+      ip = ip * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      return -1;
+    }
   }
-  return ip;
+  if (dots !== 3 || digits === 0 || octet > 255) return -1;
+  return ip * 256 + octet;
 }
 
 /** Network mask for a prefix length 0..32, as uint32. */

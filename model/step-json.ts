@@ -68,6 +68,7 @@ function legacyKind(d: Record<string, unknown>, stage: Stage, type: StepDeviceTy
       default: return 'legacy';
     }
   }
+  if (has('held')) return 'arp_held';
   if (has('peerId')) return 'to_peer';
   if (has('interfaceName')) return 'emitted';
   if (message.startsWith('flooded')) return 'flooded';

@@ -44,6 +44,7 @@ export const STEP_KINDS = {
   emitted: { stage: 'disposition', about: 'the packet left the virtual network through an exterior port', fields: { hostId: 'string|null', interfaceName: 'string|null', generated: 'boolean' } },
   consumed: { stage: 'disposition', about: 'the network answered or absorbed the packet (ARP, echo request)', fields: { reason: 'reason', ip: 'string?', mac: 'string?' } },
   dropped: { stage: 'disposition', about: 'the packet was dropped, with the reason code of the result', fields: { reason: 'reason', limit: 'number?', nextHop: 'string?', error: 'string?' } },
+  arp_held: { stage: 'disposition', about: 'the live datapath holds the packet until its next hop answers the ARP request sent; it is simulated again then (result shortDrop meanwhile)', fields: { reason: 'reason', nextHop: 'string', held: 'boolean' } },
   rejected: { stage: 'disposition', about: 'a filter or a reject route refused the packet (routers send ICMP 3/13 first: see icmp_sent)', fields: { reason: 'reason' } },
   legacy: { stage: null, about: 'a step stored before steps had kinds, whose kind could not be told; its details are as stored', fields: {} },
 } as const satisfies Record<string, KindSpec>;
@@ -215,6 +216,10 @@ export const Step = {
    */
   dropped(type: StepDeviceType, dev: StepSite, d: Omit<DetailsOf<'dropped'>, 'kind'>, why: string): TraceStep {
     return make(type, dev, why.startsWith('by ') ? `dropped ${why}` : `dropped: ${why}`, { kind: 'dropped', ...d });
+  },
+  arpHeld(rt: StepSite, nextHop: string): TraceStep {
+    return make('router', rt, `held: no MAC known for next hop ${nextHop} (ARP request sent; the packet is simulated again when it is answered)`,
+      { kind: 'arp_held', reason: 'arp_unresolved', nextHop, held: true });
   },
   /** `by`: the filter or route that refused the packet. */
   rejected(type: StepDeviceType, dev: StepSite, reason: Reason, by: string): TraceStep {

@@ -55,9 +55,28 @@ export interface SinkStats {
   writeErrors: number;
 }
 
+/**
+ * Traced packets of one worker batch, encoded once in the worker in the form the sink stores (see
+ * TraceSink.writeBatch), so that no trace object crosses a thread: trace i is the summary
+ * text[ends[i - 1] ?? 0 .. ends[i]) with the steps stepTexts[stepRefs[i]] (one text per distinct
+ * step list in the batch: packets of a flow repeat theirs), and has steps[i] steps.
+ */
+export interface EncodedTraceBatch {
+  text: string;
+  ends: Int32Array;
+  steps: Int32Array;
+  stepTexts: string[];
+  stepRefs: Int32Array;
+}
+
 export interface TraceSink {
   /** Queue one trace. Never throws, never blocks; loss is counted in stats(). */
   write(rec: TraceRecord): void;
+  /**
+   * Present on sinks that take traces already encoded by the workers (SQLite): queues every trace
+   * of the batch as write() would. The daemon then asks its workers for encoded batches.
+   */
+  writeBatch?(batch: EncodedTraceBatch): void;
   /** Resolves once everything written before this call is stored (or counted lost). */
   flush(): Promise<void>;
   /** Flush, then release the backend. Later write() calls count the trace as lost. Idempotent. */
@@ -139,6 +158,27 @@ export interface ConditionStore {
   close(): Promise<void>;
 }
 
+/**
+ * What a claim on a condition's `limit` came to: `kept` when the trace may be stored; `exhausted` when
+ * the limit was already spent (by any host, before or after a restart); `unavailable` when the store
+ * could not be asked (the trace is then dropped: a limit errs under, never over).
+ */
+export type HitClaim = 'kept' | 'exhausted' | 'unavailable';
+
+/**
+ * The shared budget of trace conditions that have a `limit` (SPEC §5): exact across every daemon
+ * sharing the condition store and across restarts. Each traced packet claims one unit and keeps its
+ * trace only when the claim is within the limit. A daemon that crashes between a claim and storing
+ * the trace loses that unit: the count may come out under the limit, never over it.
+ */
+export interface ConditionHits {
+  claim(id: string, limit: number): Promise<HitClaim>;
+  /** Units claimed within the limit so far (the condition's `hits`); throws when the store is down. */
+  count(id: string, limit: number): Promise<number>;
+  /** Forgets a deleted condition's count, so that an id created again starts at zero. */
+  forget(id: string): Promise<void>;
+}
+
 /** One backend's state for /healthz: `detail` says what an operator should look at. */
 export interface BackendHealth { name: string; ok: boolean; detail?: string }
 
@@ -160,4 +200,4 @@ export interface TopologySource {
 
 /** One opened backend: what it provides, its health, and how to close it. */
 export interface TraceBackend { sink: TraceSink; store: TraceStore; health(): BackendHealth; close(): Promise<void> }
-export interface ConditionBackend { store: ConditionStore; health(): BackendHealth; close(): Promise<void> }
+export interface ConditionBackend { store: ConditionStore; hits: ConditionHits; health(): BackendHealth; close(): Promise<void> }

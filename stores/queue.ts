@@ -3,16 +3,19 @@
 // push each and a synchronous backend (better-sqlite3) never holds the loop for long.
 import type { SinkStats, TraceRecord, TraceSink } from '../model/stores.js';
 
-/** One queued trace: the record and how many of its steps (a prefix) are to be stored. */
-export interface PendingTrace {
-  readonly rec: TraceRecord;
+/**
+ * One queued trace: the record (a TraceRecord, or a backend's encoded form of one) and how many of
+ * its steps (a prefix) are to be stored.
+ */
+export interface PendingTrace<R = TraceRecord> {
+  readonly rec: R;
   readonly stepCount: number;
   readonly complete: boolean;
 }
 
 /** What a backend supplies: store a batch, all or nothing if it can; throw or reject on failure. */
-export interface BatchWriter {
-  writeBatch(batch: readonly PendingTrace[]): void | Promise<void>;
+export interface BatchWriter<R = TraceRecord> {
+  writeBatch(batch: readonly PendingTrace<R>[]): void | Promise<void>;
   close(): void | Promise<void>;
 }
 
@@ -28,12 +31,28 @@ export interface QueueOptions {
   onError?: (err: unknown) => void;
 }
 
+/** How the queue sees a record it holds: its step count and whether its producer lost steps. */
+export interface RecordShape<R> {
+  steps(rec: R): number;
+  complete(rec: R): boolean;
+}
+
+const TRACE_RECORDS: RecordShape<TraceRecord> = {
+  steps: (rec) => rec.steps.length,
+  complete: (rec) => rec.complete !== false,
+};
+
 const DEFAULTS = { maxQueuedSteps: 200_000, maxQueuedTraces: 50_000, maxBatchTraces: 512, maxBatchSteps: 4_096 };
 
 interface FlushWaiter { seq: number; resolve: () => void }
 
-export class QueuedSink implements TraceSink {
-  private readonly writer: BatchWriter;
+/**
+ * The bounded queue over records of type R (see RecordShape): the loss policy of SinkStats, batches
+ * handed to a BatchWriter, flush and close.
+ */
+export class Queue<R> {
+  private readonly writer: BatchWriter<R>;
+  private readonly shape: RecordShape<R>;
   private readonly maxSteps: number;
   private readonly maxTraces: number;
   private readonly batchTraces: number;
@@ -41,7 +60,7 @@ export class QueuedSink implements TraceSink {
   private readonly onError: (err: unknown) => void;
 
   /** items[head..] are queued; the array is reset whenever it empties. */
-  private items: PendingTrace[] = [];
+  private items: PendingTrace<R>[] = [];
   private head = 0;
   private queuedSteps = 0;
   private inFlightTraces = 0;
@@ -63,8 +82,9 @@ export class QueuedSink implements TraceSink {
 
   private readonly drainNow = (): void => { this.scheduled = false; void this.drain(); };
 
-  constructor(writer: BatchWriter, opts: QueueOptions = {}) {
+  constructor(writer: BatchWriter<R>, shape: RecordShape<R>, opts: QueueOptions = {}) {
     this.writer = writer;
+    this.shape = shape;
     this.maxSteps = positive(opts.maxQueuedSteps, DEFAULTS.maxQueuedSteps, 'maxQueuedSteps', true);
     this.maxTraces = positive(opts.maxQueuedTraces, DEFAULTS.maxQueuedTraces, 'maxQueuedTraces', false);
     this.batchTraces = positive(opts.maxBatchTraces, DEFAULTS.maxBatchTraces, 'maxBatchTraces', false);
@@ -72,10 +92,10 @@ export class QueuedSink implements TraceSink {
     this.onError = opts.onError ?? (() => {});
   }
 
-  write(rec: TraceRecord): void {
+  write(rec: R): void {
     let n = 0;
     try {
-      n = rec.steps.length;
+      n = this.shape.steps(rec);
       if (this.closing !== null || this.queuedTraceCount() >= this.maxTraces) {
         this.tracesLost++;
         this.stepsLost += n;
@@ -84,7 +104,7 @@ export class QueuedSink implements TraceSink {
       const room = this.maxSteps - this.queuedSteps;
       const keep = n <= room ? n : room;
       if (keep < n) this.stepsLost += n - keep;
-      this.items.push({ rec, stepCount: keep, complete: keep === n && rec.complete !== false });
+      this.items.push({ rec, stepCount: keep, complete: keep === n && this.shape.complete(rec) });
       this.queuedSteps += keep;
       this.enqueuedSeq++;
       if (!this.scheduled && !this.draining) { this.scheduled = true; setImmediate(this.drainNow); }
@@ -94,6 +114,13 @@ export class QueuedSink implements TraceSink {
       this.stepsLost += n;
       this.failed(err);
     }
+  }
+
+  /** Counts a trace its producer could not even hand over (e.g. it could not be encoded). */
+  lose(steps: number, err: unknown): void {
+    this.tracesLost++;
+    this.stepsLost += steps;
+    this.failed(err);
   }
 
   flush(): Promise<void> {
@@ -123,8 +150,8 @@ export class QueuedSink implements TraceSink {
 
   private queuedTraceCount(): number { return this.items.length - this.head; }
 
-  private takeBatch(): PendingTrace[] {
-    const batch: PendingTrace[] = [];
+  private takeBatch(): PendingTrace<R>[] {
+    const batch: PendingTrace<R>[] = [];
     let steps = 0;
     while (this.head < this.items.length && batch.length < this.batchTraces) {
       const p = this.items[this.head]!;
@@ -165,13 +192,13 @@ export class QueuedSink implements TraceSink {
   }
 
   /** After a failed batch: the trace alone, then its summary alone, then give up. */
-  private async retryOne(p: PendingTrace): Promise<void> {
+  private async retryOne(p: PendingTrace<R>): Promise<void> {
     try {
       await this.writer.writeBatch([p]);
       this.stored(p, p.complete);
       return;
     } catch (err) { this.failed(err); }
-    const summary: PendingTrace = { rec: p.rec, stepCount: 0, complete: false };
+    const summary: PendingTrace<R> = { rec: p.rec, stepCount: 0, complete: false };
     try {
       await this.writer.writeBatch([summary]);
       this.stepsLost += p.stepCount;
@@ -183,7 +210,7 @@ export class QueuedSink implements TraceSink {
     }
   }
 
-  private stored(p: PendingTrace, complete: boolean): void {
+  private stored(p: PendingTrace<R>, complete: boolean): void {
     this.tracesWritten++;
     this.stepsWritten += p.stepCount;
     if (!complete) this.tracesIncomplete++;
@@ -210,4 +237,9 @@ function positive(v: number | undefined, dflt: number, name: string, zeroOk: boo
     throw new Error(`options.${name} must be a ${zeroOk ? 'non-negative' : 'positive'} integer`);
   }
   return v;
+}
+
+/** The queue over TraceRecords: what every sink but the worker-fed SQLite one uses. */
+export class QueuedSink extends Queue<TraceRecord> implements TraceSink {
+  constructor(writer: BatchWriter, opts: QueueOptions = {}) { super(writer, TRACE_RECORDS, opts); }
 }

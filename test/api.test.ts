@@ -131,7 +131,7 @@ t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
   const o = await call<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties: Record<string, unknown>; additionalProperties?: boolean }> } }>('GET', '/openapi.json');
   t.equal(o.status, 200);
   t.equal(o.body.openapi, '3.1.0');
-  t.same(Object.keys(o.body.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/simulations', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/{id}']);
+  t.same(Object.keys(o.body.paths).sort(), ['/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/{id}']);
   t.same(Object.keys(o.body.paths['/trace_conditions/{id}']!).filter((k) => k !== 'parameters').sort(), ['delete', 'get', 'put']);
   const tc = o.body.components.schemas.TraceCondition!;
   t.equal(tc.additionalProperties, false, 'trace conditions are strict');

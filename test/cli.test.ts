@@ -282,3 +282,38 @@ t.test('replay: counts by result and the trace ids made', async (t) => {
   userError(t, await run('replay', `${CAPTURES}dpkt-http.pcap`, '--in-port', api.net.id('nowhere')), /inPort: no port .* \(unknown_port\)$/, 'unknown port');
   t.equal((await run('replay', `${CAPTURES}dpkt-http.pcap`)).code, 1, '--in-port is required');
 });
+
+t.test('simulate: a validated topology file is cached; a changed file or a corrupt entry is validated again', async (t) => {
+  const { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'midotrace-cli-cache-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { MIDOTRACE_CACHE_DIR: join(dir, 'cache') };
+  const topo = join(dir, 'topology.json');
+  const example = readFileSync(`${ROOT}examples/topology.json`, 'utf8');
+  writeFileSync(topo, example);
+  const args = ['simulate', '--topology', topo, '--in-port', 'c0000000-0000-4000-8000-000000000013', '--json', '--packet',
+    JSON.stringify({ ethSrc: 'fa:16:3e:00:01:11', ethDst: '02:00:00:00:01:01', nwSrc: '10.0.1.11', nwDst: '10.0.2.12', nwProto: 'tcp', tpDst: 5432 })];
+  const first = await cli(args, env);
+  t.equal(first.code, 0, first.stderr);
+  const entries = readdirSync(env.MIDOTRACE_CACHE_DIR).filter((f) => f.startsWith('topology-'));
+  t.equal(entries.length, 1, 'the validated document is cached');
+  const second = await cli(args, env);
+  t.equal(second.stdout, first.stdout, 'the cached document simulates the same');
+
+  // The entry is what a hit reads: a renamed port in it shows in the next trace.
+  const entry = join(env.MIDOTRACE_CACHE_DIR, entries[0]!);
+  writeFileSync(entry, readFileSync(entry, 'utf8').replace('"name":"db2"', '"name":"db2-from-cache"'));
+  const traced = await cli([...args, '--trace'], env);
+  t.match(traced.stdout, /db2-from-cache/, 'a hit reads the cache, not the validator');
+
+  writeFileSync(entry, '{ not json');
+  const corrupt = await cli(args, env);
+  t.equal(corrupt.stdout, first.stdout, 'a corrupt entry: validated again, same result');
+
+  writeFileSync(topo, example.replace('"name": "web1"', '"name": "web1", "colour": "red"'));
+  const changed = await cli(args, env);
+  t.equal(changed.code, 1, 'changed bytes are validated: refused');
+  t.match(changed.stderr, /invalid topology[^]*ports\[4\]\.colour: unknown field "colour"/);
+});

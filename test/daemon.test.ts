@@ -3,10 +3,18 @@
 // shared between workers.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { FaultySink } from '../stores/faulty.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
+import type { BatchResult } from '../daemon/pool/protocol.js';
+import { decodeTraceBatch } from '../stores/sqlite/trace-wire.js';
+
+/** A batch's traces, whichever way the workers handed them over (objects, or encoded for SQLite). */
+const tracesOf = (r: BatchResult): { conditionIds: readonly string[] }[] => (r.encoded === null ? r.traces : decodeTraceBatch(r.encoded));
 
 const MAC = { vm1: '02:00:00:00:00:01', vm2: '02:00:00:00:00:02', vm3: '02:00:00:00:00:03', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02', up: '02:00:00:00:01:03', gw: '02:00:00:00:09:09' };
 
@@ -64,7 +72,7 @@ t.test('a condition created in the store reaches every worker within a second', 
   while (threads.size < 2 && Date.now() - start < 1000) {
     // Two batches at once land on both workers.
     const outs = await Promise.all([0, 1].map(() => d.daemon.pool.run({ ...packOne(d, udpFromVm1()), forceTrace: false, detail: false, nowMs: Date.now() })));
-    for (const o of outs) if (o.ok && o.result.traces.some((tr) => tr.conditionIds.includes(condId))) threads.add(o.result.threadId);
+    for (const o of outs) if (o.ok && tracesOf(o.result).some((tr) => tr.conditionIds.includes(condId))) threads.add(o.result.threadId);
   }
   t.equal(threads.size, 2, `both workers traced within ${Date.now() - start} ms`);
   t.ok(Date.now() - start < 1000);
@@ -122,11 +130,43 @@ t.test('limit 10 gives exactly 10 traces from 100 packets over 2 workers', async
   for (const o of outs) {
     if (!o.ok) continue;
     threads.add(o.result.threadId);
-    traces += o.result.traces.length;
+    traces += tracesOf(o.result).length;
   }
   t.equal(threads.size, 2, 'the packets were spread over both workers');
   t.equal(traces, 10);
   t.equal(d.daemon.pool.hitsOf(c.ok ? c.condition.id : ''), 10);
+});
+
+t.test('limit 3 holds across two daemons sharing the SQLite file and across a restart (P9 item 12)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'midotrace-limit-'));
+  const shared = { sqlite: { path: join(dir, 'shared.db') } };
+  const open: TestDaemon[] = [];
+  const start = async (): Promise<TestDaemon> => { const d = await startTestDaemon(n.doc, { config: shared }); open.push(d); return d; };
+  t.teardown(async () => { for (const d of open) await d.close(); rmSync(dir, { recursive: true, force: true }); });
+  const a = await start();
+  const b = await start();
+  // Through the daemon's API view of the store: in force on this daemon when create() resolves.
+  const c = await a.daemon.apiDeps().conditions.create({ name: 'three', limit: 3, nwProto: 17 });
+  t.ok(c.ok);
+  const condId = c.ok ? c.condition.id : '';
+  const [first] = await sim(a, [udpFromVm1(0)]);
+  t.equal(first!.traceIds.length, 1, 'the first packet after create() resolved is traced, with no wait');
+  await sleep(400); // b learns of the condition by polling the file
+  const ids: string[] = [...first!.traceIds];
+  for (let i = 1; i < 5; i++) ids.push(...(await sim(i % 2 === 0 ? a : b, [udpFromVm1(i)]))[0]!.traceIds);
+  t.equal(ids.length, 3, 'five packets over two hosts: three traces');
+  await a.close();
+  const a2 = await start();
+  await sleep(100);
+  const [late] = await sim(a2, [udpFromVm1(9)]);
+  t.same(late!.traceIds, [], 'a restarted daemon does not start the count again');
+  for (const d of [b, a2]) await d.daemon.backends.sink.flush();
+  const listed = await b.daemon.backends.traces.list({ limit: 10, conditionId: condId });
+  t.equal(listed.ok && listed.items.length, 3, 'three traces stored');
+  t.equal(await a2.daemon.apiDeps().conditionHits(condId), 3, 'hits = traces stored, on every host');
+  t.equal(await b.daemon.apiDeps().conditionHits(condId), 3);
+  t.ok(await b.daemon.apiDeps().conditions.delete(condId));
+  t.equal(await b.daemon.backends.hits.count(condId, 3), 0, 'a deleted condition\'s count goes with it');
 });
 
 t.test('a request and its reply on different workers share conntrack and NAT state', async (t) => {
@@ -203,3 +243,22 @@ function packOne(_d: TestDaemon, input: unknown) {
   if (!r.ok) throw new Error(`${r.path}: ${r.message}`);
   return r.tasks[0]!;
 }
+
+t.test('a trace stored through the workers\' encoding reads back as the offline simulator builds it', async (t) => {
+  const { SimulationSession } = await import('../cli/simulate.js');
+  const { compileTopology: compile } = await import('../engine/topology/compile.js');
+  const d = await startTestDaemon(n.doc);
+  t.teardown(() => d.close());
+  t.ok(d.daemon.backends.sink.writeBatch, 'the SQLite sink takes encoded batches from the workers');
+  // A routed, NATed packet: many kinds of steps, details with nested values.
+  const input = { inPort: vm1, packet: pk.tcp(MAC.vm1, MAC.r1, '10.0.1.10', '8.8.8.8', { tpSrc: 40001, tpDst: 443 }) };
+  const [r] = await sim(d, [input], true);
+  await d.daemon.backends.sink.flush();
+  const stored = (await d.daemon.backends.traces.get(r!.traceIds[0]!))!;
+  const offline = new SimulationSession(compile(n.doc), true).run([input], '')[0]!.trace!;
+  const content = (tr: typeof stored): unknown[] => tr.steps.map(({ step, stage, deviceType, deviceId, deviceName, message, details }) =>
+    ({ step, stage, deviceType, deviceId, deviceName, message, details }));
+  t.ok(stored.numSteps > 10, `${stored.numSteps} steps`);
+  t.same(content(stored), content(offline), 'the same steps, messages and details');
+  t.same({ ...stored, id: '', hostId: '', startedAt: '', steps: [] }, { ...offline, id: '', hostId: '', startedAt: '', steps: [] }, 'the same summary');
+});

@@ -10,7 +10,7 @@ import { openSqliteConditionStore, openSqliteTraceBackend, SCHEMA_VERSION } from
 import type { SqliteTraceBackend, SqliteTraceBackendOptions } from '../stores/sqlite/index.js';
 import { traceBackendConformance } from './helpers/sink-conformance.js';
 import { sleep, until } from './helpers/condition-store-conformance.js';
-import { makeRecord } from './helpers/trace-records.js';
+import { expectedSteps, expectedSummary, makeRecord } from './helpers/trace-records.js';
 import { StepSchema } from '../api/doc-schemas.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'midotrace-sqlite-'));
@@ -99,7 +99,8 @@ t.test('a trace stored before steps had kinds (details without kind) still reads
   ];
   const raw = new Database(path);
   const seq = raw.prepare('SELECT seq FROM traces WHERE id = ?').pluck().get(rec.id);
-  raw.prepare('UPDATE trace_steps SET steps = ? WHERE trace_seq = ?').run(JSON.stringify(old), seq);
+  // As a file of schema 1 held them: the steps inline in trace_steps, no shared step list.
+  raw.prepare('UPDATE trace_steps SET steps = ?, list_id = NULL WHERE trace_seq = ?').run(JSON.stringify(old), seq);
   raw.prepare('UPDATE traces SET num_steps = ? WHERE seq = ?').run(old.length, seq);
   raw.close();
 
@@ -133,7 +134,8 @@ t.test('the sweeper deletes traces past retention, periodically', async (tt) => 
   tt.ok(await b.get(fresh.id), 'within retention: kept');
   now += 120_000;
   const runs = b.sweepStats().runs;
-  await until(() => b.sweepStats().runs > runs, 'a later sweep');
+  // Two more runs: the first may have started before the clock moved.
+  await until(() => b.sweepStats().runs > runs + 1, 'a later sweep');
   tt.equal(await b.get(fresh.id), null, 'aged out at a later sweep');
   tt.match(b.sweepStats(), { deleted: 2, errors: 0 });
 });
@@ -197,4 +199,38 @@ t.test('FaultySink stall: writes arrive late; flush waits for them; close does n
   await f.close();
   tt.ok(Date.now() - closing < 5_000, 'close hands held records on at once');
   tt.match(f.stats(), { tracesWritten: 2, queueDepth: 0 });
+});
+
+t.test('traces with the same steps share one stored list; the sweeper deletes the lists it leaves unused', async (tt) => {
+  let now = Date.UTC(2030, 5, 1);
+  const path = freshPath();
+  const b = open({ path, retentionMs: 60_000, firstSweepDelayMs: 60_000, sweepIntervalMs: 60_000, now: () => now });
+  tt.teardown(() => b.close());
+  const lists = (): number => {
+    const raw = new Database(path, { readonly: true });
+    try { return raw.prepare('SELECT count(*) FROM step_lists').pluck().get() as number; } finally { raw.close(); }
+  };
+  // One flow: 40 packets whose steps are the same; a second flow with other steps.
+  const t0 = now - 120_000;
+  const first = makeRecord({ startedAtMs: t0, steps: 6 });
+  const flow = Array.from({ length: 40 }, (_, i) => ({ ...makeRecord({ startedAtMs: t0 + i }), steps: first.steps.map((s) => ({ ...s, timestampMs: s.timestampMs + i })) }));
+  const other = makeRecord({ startedAtMs: now + 3_650_000, steps: 9 }); // still within retention after the sweep below
+  for (const r of [...flow, other]) b.write(r);
+  await b.flush();
+  tt.equal(lists(), 2, 'two distinct step lists stored, not 41');
+  for (const r of flow) tt.same(await b.get(r.id), { ...expectedSummary(r), steps: expectedSteps(r) });
+  tt.same(await b.get(other.id), { ...expectedSummary(other), steps: expectedSteps(other) });
+  const deleted = await b.delete(flow[0]!.id);
+  tt.ok(deleted);
+  tt.same((await b.get(flow[1]!.id))?.numSteps, 6, 'deleting one trace leaves its list to the others');
+
+  now += 3_600_000 + 60_000; // the old flow's traces and its list are past retention (plus the hour)
+  await b.sweepNow();
+  tt.equal(await b.get(flow[1]!.id), null, 'the old traces are gone');
+  tt.equal(lists(), 1, 'and so is the list only they used');
+  tt.ok(await b.get(other.id), 'the newer trace and its list stay');
+  const again = { ...makeRecord({ startedAtMs: now }), steps: first.steps };
+  b.write(again);
+  await b.flush();
+  tt.equal((await b.get(again.id))?.steps.length, 6, 'a list dropped by the sweep is stored again when used');
 });

@@ -2,12 +2,15 @@
 // batches: frames back to back in one transferred buffer, never one message per packet.
 import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
-import type { TraceRecord } from '../../model/stores.js';
+import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
+import type { RouteChange } from '../../engine/topology/compile.js';
 
 export interface WorkerInit {
   hostId: string;
   /** The topology document (JSON text, already validated) published by the daemon. */
   topology: SnapshotDescriptor;
+  /** Route changes since the last full topology publication (TopologyDeltas as JSON text). */
+  topologyDeltas: SnapshotDescriptor;
   /** Enabled trace conditions (PublishedCondition[] as JSON text). */
   conditions: SnapshotDescriptor;
   /** One Int32 hit counter per condition slot, shared by every worker. */
@@ -16,6 +19,18 @@ export interface WorkerInit {
   state: unknown;
   /** Honour BatchTask.fault (tests of worker crashes only). */
   faultInjection: boolean;
+}
+
+/**
+ * Route-only changes published after the full document of topology snapshot version `full`: a worker
+ * on that version applies the ones it has not (engine recompileRoutes) instead of reading and
+ * compiling the whole document again.
+ */
+export interface TopologyDeltas {
+  full: number;
+  /** Publications (full or delta) before the full one: the topology version a batch reports. */
+  fullPublication: number;
+  deltas: RouteChange[];
 }
 
 export interface BatchTask {
@@ -28,7 +43,21 @@ export interface BatchTask {
   forceTrace: boolean;
   /** Return SPEC §4 JSON per packet (API calls); otherwise only result codes (replay, benchmarks). */
   detail: boolean;
+  /**
+   * With detail: return the results as JSON text (BatchResult.json) rather than objects, so the
+   * daemon sends them on without cloning, parsing or serialising them itself.
+   */
+  json?: boolean;
+  /**
+   * 'encoded': traced packets come back as one EncodedTraceBatch (for a sink with writeBatch), so no
+   * trace object is cloned across threads; 'records' (default): TraceRecord[].
+   */
+  traceOutput?: 'records' | 'encoded';
   nowMs: number;
+  /** Build every emitted packet as a frame (the live datapath sends them). */
+  emit?: boolean;
+  /** Live traffic: a packet waiting for ARP is held (BatchResult.held), not answered 3/1 (PacketContext.holdArp). */
+  holdArp?: boolean;
   /** With WorkerInit.faultInjection: 'exit' kills the worker thread mid-batch. */
   fault?: 'exit';
 }
@@ -36,11 +65,35 @@ export interface BatchTask {
 /** Result code per frame: ResultCode values, or UNKNOWN_PORT when the ingress port is not exterior. */
 export const UNKNOWN_PORT = 255;
 
+/** Frames the batch emitted (BatchTask.emit), back to back in emission order. */
+export interface EmittedFrames {
+  count: number;
+  data: Uint8Array;
+  /** Frame i is data[offsets[i] .. offsets[i+1]). */
+  offsets: Int32Array;
+  /** Egress port of frame i, as an index into portIds (the batch's distinct egress ports). */
+  port: Uint16Array;
+  portIds: string[];
+  /** Index in the batch of the frame whose simulation emitted frame i. */
+  src: Int32Array;
+  /** 1 for answers and ICMP errors the network generated. */
+  generated: Uint8Array;
+}
+
+/** A frame held for ARP: `routerId` waits for the MAC of `nextHop` (an IPv4 address as a number). */
+export interface HeldFrame { index: number; routerId: string; nextHop: number }
+
 export interface BatchResult {
   codes: Uint8Array;
-  /** Traced packets, in batch order, for the daemon to hand to its sink. */
+  emitted?: EmittedFrames;
+  held?: HeldFrame[];
+  /** Traced packets, in batch order, for the daemon to hand to its sink (traceOutput 'records'). */
   traces: TraceRecord[];
+  /** The same, encoded in one string (traceOutput 'encoded'); null when nothing was traced. */
+  encoded: EncodedTraceBatch | null;
   details: SimulationResultJson[] | null;
+  /** With BatchTask.json: the SPEC §4 result of each packet as JSON, comma-separated, in order. */
+  json: string | null;
   /** Versions the batch ran against, so the daemon can tell when workers caught up with a change. */
   topologyVersion: number;
   conditionsVersion: number;

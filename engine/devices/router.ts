@@ -95,6 +95,12 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): nu
   if (!resolveNextHop(ctx, rt, outPort, nextHop)) {
     sendArpRequest(ctx, outPort, nextHop);
     pkt.ttl++;
+    if (ctx.holdArp && !ctx.generating) {
+      ctx.heldRouter = rt.idx;
+      ctx.heldNextHop = nextHop;
+      if (ctx.traced) ctx.step(Step.arpHeld(rt, ipToString(nextHop)));
+      return finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
+    }
     sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
     if (ctx.traced) {
       const ip = ipToString(nextHop);

@@ -1,7 +1,7 @@
 // SQLite schema, as migrations: MIGRATIONS[v - 1] takes a file from version v - 1 to v. Append,
 // never edit a released entry.
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 3;
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -52,5 +52,27 @@ export const MIGRATIONS: readonly string[] = [
   );
   -- Bumped by every condition change, so watchers can tell them from trace writes.
   INSERT INTO meta (key, value) VALUES ('conditions_version', '0');
+  `,
+  `
+  -- Units claimed of each limited trace condition's \`limit\` (stores/sqlite/condition-hits.ts): shared by
+  -- every process on the file and kept across restarts. A row goes with its condition.
+  CREATE TABLE condition_hits (
+    condition_id TEXT PRIMARY KEY,
+    claimed      INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  `
+  -- Distinct step lists (the steps column's form), stored once however many traces share one:
+  -- packets of a flow make the same steps, and a trace row then only points at its list. A trace
+  -- whose list is here has list_id set and steps ''. last_used_ms is at least the newest startedAt
+  -- (or write time) of a trace using the list, less at most an hour (the writer refreshes it hourly);
+  -- the retention sweep deletes lists unused for an hour longer than the traces it deletes.
+  CREATE TABLE step_lists (
+    id           INTEGER PRIMARY KEY,
+    steps        TEXT    NOT NULL,
+    last_used_ms INTEGER NOT NULL
+  );
+  CREATE INDEX step_lists_by_use ON step_lists (last_used_ms);
+  ALTER TABLE trace_steps ADD COLUMN list_id INTEGER;
   `,
 ];

@@ -1,12 +1,17 @@
-// Offline-mode trace backend: one SQLite connection serving as both the daemon's TraceSink and the
-// API's TraceStore, plus the retention sweeper. better-sqlite3 is synchronous: writes go through
-// QueuedSink batches and big deletes are chunked, so neither holds the event loop for long.
-import { QueuedSink, type QueueOptions } from '../queue.js';
-import type { SinkStats, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
+// Offline-mode trace backend: the daemon's TraceSink and the API's TraceStore on one SQLite file,
+// plus the retention sweeper. Every write (trace batches, deletes, sweeps) runs on the writer thread's
+// own connection (writer-thread.ts), so better-sqlite3's synchronous calls and the WAL's fsyncs never
+// hold the event loop; reads use this thread's connection. Traces are queued already encoded
+// (trace-wire.ts): the workers encode them, or write() does for records handed over as objects.
+import { Queue, type QueueOptions, type RecordShape } from '../queue.js';
+import type { EncodedTraceBatch, SinkStats, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
 import type { Trace } from '../../model/trace.js';
 import { openDb, type Db, type OpenDbError, type OpenDbOptions } from './db.js';
 import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
-import { SqliteTraceWriter } from './trace-writer.js';
+import { encodeHead, encodeStepsText, type EncodedTrace } from './trace-wire.js';
+import { InlineWriter, ThreadWriter, type WriterPort } from './writer-port.js';
+
+const ENCODED: RecordShape<EncodedTrace> = { steps: (e) => e.steps, complete: (e) => e.complete };
 
 const DAY_MS = 86_400_000;
 
@@ -21,6 +26,8 @@ export interface SqliteTraceBackendOptions extends QueueOptions, OpenDbOptions {
   firstSweepDelayMs?: number;
   /** Clock for the sweeper (tests). Default Date.now. */
   now?: () => number;
+  /** Write on a thread of its own (default; not possible for ':memory:'). */
+  writerThread?: boolean;
 }
 
 export interface SweepStats { runs: number; deleted: number; errors: number }
@@ -32,13 +39,15 @@ export type OpenTraceBackendResult =
 export function openSqliteTraceBackend(opts: SqliteTraceBackendOptions): OpenTraceBackendResult {
   const opened = openDb(opts.path, opts);
   if (!opened.ok) return opened;
-  return { ok: true, backend: new SqliteTraceBackend(opened.db, opts) };
+  const thread = opts.writerThread !== false && opts.path !== ':memory:';
+  return { ok: true, backend: new SqliteTraceBackend(opened.db, opts, thread) };
 }
 
 export class SqliteTraceBackend implements TraceSink, TraceStore {
   private readonly db: Db;
-  private readonly queue: QueuedSink;
+  private readonly queue: Queue<EncodedTrace>;
   private readonly reader: SqliteTraceReader;
+  private readonly writer: WriterPort;
   private readonly retentionMs: number;
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -47,10 +56,13 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
   private readonly sweep: SweepStats = { runs: 0, deleted: 0, errors: 0 };
 
   /** Use openSqliteTraceBackend(), which reports a refused file as a value. */
-  constructor(db: Db, opts: SqliteTraceBackendOptions) {
+  constructor(db: Db, opts: SqliteTraceBackendOptions, thread = false) {
     this.db = db;
-    this.queue = new QueuedSink(new SqliteTraceWriter(db), opts);
     this.reader = new SqliteTraceReader(db);
+    this.writer = thread ? new ThreadWriter({ path: opts.path, busyTimeoutMs: opts.busyTimeoutMs ?? 5000 }) : new InlineWriter(db, this.reader);
+    // A thread writes a batch while this one fills the next: batches can be larger than the ~10 ms
+    // of SQLite work an inline writer is held to.
+    this.queue = new Queue(this.writer, ENCODED, thread ? { maxBatchTraces: 2048, maxBatchSteps: 32_768, ...opts } : opts);
     this.retentionMs = opts.retentionMs ?? 7 * DAY_MS;
     this.now = opts.now ?? Date.now;
     if (!Number.isFinite(this.retentionMs) || this.retentionMs < 0) {
@@ -66,20 +78,41 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
     }
   }
 
-  write(rec: TraceRecord): void { this.queue.write(rec); }
+  write(rec: TraceRecord): void {
+    let head: string;
+    try {
+      head = encodeHead(rec);
+    } catch (err) {
+      // Not a record (null, steps not an array): counted, never thrown.
+      const steps = (rec as { steps?: unknown } | null)?.steps;
+      this.queue.lose(Array.isArray(steps) ? steps.length : 0, err);
+      return;
+    }
+    this.queue.write({ head, stepsText: encodeStepsText(rec), steps: rec.steps.length, complete: rec.complete !== false });
+  }
+
+  writeBatch(batch: EncodedTraceBatch): void {
+    let start = 0;
+    for (let i = 0; i < batch.ends.length; i++) {
+      const end = batch.ends[i]!;
+      this.queue.write({ head: batch.text.slice(start, end), stepsText: batch.stepTexts[batch.stepRefs[i]!]!, steps: batch.steps[i]!, complete: true });
+      start = end;
+    }
+  }
+
   flush(): Promise<void> { return this.queue.flush(); }
   stats(): SinkStats { return this.queue.stats(); }
   sweepStats(): SweepStats { return { ...this.sweep }; }
 
   async list(q: TraceQuery): Promise<TraceListResult> { this.check(); return this.reader.list(q); }
   async get(id: string): Promise<Trace | null> { this.check(); return this.reader.get(id); }
-  async delete(id: string): Promise<boolean> { this.check(); return this.reader.delete(id); }
+  async delete(id: string): Promise<boolean> { this.check(); return this.writer.delete(id); }
 
   async deleteOlderThan(ms: number): Promise<number> {
     this.check();
     let total = 0;
     for (;;) {
-      const n = this.reader.deleteChunkOlderThan(ms);
+      const n = await this.writer.deleteChunkOlderThan(ms);
       total += n;
       if (n < DELETE_CHUNK || this.closed !== null) return total;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -102,7 +135,7 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
     if (this.closed === null) {
       for (const t of this.timers) clearTimeout(t);
       const sweeping = this.sweeping ?? Promise.resolve();
-      this.closed = Promise.all([this.queue.close(), sweeping]).then(() => { this.db.close(); });
+      this.closed = Promise.all([this.queue.close(), sweeping]).then(() => this.writer.close()).then(() => { this.db.close(); });
     }
     return this.closed;
   }

@@ -29,7 +29,8 @@ export class SqliteTraceReader {
   constructor(db: Db) {
     this.db = db;
     this.byId = db.prepare(`SELECT ${TRACE_COLS} FROM traces t WHERE t.id = ?`);
-    this.stepsOf = db.prepare('SELECT steps FROM trace_steps WHERE trace_seq = ?').pluck();
+    this.stepsOf = db.prepare(
+      "SELECT COALESCE(l.steps, s.steps) FROM trace_steps s LEFT JOIN step_lists l ON l.id = s.list_id WHERE s.trace_seq = ?").pluck();
     this.oldest = db.prepare(
       `SELECT ${TRACE_COLS} FROM traces t WHERE t.started_at_ms < ? ORDER BY t.started_at_ms, t.id LIMIT ${DELETE_CHUNK}`);
     const delSteps = db.prepare('DELETE FROM trace_steps WHERE trace_seq = ?');
@@ -70,7 +71,7 @@ export class SqliteTraceReader {
     const row = this.byId.get(id) as TraceRow | undefined;
     if (row === undefined) return null;
     const json = this.stepsOf.get(row.seq) as string | undefined;
-    const steps = json === undefined ? [] : decodeSteps(json, row.num_steps, row.started_at_ms, row.host_id);
+    const steps = json === undefined || json === '' ? [] : decodeSteps(json, row.num_steps, row.started_at_ms, row.host_id);
     return { ...toSummary(row), steps };
   }
 

@@ -1,10 +1,21 @@
-// Stores batches of traces in one transaction each. Statements are prepared once, here.
+// Stores batches of encoded traces (trace-wire.ts) in one transaction each. Statements are prepared
+// once, here. Runs in the writer thread (writer-thread.ts), or inline for an in-memory database.
+// A trace's whole steps go to step_lists once per distinct list (schema.ts, version 3): the writer
+// remembers the lists it stored, so a repeat costs a map lookup and a small row instead of ~4 KB
+// of SQLite pages per trace.
 import type { BatchWriter, PendingTrace } from '../queue.js';
-import type { Db } from './db.js';
-import { encodeSteps } from './step-codec.js';
+import type { Db, Stmt } from './db.js';
+import { decodeHead, truncateSteps, unencodable, type EncodedTrace } from './trace-wire.js';
 
-export class SqliteTraceWriter implements BatchWriter {
-  private readonly tx: (batch: readonly PendingTrace[]) => void;
+const HOUR_MS = 3_600_000;
+/** Lists remembered at most; beyond, the memory starts afresh (a repeat is then stored once more). */
+const MAX_LISTS = 20_000;
+
+export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
+  private readonly tx: (batch: readonly PendingTrace<EncodedTrace>[]) => void;
+  private readonly dropLists: Stmt;
+  /** Lists stored by this writer: steps text → row id and last use written to the row. */
+  private readonly lists = new Map<string, { id: number | bigint; usedMs: number }>();
 
   constructor(db: Db) {
     const insTrace = db.prepare(
@@ -15,21 +26,56 @@ export class SqliteTraceWriter implements BatchWriter {
     const insCond = db.prepare(
       'INSERT OR IGNORE INTO trace_conditions (condition_id, started_at_ms, trace_id, trace_seq) VALUES (?, ?, ?, ?)');
 
-    this.tx = db.transaction((batch: readonly PendingTrace[]) => {
+    const insStepsRef = db.prepare("INSERT INTO trace_steps (trace_seq, steps, list_id) VALUES (?, '', ?)");
+    const insList = db.prepare('INSERT INTO step_lists (steps, last_used_ms) VALUES (?, ?)');
+    const touchList = db.prepare('UPDATE step_lists SET last_used_ms = ? WHERE id = ?');
+    this.dropLists = db.prepare('DELETE FROM step_lists WHERE last_used_ms < ?');
+    const lists = this.lists;
+    /** The id of the stored list `steps`, storing it (or refreshing its last use) as needed. */
+    const listFor = (steps: string, startedAtMs: number, now: number): number | bigint => {
+      const use = startedAtMs > now ? startedAtMs : now;
+      const known = lists.get(steps);
+      if (known !== undefined) {
+        if (use <= known.usedMs + HOUR_MS) return known.id;
+        // Refreshed hourly; a list another process's sweep deleted meanwhile is stored again.
+        if (touchList.run(use, known.id).changes === 1) { known.usedMs = use; return known.id; }
+      }
+      if (lists.size >= MAX_LISTS) lists.clear();
+      const id = insList.run(steps, use).lastInsertRowid;
+      lists.set(steps, { id, usedMs: use });
+      return id;
+    };
+
+    this.tx = db.transaction((batch: readonly PendingTrace<EncodedTrace>[]) => {
+      const now = Date.now();
       for (const p of batch) {
-        const r = p.rec;
-        const startedAtMs = Math.floor(r.startedAtMs);
-        const seq = insTrace.run(r.id, r.hostId, startedAtMs, r.ingressPortId, r.result,
-          JSON.stringify(r.match), JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,
+        const r = decodeHead(p.rec.head);
+        const steps = p.rec.stepsText;
+        if (p.stepCount > 0 && unencodable(steps)) throw new Error(`trace ${r.id}: its steps could not be encoded`);
+        const seq = insTrace.run(r.id, r.hostId, r.startedAtMs, r.ingressPortId, r.result, r.match,
+          r.conditionIds.length === 0 ? '[]' : JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,
         ).lastInsertRowid;
-        if (p.stepCount > 0) insSteps.run(seq, encodeSteps(r.steps, p.stepCount, startedAtMs));
-        for (const c of r.conditionIds) insCond.run(c, startedAtMs, r.id, seq);
+        if (p.stepCount > 0) {
+          if (p.stepCount < p.rec.steps) insSteps.run(seq, truncateSteps(steps, p.stepCount));
+          else insStepsRef.run(seq, listFor(steps, r.startedAtMs, now));
+        }
+        for (const c of r.conditionIds) insCond.run(c, r.startedAtMs, r.id, seq);
       }
     });
   }
 
-  writeBatch(batch: readonly PendingTrace[]): void { this.tx(batch); }
+  writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): void { this.tx(batch); }
 
-  /** The connection belongs to SqliteTraceBackend, which closes it. */
+  /**
+   * After a sweep deleted the traces started before `ms`: deletes the step lists no remaining trace
+   * can use (last used more than an hour before `ms`, see schema.ts) and forgets them.
+   */
+  dropListsUnusedBefore(ms: number): number {
+    const cutoff = ms - HOUR_MS;
+    for (const [k, v] of this.lists) if (v.usedMs < cutoff) this.lists.delete(k);
+    return this.dropLists.run(cutoff).changes;
+  }
+
+  /** The connection belongs to whoever opened it, which closes it. */
   close(): void {}
 }

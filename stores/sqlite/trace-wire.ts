@@ -1,0 +1,96 @@
+// A trace in the form the SQLite sink queues and its writer thread stores: encoded once (in the
+// simulation worker, or by write() for records handed over as objects), then moved between threads
+// as strings and bound to the INSERT as they are. No trace object is rebuilt on the way.
+//
+//   head:  [id, hostId, startedAtMs, ingressPortId, result, conditionIds, complete] \n match
+//   steps: the stored steps column (step-codec.ts), times relative to startedAtMs
+//
+// Each part is JSON; JSON text never holds a raw newline, so the first one splits the head. Packets
+// of one flow make the same steps, so a worker's batch carries each distinct steps text once and
+// every trace points at its own (EncodedTraceBatch.stepRefs): the bytes that cross threads shrink
+// with the repetition, and nothing needs to be hashed to find it (see StepsDedup).
+import type { ResultName } from '../../model/result.js';
+import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
+import { encodeSteps } from './step-codec.js';
+
+/** One queued trace: its head, its steps text, how many steps it holds, whether its producer lost some. */
+export interface EncodedTrace {
+  readonly head: string;
+  readonly stepsText: string;
+  readonly steps: number;
+  readonly complete: boolean;
+}
+
+/** Stands for steps that could not be encoded (e.g. a cyclic detail): storing them fails. */
+const UNENCODABLE = 'null';
+
+/** Throws on a record that is not one (null, steps not an array); the caller counts it lost. */
+export function encodeHead(rec: TraceRecord): string {
+  if (!Array.isArray(rec.steps)) throw new TypeError(`trace ${String(rec.id)}: steps is not an array`);
+  return JSON.stringify([rec.id, rec.hostId, Math.floor(rec.startedAtMs), rec.ingressPortId, rec.result, rec.conditionIds, rec.complete !== false]) +
+    '\n' + JSON.stringify(rec.match);
+}
+
+/** The steps column for the record; UNENCODABLE when they cannot be (the trace keeps its summary). */
+export function encodeStepsText(rec: TraceRecord): string {
+  try { return encodeSteps(rec.steps, rec.steps.length, Math.floor(rec.startedAtMs)); } catch { return UNENCODABLE; }
+}
+
+/**
+ * Finds a steps text among the batch's recent distinct ones by comparing strings (a length check
+ * rejects almost every other flow's text at once), so a repeat costs one memcmp, not a hash.
+ */
+export class StepsDedup {
+  readonly texts: string[] = [];
+  private static readonly WINDOW = 32;
+
+  /** Index of `text` in `texts`, added when it is not among the last WINDOW distinct ones. */
+  ref(text: string): number {
+    const t = this.texts;
+    const stop = Math.max(0, t.length - StepsDedup.WINDOW);
+    for (let i = t.length - 1; i >= stop; i--) {
+      const s = t[i]!;
+      if (s.length === text.length && s === text) return i;
+    }
+    t.push(text);
+    return t.length - 1;
+  }
+}
+
+export interface DecodedTrace {
+  id: string;
+  hostId: string;
+  startedAtMs: number;
+  ingressPortId: string;
+  result: ResultName;
+  conditionIds: string[];
+  /** MatchSummary JSON, as stored. */
+  match: string;
+}
+
+type Header = [string, string, number, string, ResultName, string[], boolean];
+
+export function decodeHead(head: string): DecodedTrace {
+  const a = head.indexOf('\n');
+  if (a < 0) throw new Error('not an encoded trace');
+  const [id, hostId, startedAtMs, ingressPortId, result, conditionIds] = JSON.parse(head.slice(0, a)) as Header;
+  return { id, hostId, startedAtMs, ingressPortId, result, conditionIds, match: head.slice(a + 1) };
+}
+
+/** The steps column holding only the first `count` steps (a full queue kept only those). */
+export function truncateSteps(steps: string, count: number): string {
+  const all = JSON.parse(steps) as unknown;
+  if (!Array.isArray(all)) throw new Error('the steps of this trace could not be encoded');
+  return JSON.stringify(all.slice(0, count));
+}
+
+/** True when the steps could not be encoded: storing them must fail so the summary is kept alone. */
+export function unencodable(steps: string): boolean { return steps === UNENCODABLE; }
+
+/** Every trace of a worker's batch, decoded (tests, tools). */
+export function decodeTraceBatch(batch: EncodedTraceBatch): (DecodedTrace & { stepsText: string })[] {
+  return Array.from(batch.ends, (end, i) => ({
+    ...decodeHead(batch.text.slice(i === 0 ? 0 : batch.ends[i - 1]!, end)),
+    stepsText: batch.stepTexts[batch.stepRefs[i]!]!,
+  }));
+}

@@ -1,0 +1,131 @@
+// The daemon's side of the SQLite writer: every write of the trace tables goes through a WriterPort.
+// ThreadWriter posts to the writer thread (writer-thread.ts); InlineWriter runs the same code on the
+// caller's connection (an in-memory database cannot be shared with another thread).
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BatchWriter, PendingTrace } from '../queue.js';
+import type { Db } from './db.js';
+import type { EncodedTrace } from './trace-wire.js';
+import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
+import { SqliteTraceWriter } from './trace-writer.js';
+
+export interface WriterInit { path: string; busyTimeoutMs: number }
+
+export type WriterRequest =
+  | { seq: number; op: 'write'; heads: string; meta: Int32Array; stepTexts: string[] }
+  | { seq: number; op: 'delete'; id: string }
+  | { seq: number; op: 'deleteOlderThan'; ms: number }
+  | { seq: number; op: 'close' };
+
+export type WriterReply = { seq: number; ok: true; value: number } | { seq: number; ok: false; message: string };
+
+export interface WriterPort extends BatchWriter<EncodedTrace> {
+  writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): void | Promise<void>;
+  /** true when the trace existed. */
+  delete(id: string): Promise<boolean>;
+  /** Deletes up to one chunk (trace-reader.ts DELETE_CHUNK) of traces started before `ms`. */
+  deleteChunkOlderThan(ms: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class InlineWriter implements WriterPort {
+  private readonly writer: SqliteTraceWriter;
+  constructor(db: Db, private readonly reader: SqliteTraceReader) { this.writer = new SqliteTraceWriter(db); }
+  writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): void { this.writer.writeBatch(batch); }
+  async delete(id: string): Promise<boolean> { return this.reader.delete(id); }
+  async deleteChunkOlderThan(ms: number): Promise<number> {
+    const n = this.reader.deleteChunkOlderThan(ms);
+    if (n < DELETE_CHUNK) this.writer.dropListsUnusedBefore(ms);
+    return n;
+  }
+  async close(): Promise<void> {}
+}
+
+const here = fileURLToPath(import.meta.url);
+const THREAD = new URL(`./writer-thread${extname(here)}`, import.meta.url);
+
+type Pending = { resolve: (v: number) => void; reject: (e: Error) => void };
+
+export class ThreadWriter implements WriterPort {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private dead: Error | null = null;
+  private closed: Promise<void> | null = null;
+
+  /**
+   * Starts the thread; requests posted before it has opened the file wait in its port. The caller
+   * has opened (and migrated) the file already, so the thread failing to open it is unexpected: its
+   * requests then fail like any failed write.
+   */
+  constructor(init: WriterInit) {
+    // Under tsx (tests, development) a worker's entry cannot be TypeScript: a plain bootstrap
+    // registers tsx in the thread, then imports the writer.
+    this.worker = THREAD.pathname.endsWith('.ts')
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(THREAD.href)}); })`,
+        { eval: true, workerData: init })
+      : new Worker(THREAD, { workerData: init });
+    // Referenced only while a request waits, so a backend nobody closed does not keep a process alive.
+    this.worker.unref();
+    this.worker.on('message', (r: WriterReply) => {
+      if (r.seq === 0) { if (!r.ok) this.fail(new Error(r.message)); return; }
+      const p = this.pending.get(r.seq);
+      if (p === undefined) return;
+      this.pending.delete(r.seq);
+      if (this.pending.size === 0) this.worker.unref();
+      if (r.ok) p.resolve(r.value); else p.reject(new Error(r.message));
+    });
+    this.worker.on('error', (e) => this.fail(new Error(`SQLite writer thread failed: ${e.message}`)));
+    this.worker.on('exit', (code) => this.fail(new Error(`SQLite writer thread exited (${code})`)));
+  }
+
+  private fail(e: Error): void {
+    if (this.dead === null) this.dead = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private send(m: WriterRequest): Promise<number> {
+    if (this.dead !== null) return Promise.reject(this.dead);
+    const p = new Promise<number>((resolve, reject) => this.pending.set(m.seq, { resolve, reject }));
+    this.worker.ref();
+    this.worker.postMessage(m);
+    return p;
+  }
+
+  /**
+   * One message per batch: the heads back to back, each distinct steps text once (the same string
+   * objects the workers' batches brought, so the Map finds them by identity), and
+   * [head length, stepCount, steps << 1 | complete, steps text index] per trace.
+   */
+  async writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): Promise<void> {
+    const meta = new Int32Array(batch.length * 4);
+    const index = new Map<string, number>();
+    const stepTexts: string[] = [];
+    let heads = '';
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      heads += p.rec.head;
+      let ref = index.get(p.rec.stepsText);
+      if (ref === undefined) { ref = stepTexts.length; stepTexts.push(p.rec.stepsText); index.set(p.rec.stepsText, ref); }
+      meta[i * 4] = p.rec.head.length;
+      meta[i * 4 + 1] = p.stepCount;
+      meta[i * 4 + 2] = (p.rec.steps << 1) | (p.complete ? 1 : 0);
+      meta[i * 4 + 3] = ref;
+    }
+    await this.send({ seq: ++this.seq, op: 'write', heads, meta, stepTexts });
+  }
+
+  async delete(id: string): Promise<boolean> { return (await this.send({ seq: ++this.seq, op: 'delete', id })) === 1; }
+
+  deleteChunkOlderThan(ms: number): Promise<number> { return this.send({ seq: ++this.seq, op: 'deleteOlderThan', ms }); }
+
+  close(): Promise<void> {
+    if (this.closed === null) {
+      this.closed = (this.dead !== null ? Promise.resolve(0) : this.send({ seq: ++this.seq, op: 'close' }).catch(() => 0))
+        .then(async () => { await this.worker.terminate(); });
+    }
+    return this.closed;
+  }
+}

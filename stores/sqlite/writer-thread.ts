@@ -1,0 +1,62 @@
+// The SQLite writer thread: its own connection does every write of the trace tables (batches of
+// traces, deletes, retention sweeps), so the daemon's event loop never waits on an INSERT, a
+// checkpoint or an fsync. The daemon's thread keeps a connection for reads (WAL lets them run
+// alongside). Messages are WriterRequest / WriterReply (writer-port.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDb } from './db.js';
+import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
+import { SqliteTraceWriter } from './trace-writer.js';
+import type { PendingTrace } from '../queue.js';
+import type { EncodedTrace } from './trace-wire.js';
+import type { WriterInit, WriterReply, WriterRequest } from './writer-port.js';
+
+const init = workerData as WriterInit;
+const opened = openDb(init.path, { busyTimeoutMs: init.busyTimeoutMs });
+const port = parentPort!;
+
+if (!opened.ok) {
+  port.postMessage({ seq: 0, ok: false, message: opened.message } satisfies WriterReply);
+} else {
+  const db = opened.db;
+  const writer = new SqliteTraceWriter(db);
+  const reader = new SqliteTraceReader(db);
+  port.postMessage({ seq: 0, ok: true, value: 0 } satisfies WriterReply);
+  port.on('message', (m: WriterRequest) => {
+    let reply: WriterReply;
+    try {
+      switch (m.op) {
+        case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
+        case 'delete': reply = { seq: m.seq, ok: true, value: reader.delete(m.id) ? 1 : 0 }; break;
+        case 'deleteOlderThan': {
+          const n = reader.deleteChunkOlderThan(m.ms);
+          // The sweep's last chunk: the lists only those traces used can go too.
+          if (n < DELETE_CHUNK) writer.dropListsUnusedBefore(m.ms);
+          reply = { seq: m.seq, ok: true, value: n };
+          break;
+        }
+        case 'close': db.close(); reply = { seq: m.seq, ok: true, value: 0 }; break;
+      }
+    } catch (e) {
+      reply = { seq: m.seq, ok: false, message: e instanceof Error ? e.message : String(e) };
+    }
+    port.postMessage(reply);
+    if (m.op === 'close') port.close();
+  });
+}
+
+/** The batch as posted (ThreadWriter.writeBatch). */
+function unpack(heads: string, meta: Int32Array, stepTexts: string[]): PendingTrace<EncodedTrace>[] {
+  const n = meta.length / 4;
+  const out: PendingTrace<EncodedTrace>[] = new Array(n);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    const len = meta[i * 4]!;
+    const flags = meta[i * 4 + 2]!;
+    out[i] = {
+      rec: { head: heads.slice(off, off + len), stepsText: stepTexts[meta[i * 4 + 3]!]!, steps: flags >>> 1, complete: true },
+      stepCount: meta[i * 4 + 1]!, complete: (flags & 1) === 1,
+    };
+    off += len;
+  }
+  return out;
+}
