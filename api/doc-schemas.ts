@@ -2,6 +2,7 @@
 // /openapi.json. Requests are validated with schemas.ts; these describe what the server sends.
 import { z } from 'zod';
 import { RESULT_NAMES } from '../model/result.js';
+import { STEP_KIND_NAMES, STEP_KINDS, type FieldSpec, type StepKind } from '../model/step.js';
 import { uuid } from '../model/topology/schema.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
 import { TraceConditionSchema } from './schemas.js';
@@ -64,12 +65,40 @@ export const TraceSummarySchema = z.object({
   complete: z.boolean().describe('false when any step was lost'),
 }).describe('SPEC §5 TRACE SUMMARY');
 
+const ENDPOINT = z.object({ nwSrc: z.string(), nwDst: z.string(), tpSrc: z.int(), tpDst: z.int() }).describe('addresses and ports');
+
+const FIELD: Record<FieldSpec, () => z.ZodType> = {
+  'string': () => z.string(),
+  'string?': () => z.string().optional(),
+  'number': () => z.number(),
+  'number?': () => z.number().optional(),
+  'boolean': () => z.boolean(),
+  'reason': () => z.string().describe('result reason code'),
+  'string|null': () => z.string().nullable(),
+  'endpoint': () => ENDPOINT,
+};
+
+/** One object per step kind (model/step.ts STEP_KINDS), told apart by `kind`. */
+function detailsSchema(kind: StepKind): z.ZodObject {
+  const spec = STEP_KINDS[kind];
+  const fields: Record<string, z.ZodType> = { kind: z.literal(kind) };
+  for (const [name, type] of Object.entries(spec.fields)) fields[name] = FIELD[type as FieldSpec]();
+  const o = z.object(fields);
+  const about = spec.stage === null ? spec.about : `${spec.stage}: ${spec.about}`;
+  // legacy steps keep whatever fields they were stored with.
+  return (kind === 'legacy' ? o.catchall(z.unknown()) : o).describe(about);
+}
+
+export const StepDetailsSchema = z.discriminatedUnion('kind',
+  STEP_KIND_NAMES.map(detailsSchema) as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]],
+).describe('what the step is (details.kind, a closed list) and its fields, typed by kind');
+
 export const StepSchema = z.object({
   step: z.int().min(1), timestamp: iso(), hostId: z.string(),
   stage: z.enum(['reception', 'processing', 'disposition']),
   deviceType: z.enum(['port', 'bridge', 'router', 'chain', 'rule']),
   deviceId: z.string(), deviceName: z.string(), message: z.string(),
-  details: z.record(z.string(), z.unknown()),
+  details: StepDetailsSchema,
 }).describe('SPEC §5 STEP');
 
 export const TraceSchema = TraceSummarySchema.extend({ steps: z.array(StepSchema) }).describe('SPEC §5 TRACE');

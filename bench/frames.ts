@@ -24,6 +24,11 @@ export function bridgedFlow(): Flow {
   };
 }
 
+/** vm1 → a MAC bridge A never learned: flooded to every other port of the bridge (router port included). */
+export function floodedFlow(): Flow {
+  return { name: 'flooded', inPort: REF.vm1Port, frame: tcp(REF.vm1Mac, '02:00:00:99:99:99', REF.vm1Ip, REF.vm2Ip) };
+}
+
 /** vm2 → the internet: bridge A, tenant router, provider router (10,000 routes), uplink. */
 export function routedFlow(): Flow {
   return { name: 'routed', inPort: REF.vm2Port, frame: tcp(REF.vm2Mac, REF.gatewayAMac, REF.vm2Ip, REF.internetIp) };

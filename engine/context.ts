@@ -2,10 +2,11 @@
 // the working packet, the traversal bookkeeping, the emitted packets and, for traced packets only,
 // the recorded steps. Nothing here allocates per packet once warmed up.
 import { Packet } from './packet.js';
+import { ForkStack } from './fork-stack.js';
 import { ResultCode, type Reason } from '../model/result.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
-import type { Stage, StepDeviceType, TraceStep } from '../model/step.js';
+import type { TraceStep } from '../model/step.js';
 
 /** MidoNet's MaxDevicesTraversed: a simulation that enters more devices than this is an errorDrop. */
 export const MAX_DEVICES_TRAVERSED = 12;
@@ -19,19 +20,13 @@ export interface TraceMatcher {
   /** Tested once the ingress port is known; on a match, push the condition ids into ctx.conditionIds. */
   matchAtIngress(ctx: PacketContext): boolean;
   /**
-   * Tested where the packet enters a device that scopedAt() flagged. May be called again for the same
-   * packet after a restart: implementations record each condition once per packet (and count its
+   * Tested where the packet enters a device that scopedAt() flagged (a match on an untraced packet
+   * restarts the simulation, traced, from the ingress port). May be called again for the same packet
+   * after a restart: implementations record each condition once per packet (and count its
    * `limit` once).
    */
   matchAtDevice(ctx: PacketContext, device: number): boolean;
 }
-
-/**
- * Thrown (one shared instance, never allocated per packet) when a device-scoped condition matches an
- * untraced packet part-way: the simulation restarts with tracing on so the trace covers the whole path
- * from the ingress port, as Midolman's TraceRequiredException does.
- */
-export const TRACE_REQUIRED: { readonly traceRequired: true } = Object.freeze({ traceRequired: true });
 
 /**
  * Source of PacketContext.packetSerial: one counter per thread, so contexts never share a serial. An
@@ -105,9 +100,8 @@ export class PacketContext {
   emitGenerated = new Uint8Array(16);
   emitPkts: Packet[] = [];
 
-  /** Scratch packets for forks (flood) and generated packets, taken and returned stack-wise. */
-  private readonly pool: Packet[] = [];
-  private poolTop = 0;
+  /** Flood branches waiting to run (see fork-stack.ts). */
+  readonly forks = new ForkStack();
 
   /** True while simulating a generated packet (its emits are marked generated). */
   generating = false;
@@ -189,7 +183,7 @@ export class PacketContext {
     this.emitCount = 0;
     this.genCount = 0;
     this.generating = false;
-    this.poolTop = 0;
+    this.forks.clear();
   }
 
   markTraversed(device: number): void {
@@ -209,16 +203,6 @@ export class PacketContext {
     for (let i = 0; i < this.traversedCount; i++) this.traversed[list[i]!] = 0;
     this.traversedCount = 0;
   }
-
-  /** Take a scratch packet holding a copy of `src`; give it back with release() in LIFO order. */
-  acquire(src: Packet): Packet {
-    if (this.poolTop === this.pool.length) this.pool.push(new Packet());
-    const p = this.pool[this.poolTop++]!;
-    p.copyFrom(src);
-    return p;
-  }
-
-  release(): void { this.poolTop--; }
 
   /** Record a packet leaving the virtual network through exterior port `port`. */
   emit(port: number, pkt: Packet): void {
@@ -251,12 +235,13 @@ export class PacketContext {
     return p;
   }
 
-  /** Record one trace step. Call only under `if (ctx.traced)` so untraced packets build no text. */
-  step(stage: Stage, deviceType: StepDeviceType, deviceId: string, deviceName: string,
-       message: string, details: Record<string, unknown> = {}): void {
-    this.steps.push({
-      step: this.steps.length + 1, timestampMs: Date.now(), stage, deviceType, deviceId, deviceName,
-      message, details,
-    });
+  /**
+   * Record one trace step, made by one of model/step.ts's Step constructors. Call only under
+   * `if (ctx.traced)` so untraced packets build no step and no text.
+   */
+  step(s: TraceStep): void {
+    s.step = this.steps.length + 1;
+    s.timestampMs = Date.now();
+    this.steps.push(s);
   }
 }

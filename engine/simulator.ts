@@ -2,6 +2,7 @@
 // (the worker pool, benchmarks) use runFrame() and read ctx; JSON is built only by resultJson().
 import { PacketContext, type TraceMatcher } from './context.js';
 import { ResultCode, RESULT_NAMES } from '../model/result.js';
+import { Step } from '../model/step.js';
 import { simulate } from './simulate.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
@@ -56,9 +57,8 @@ export class Simulator {
     ctx.ingressPort = inPort;
     const port = ctx.topo.ports[inPort];
     if (ctx.traced && port !== undefined) {
-      ctx.step('reception', 'port', port.id, port.name, `port ${port.name || port.id} received a frame`, {});
-      ctx.step('disposition', 'port', port.id, port.name, `dropped: malformed frame (${PARSE_ERROR_MESSAGES[err]})`,
-        { reason: 'malformed_frame', error: err });
+      ctx.step(Step.frameReceived(port));
+      ctx.step(Step.dropped('port', port, { reason: 'malformed_frame', error: err }, `malformed frame (${PARSE_ERROR_MESSAGES[err]})`));
     }
     finish(ctx, ResultCode.ErrorDrop, 'malformed_frame');
     return ctx.result;

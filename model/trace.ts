@@ -1,7 +1,7 @@
 // Trace and trace-condition JSON (SPEC §5), as stored and served.
 import type { ConditionJson } from './topology/doc.js';
 import type { ResultName } from './result.js';
-import type { Stage, StepDeviceType } from './step.js';
+import type { Stage, StepDetails, StepDeviceType } from './step.js';
 
 export interface MatchSummary {
   ethSrc: string; ethDst: string; etherType: number; vlan?: number;
@@ -29,7 +29,8 @@ export interface StepJson {
   deviceId: string;
   deviceName: string;
   message: string;
-  details: Record<string, unknown>;
+  /** `kind` names the step (model/step.ts STEP_KINDS); the other fields are typed by it. */
+  details: StepDetails;
 }
 
 export interface Trace extends TraceSummary { steps: StepJson[] }

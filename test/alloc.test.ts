@@ -5,7 +5,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { ROOT } from './helpers/cli-entry.js';
 
-function probe(flow: 'bridged' | 'routed' | 'conditions' | 'lookup'): { forward: boolean; gcs: number; heapGrowthBytes: number } {
+function probe(flow: 'bridged' | 'routed' | 'flooded' | 'conditions' | 'lookup'): { forward: boolean; gcs: number; heapGrowthBytes: number } {
   const out = execFileSync(process.execPath, ['--max-semi-space-size=1', '--import', 'tsx', 'test/helpers/alloc-probe.ts', flow], { cwd: ROOT, encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
@@ -19,6 +19,12 @@ t.test('bridged path: no allocation per packet', async (t) => {
 t.test('routed path through both routers: no allocation per packet', async (t) => {
   const r = probe('routed');
   t.ok(r.forward);
+  t.ok(r.gcs <= 1, `${r.gcs} GCs over 1,000,000 packets`);
+});
+
+t.test('flooded path (branches from the fork stack): no allocation per packet', async (t) => {
+  const r = probe('flooded');
+  t.ok(r.forward, 'the flood reaches the other VMs');
   t.ok(r.gcs <= 1, `${r.gcs} GCs over 1,000,000 packets`);
 });
 

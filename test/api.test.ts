@@ -14,6 +14,7 @@ import { startApiServer, type ApiServer } from '../api/server.js';
 import type { ApiDeps } from '../api/deps.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';
+import { STEP_KIND_NAMES, STEP_KINDS } from '../model/step.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
 import { pk } from './helpers/net.js';
 
@@ -139,7 +140,12 @@ t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
   t.equal(tc.additionalProperties, false, 'trace conditions are strict');
   for (const k of ['id', 'name', 'enabled', 'limit', 'deviceType', 'deviceId', 'creationTimestampMs', 'nwSrcAddress', 'tpDst', 'fragmentPolicy', 'condInvert']) {
     t.ok(k in tc.properties, `TraceCondition documents ${k}`);
-  }
+  }  // SPEC §5: the closed list of step kinds, each with its fields, is published.
+  const details = (o.body.components.schemas.Trace!.properties.steps as { items: { properties: { details: { oneOf: { properties: Record<string, { const?: string }>; required: string[] }[] } } } }).items.properties.details;
+  t.same(details.oneOf.map((k) => k.properties.kind!.const), STEP_KIND_NAMES, 'every step kind is listed');
+  const nat = details.oneOf.find((k) => k.properties.kind!.const === 'nat_applied')!;
+  t.same(Object.keys(nat.properties), ['kind', ...Object.keys(STEP_KINDS.nat_applied.fields)], 'with its fields');
+  t.ok(nat.required.includes('before') && nat.required.includes('after'));
 });
 
 t.test('backend failures: 500 with a hidden message, 503 while shutting down', async (t) => {

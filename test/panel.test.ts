@@ -16,6 +16,8 @@ import { apiBase, nextLink } from '../panel/src/links.js';
 import { decidingRules, matchLine, traceModel } from '../panel/src/trace-model.js';
 import { isoToLocal, localToIso, tracesPath } from '../panel/src/trace-filters.js';
 import type { StepJson, Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';
+import type { StepDetails } from '../model/step.js';
+import { toStepJson } from '../model/step-json.js';
 import { FaultySink } from '../stores/faulty.js';
 import { launchChromium, type BrowserLaunch } from './helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -27,27 +29,36 @@ type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const H = '11111111-1111-4111-8111-111111111111';
 let stepNo = 0;
-function step(stage: StepJson['stage'], deviceType: StepJson['deviceType'], deviceName: string, message: string, details: Record<string, unknown> = {}): StepJson {
+function step(stage: StepJson['stage'], deviceType: StepJson['deviceType'], deviceName: string, message: string, details: StepDetails): StepJson {
   stepNo++;
   return { step: stepNo, timestamp: new Date(1_700_000_000_000 + stepNo).toISOString(), hostId: H, stage, deviceType, deviceId: `id-${deviceName}`, deviceName, message, details };
+}
+
+const RULE = { ruleId: 'r', chainId: 'c', position: 1, condition: '' };
+const EP = (nwDst: string, tpDst: number) => ({ nwSrc: '1.1.1.1', nwDst, tpSrc: 5, tpDst });
+
+/** A step as stored before kinds existed: the same step, details without `kind`, read back through toStepJson. */
+function oldForm(s: StepJson): StepJson {
+  const { kind: _kind, ...rest } = s.details;
+  return toStepJson(s.step, s.hostId, { ...s, timestampMs: Date.parse(s.timestamp), details: rest });
 }
 
 t.test('trace model: hops per device, interior links on arrows, deciding rule, NAT, route, drop', async (t) => {
   stepNo = 0;
   const steps = [
-    step('reception', 'port', 'vm1', 'port vm1 received the packet from outside', { exterior: true }),
-    step('reception', 'bridge', 'b1', 'bridge b1 received the packet'),
-    step('disposition', 'bridge', 'b1', 'forwarded to port b1-r', { portId: 'id-b1-r' }),
-    step('disposition', 'port', 'b1-r', 'forwarded to peer port r-b1', { peerId: 'id-r-b1' }),
-    step('reception', 'port', 'r-b1', 'port r-b1 received the packet from its peer', { exterior: false }),
-    step('reception', 'router', 'r', 'router r received the packet'),
-    step('processing', 'chain', 'pre', 'chain pre evaluated (inbound filter of router r)', { chainId: 'c' }),
-    step('processing', 'rule', 'pre[1]', 'rule 1 (jump) of chain pre matched: jump (to chain sub)', { action: 'jump', note: 'to chain sub' }),
-    step('processing', 'rule', 'sub[1]', 'rule 1 (dnat, static) rewrote …', { action: 'continue', before: { nwSrc: '1.1.1.1', nwDst: '2.2.2.2', tpSrc: 5, tpDst: 80 }, after: { nwSrc: '1.1.1.1', nwDst: '10.0.0.5', tpSrc: 5, tpDst: 8080 } }),
-    step('processing', 'rule', 'sub[2]', 'rule 2 (return) of chain sub matched: return (back to the jumping chain)', { action: 'return', note: 'back to the jumping chain' }),
-    step('processing', 'rule', 'pre[3]', 'rule 3 (drop) of chain pre matched: drop', { action: 'drop' }),
-    step('processing', 'router', 'r', 'route chosen: 10.0.0.0/24 via port r-b2', { routeId: 'rt' }),
-    step('disposition', 'router', 'r', 'dropped: dropped by the pre-routing filter', { reason: 'chain_drop' }),
+    step('reception', 'port', 'vm1', 'port vm1 received the packet from outside', { kind: 'port_received', exterior: true }),
+    step('reception', 'bridge', 'b1', 'bridge b1 received the packet', { kind: 'bridge_received', inPortId: 'id-vm1', ethSrc: 'a', ethDst: 'b', vlan: -1 }),
+    step('disposition', 'bridge', 'b1', 'forwarded to port b1-r', { kind: 'forwarded', portId: 'id-b1-r' }),
+    step('disposition', 'port', 'b1-r', 'forwarded to peer port r-b1', { kind: 'to_peer', peerId: 'id-r-b1' }),
+    step('reception', 'port', 'r-b1', 'port r-b1 received the packet from its peer', { kind: 'port_received', exterior: false }),
+    step('reception', 'router', 'r', 'router r received the packet', { kind: 'router_received', inPortId: 'id-r-b1', nwSrc: '1.1.1.1', nwDst: '2.2.2.2', ttl: 64 }),
+    step('processing', 'chain', 'pre', 'chain pre evaluated (inbound filter of router r)', { kind: 'chain_evaluated', chainId: 'c', deviceId: 'id-r', rules: 3 }),
+    step('processing', 'rule', 'pre[1]', 'rule 1 (jump) of chain pre matched: jump (to chain sub)', { kind: 'rule_matched', ...RULE, type: 'jump', action: 'jump', note: 'to chain sub' }),
+    step('processing', 'rule', 'sub[1]', 'rule 1 (dnat, static) rewrote …', { kind: 'nat_applied', ...RULE, type: 'dnat', action: 'continue', binding: 'static', before: EP('2.2.2.2', 80), after: EP('10.0.0.5', 8080) }),
+    step('processing', 'rule', 'sub[2]', 'rule 2 (return) of chain sub matched: return (back to the jumping chain)', { kind: 'rule_matched', ...RULE, type: 'return', action: 'return', note: 'back to the jumping chain' }),
+    step('processing', 'rule', 'pre[3]', 'rule 3 (drop) of chain pre matched: drop', { kind: 'rule_matched', ...RULE, type: 'drop', action: 'drop' }),
+    step('processing', 'router', 'r', 'route chosen: 10.0.0.0/24 via port r-b2', { kind: 'route_chosen', routeId: null, type: 'normal', dst: '10.0.0.0/24', src: '0.0.0.0/0', weight: 100, nextHopPort: 'id-r-b2', nextHopGateway: null }),
+    step('disposition', 'router', 'r', 'dropped by the pre-routing filter', { kind: 'dropped', reason: 'chain_drop' }),
   ];
   const m = traceModel({ steps, numSteps: steps.length });
   t.same(m.hops.map((h) => [h.deviceType, h.deviceName, h.link]),
@@ -61,15 +72,18 @@ t.test('trace model: hops per device, interior links on arrows, deciding rule, N
   t.match(nat, { before: { nwDst: '2.2.2.2', tpDst: 80 }, after: { nwDst: '10.0.0.5', tpDst: 8080 } });
   t.match(router.highlights.find((h) => h.kind === 'route'), { text: '10.0.0.0/24 via port r-b2' });
   t.match(router.highlights.find((h) => h.kind === 'drop'), { reason: 'chain_drop' });
-  t.equal(m.outcome, 'dropped: dropped by the pre-routing filter');
+  t.equal(m.outcome, 'dropped by the pre-routing filter');
   t.same(m.missing, []);
+  const old = steps.map(oldForm);
+  t.same(old.map((s) => s.details.kind), steps.map((s) => s.details.kind), 'steps stored without a kind get theirs back when read');
+  t.same(traceModel({ steps: old, numSteps: old.length }), m, 'and the panel draws them the same');
 
-  const flood = traceModel({ steps: [step('disposition', 'bridge', 'b', 'flooded (unknown destination) to 2 port(s)', { reason: 'unknown destination' })], numSteps: 1 });
+  const flood = traceModel({ steps: [step('disposition', 'bridge', 'b', 'flooded (unknown destination) to 2 port(s)', { kind: 'flooded', reason: 'unknown destination' })], numSteps: 1 });
   t.same(flood.hops[0]!.highlights, [], 'a flood carries a reason but is no drop');
   const gaps = traceModel({ steps: [steps[0]!, steps[2]!], numSteps: 4 });
   t.same(gaps.missing, [2, 4], 'step numbers the record lacks');
   t.same(traceModel({ steps: [], numSteps: 0 }).hops, []);
-  const accepted = traceModel({ steps: [step('processing', 'rule', 'x[1]', 'rule 1 (return) matched: return (accept)', { action: 'return', note: 'accept' })], numSteps: 1 });
+  const accepted = traceModel({ steps: [step('processing', 'rule', 'x[1]', 'rule 1 (return) matched: return (accept)', { kind: 'rule_matched', ...RULE, type: 'return', action: 'return', note: 'accept' })], numSteps: 1 });
   t.equal(decidingRules(accepted).length, 1, 'a top-level return accepts, so it decides');
 });
 

@@ -309,7 +309,7 @@ t.test('chain: traced packets record chain and rule steps; untraced record none'
   t.same(steps, [['chain', 'a'], ['rule', 'j'], ['chain', 'b'], ['rule', 'deny']]);
   t.match(ctx.steps[0]!.message, /chain outer evaluated \(filter of router rt\)/);
   t.match(ctx.steps[2]!.message, /jump from chain outer/);
-  t.match(ctx.steps[3]!.details, { ruleId: 'deny', action: 'drop', type: 'drop', position: 1, condition: 'nwProto=6' });
+  t.match(ctx.steps[3]!.details, { kind: 'rule_matched', ruleId: 'deny', action: 'drop', type: 'drop', position: 1, condition: 'nwProto=6' });
   run(topo, 'a', ip({ proto: 'udp' }), ctx);
   t.match(ctx.steps.at(-1)!.message, /no rule of chain outer decided: accept/);
 });
@@ -477,9 +477,9 @@ t.test('NAT flowAction continue / return, full table, trace before → after', a
   const r = natRun(ctx, 'a', { nwSrc: '10.0.0.1', nwDst: '5.5.5.5', tpSrc: 1234, tpDst: 80 });
   t.match(r, { action: ChainAction.Drop, src: '7.7.7.7', dst: '10.9.9.9', dport: 9000, rewritten: true });
   t.equal(ruleId(topo), 'after', 'dnat continued, snat returned to a, a matched nwDstRewritten');
-  const nat = ctx.steps.filter((s) => s.deviceType === 'rule' && (s.details.before !== undefined));
+  const nat = ctx.steps.filter((s) => s.details.kind === 'nat_applied');
   t.equal(nat.length, 2);
-  t.match(nat[0]!.details, { ruleId: 'dn', binding: 'new binding', action: 'continue',
+  t.match(nat[0]!.details, { kind: 'nat_applied', ruleId: 'dn', binding: 'new binding', action: 'continue',
     before: { nwSrc: '10.0.0.1', nwDst: '5.5.5.5', tpSrc: 1234, tpDst: 80 }, after: { nwDst: '10.9.9.9', tpDst: 9000 } });
   t.match(nat[1]!.details, { ruleId: 'sn', action: 'return', after: { nwSrc: '7.7.7.7' } });
   t.match(nat[0]!.message, /10\.0\.0\.1:1234 → 5\.5\.5\.5:80 into 10\.0\.0\.1:1234 → 10\.9\.9\.9:9000/);

@@ -5,6 +5,9 @@ import { compileTopology } from '../engine/topology/compile.js';
 import { loadTopology } from '../model/topology/load.js';
 import { SimulationSession, type SimulateOutput } from '../cli/simulate.js';
 import { Net, pk } from './helpers/net.js';
+import { StepSchema } from '../api/doc-schemas.js';
+import { STEP_KINDS, STEP_KIND_NAMES } from '../model/step.js';
+import type { StepJson } from '../model/trace.js';
 
 const MAC = {
   vm1: '02:00:00:00:00:01', vm2: '02:00:00:00:00:02', vm3: '02:00:00:00:00:03', vm4: '02:00:00:00:00:04',
@@ -33,8 +36,13 @@ function session(n: Net, trace = true): (packets: Send[]) => SimulateOutput[] {
   return (packets) => s.run(packets.map((p) => ({ inPort: n.id(p.in), packet: p.packet, frame: p.frame })));
 }
 
+/** Every step any scenario recorded: the last test checks them against the published step kinds. */
+const recorded: StepJson[] = [];
+
 function run(n: Net, packets: Send[], trace = true): SimulateOutput[] {
-  return session(n, trace)(packets);
+  const out = session(n, trace)(packets);
+  for (const r of out) recorded.push(...(r.trace?.steps ?? []));
+  return out;
 }
 
 function outPorts(n: Net, r: SimulateOutput, generated = false): string[] {
@@ -114,6 +122,24 @@ t.test('bridge: ARP requests answered for a router port and from the seeded tabl
   t.equal(forRouter!.devicesTraversed, 2, 'the request crossed the bridge into the router');
 });
 
+t.test('bridge: a VLAN-aware bridge tags frames from its VLAN 10 port and untags them back', async (t) => {
+  // Trunk bridge `vab` with a tagged host `trunk`; its interior port v10 (VLAN 10) links to the
+  // VLAN-unaware bridge b10, where vmA lives.
+  const n = new Net().bridge('vab').bridge('b10')
+    .port('vab', 'trunk').port('vab', 'v10', { vlanId: 10 }).port('b10', 'up10').port('b10', 'vmA')
+    .link('v10', 'up10');
+  const [out, back] = run(n, [
+    { in: 'vmA', packet: pk.udp(MAC.vm1, MAC.vm2, '10.0.1.10', '10.0.1.11') },
+    { in: 'trunk', packet: pk.udp(MAC.vm2, MAC.vm1, '10.0.1.11', '10.0.1.10', { vlan: 10 }) },
+  ]);
+  t.same(outPorts(n, out!), ['trunk']);
+  t.equal((out!.emitted[0]!.packet as unknown as Pkt).vlan, 10, 'tagged with the VLAN of the port it came in by');
+  t.match(stepText(out!), /pushed VLAN 10/);
+  t.same(outPorts(n, back!), ['vmA']);
+  t.equal((back!.emitted[0]!.packet as unknown as Pkt).vlan, undefined, 'untagged towards the VLAN port');
+  t.match(stepText(back!), /popped VLAN 10 towards its VLAN interior port/);
+});
+
 t.test('router: forward across subnets, TTL 8 → 7, both MACs rewritten', async (t) => {
   const n = base();
   const [r] = run(n, [{ in: 'vm1', packet: pk.udp(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.10', { ttl: 8 }) }]);
@@ -175,6 +201,14 @@ t.test('router: TTL 1 gives ICMP time exceeded', async (t) => {
   const icmp = r!.emitted.find((e) => e.generated)!.packet as unknown as Pkt;
   t.equal(icmp.icmpType, 11);
   t.equal(icmp.icmpCode, 0);
+});
+
+t.test('router: no ICMP error about an ICMP error', async (t) => {
+  const n = base();
+  const [r] = run(n, [{ in: 'vm1', packet: pk.ping(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.10', { icmpType: 3, icmpCode: 1, ttl: 1 }) }]);
+  t.equal(r!.reason, 'ttl_expired');
+  t.same(r!.emitted, [], 'nothing generated');
+  t.match(r!.trace!.steps.find((s) => s.details.kind === 'icmp_suppressed'), { details: { icmpType: 11, icmpCode: 0, suppressed: true } });
 });
 
 t.test('router: VLAN 10 is dropped, VLAN 0 is popped', async (t) => {
@@ -347,7 +381,26 @@ t.test('twelve-device loop guard', async (t) => {
   const [r] = run(n, [{ in: 'h1', packet: pk.udp(MAC.vm1, 'ff:ff:ff:ff:ff:ff', '10.0.0.1', '10.0.0.255') }]);
   t.equal(r!.result, 'errorDrop');
   t.equal(r!.reason, 'device_budget_exceeded');
+  t.equal(r!.emitted.length, 0, 'what earlier flood branches emitted is discarded');
+  t.equal(r!.devicesTraversed, 13);
+  const last = r!.trace!.steps.at(-1)!;
+  t.match(last, { stage: 'disposition', deviceType: 'bridge', details: { reason: 'device_budget_exceeded' } });
   t.match(stepText(r!), /more than 12 devices/);
+});
+
+t.test('nested floods: branches run in port order, each from the packet as flooded', async (t) => {
+  // x floods to h2 and to y; y floods again to h3 and h4. Depth first, in port order.
+  const n = new Net().bridge('x').bridge('y')
+    .port('x', 'h1').port('x', 'h2').port('x', 'xy').port('y', 'yx').port('y', 'h3').port('y', 'h4')
+    .link('xy', 'yx');
+  const [r] = run(n, [{ in: 'h1', packet: pk.udp(MAC.vm1, 'ff:ff:ff:ff:ff:ff', '10.0.0.1', '10.0.0.255') }]);
+  t.equal(r!.result, 'forward');
+  const names = new Map(n.doc.ports.map((p) => [p.id, p.name!]));
+  t.same(r!.emitted.map((e) => names.get(e.portId)), ['h2', 'h3', 'h4']);
+  for (const e of r!.emitted) t.match(e.packet, { ethSrc: MAC.vm1, ethDst: 'ff:ff:ff:ff:ff:ff', nwDst: '10.0.0.255' });
+  t.equal(r!.devicesTraversed, 2);
+  const floods = r!.trace!.steps.filter((s) => /^flooded/.test(s.message)).map((s) => s.deviceName);
+  t.same(floods, ['x', 'y']);
 });
 
 t.test('malformed frames are an errorDrop, never a crash', async (t) => {
@@ -358,4 +411,13 @@ t.test('malformed frames are an errorDrop, never a crash', async (t) => {
     t.equal(r.reason, 'malformed_frame');
     t.ok(r.error?.code);
   }
+});
+
+t.test('every step recorded above is of a published kind, with the fields and stage of that kind', async (t) => {
+  const bad = recorded.filter((s) => !StepSchema.safeParse(s).success);
+  t.same(bad.slice(0, 3), [], `${recorded.length} steps match the OpenAPI step schema`);
+  t.same(recorded.filter((s) => s.stage !== STEP_KINDS[s.details.kind].stage).slice(0, 3), [], 'each kind has its stage');
+  const seen = new Set(recorded.map((s) => s.details.kind));
+  // arp_held: only the live datapath holds packets for ARP; legacy: only old stored traces.
+  t.same(STEP_KIND_NAMES.filter((k) => !seen.has(k)), ['arp_held', 'legacy'], 'the scenarios reach every other kind the engine records');
 });

@@ -11,6 +11,7 @@ import type { SqliteTraceBackend, SqliteTraceBackendOptions } from '../stores/sq
 import { traceBackendConformance } from './helpers/sink-conformance.js';
 import { sleep, until } from './helpers/condition-store-conformance.js';
 import { expectedSteps, expectedSummary, makeRecord } from './helpers/trace-records.js';
+import { StepSchema } from '../api/doc-schemas.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'midotrace-sqlite-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,6 +69,55 @@ t.test('traces survive closing and reopening the file', async (tt) => {
   tt.match(await b2.get(rec.id), { id: rec.id, numSteps: 12, complete: true });
   const byCond = await b2.list({ limit: 5, conditionId: 'c0000000-0000-4000-8000-000000000001' });
   tt.same(byCond.ok ? byCond.items.map((s) => s.id) : byCond, [rec.id]);
+});
+
+t.test('a trace stored before steps had kinds (details without kind) still reads, each step with its kind', async (tt) => {
+  const path = freshPath();
+  const b1 = open({ path });
+  const rec = makeRecord({ steps: 1 });
+  b1.write(rec);
+  await b1.close();
+  // The steps as the engine stored them before P8: [dt, stage, deviceType, deviceId, deviceName, message, details].
+  const P = (n: number) => `7e000000-0000-4000-8000-00000000000${n}`;
+  const old: [number, string, string, string, string, string, Record<string, unknown>][] = [
+    [0, 'reception', 'port', P(1), 'vm1', 'port vm1 received the packet from outside', { exterior: true }],
+    [0, 'reception', 'bridge', P(2), 'b1', 'bridge b1 received the packet', { inPortId: P(1), ethSrc: '02:00:00:00:00:01', ethDst: '02:00:00:00:01:01', vlan: -1 }],
+    [0, 'processing', 'bridge', P(2), 'b1', 'learned 02:00:00:00:00:01 on port vm1', { mac: '02:00:00:00:00:01', portId: P(1), vlan: -1, previousPortId: null, full: false }],
+    [1, 'disposition', 'bridge', P(2), 'b1', 'forwarded to port b1-r', { portId: P(3) }],
+    [1, 'disposition', 'port', P(3), 'b1-r', 'forwarded to peer port r-b1', { peerId: P(4) }],
+    [1, 'reception', 'port', P(4), 'r-b1', 'port r-b1 received the packet from its peer', { exterior: false }],
+    [1, 'reception', 'router', P(5), 'r', 'router r received the packet on port r-b1', { inPortId: P(4), nwSrc: '10.0.1.10', nwDst: '8.8.8.8', ttl: 64 }],
+    [1, 'processing', 'chain', P(6), 'pre', 'chain pre evaluated (inbound filter of router r)', { chainId: P(6), deviceId: P(5), rules: 2 }],
+    [1, 'processing', 'rule', P(7), 'pre[1]', 'rule 1 (snat, new binding) rewrote 10.0.1.10:1 → 8.8.8.8:2 into 1.2.3.4:1 → 8.8.8.8:2, then accept',
+      { ruleId: P(7), chainId: P(6), position: 1, type: 'snat', action: 'accept', binding: 'new binding', before: { nwSrc: '10.0.1.10', nwDst: '8.8.8.8', tpSrc: 1, tpDst: 2 }, after: { nwSrc: '1.2.3.4', nwDst: '8.8.8.8', tpSrc: 1, tpDst: 2 } }],
+    [2, 'processing', 'router', P(5), 'r', 'route chosen: 0.0.0.0/0 via port up gateway 1.2.3.1', { routeId: P(8), type: 'normal', dst: '0.0.0.0/0', src: '0.0.0.0/0', weight: 100, nextHopPort: P(9), nextHopGateway: '1.2.3.1' }],
+    [2, 'processing', 'router', P(5), 'r', 'TTL decremented to 63', { ttl: 63 }],
+    [2, 'disposition', 'router', P(5), 'r', 'dropped: rejected by the post-routing filter', { reason: 'chain_reject' }],
+    [2, 'disposition', 'router', P(5), 'r', 'dropped: no route to 9.9.9.9', { reason: 'no_route' }],
+    [3, 'disposition', 'port', P(9), 'up', 'emitted from exterior port up', { hostId: null, interfaceName: null, generated: false }],
+    [3, 'processing', 'bridge', P(2), 'b1', 'something a newer engine said', { odd: 1 }],
+  ];
+  const raw = new Database(path);
+  const seq = raw.prepare('SELECT seq FROM traces WHERE id = ?').pluck().get(rec.id);
+  // As a file of schema 1 held them: the steps inline in trace_steps, no shared step list.
+  raw.prepare('UPDATE trace_steps SET steps = ?, list_id = NULL WHERE trace_seq = ?').run(JSON.stringify(old), seq);
+  raw.prepare('UPDATE traces SET num_steps = ? WHERE seq = ?').run(old.length, seq);
+  raw.close();
+
+  const b2 = open({ path });
+  tt.teardown(() => b2.close());
+  const got = (await b2.get(rec.id))!;
+  tt.same(got.steps.map((s) => s.details.kind), [
+    'port_received', 'bridge_received', 'mac_learned', 'forwarded', 'to_peer', 'port_received', 'router_received',
+    'chain_evaluated', 'nat_applied', 'route_chosen', 'ttl_decremented', 'rejected', 'dropped', 'emitted', 'legacy',
+  ]);
+  got.steps.forEach((s, i) => {
+    const { kind: _kind, ...rest } = s.details;
+    tt.same(rest, old[i]![6], `step ${i + 1}: the stored fields are kept as they were`);
+    tt.equal(s.message, old[i]![5]);
+  });
+  const invalid = got.steps.filter((s) => !StepSchema.safeParse(s).success).map((s) => s.step);
+  tt.same(invalid, [], 'and each one matches the OpenAPI step schema');
 });
 
 t.test('the sweeper deletes traces past retention, periodically', async (tt) => {

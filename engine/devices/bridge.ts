@@ -5,23 +5,22 @@ import { BROADCAST_MAC, ipToString, isMulticastMac, macHi, macLo, macToString } 
 import { ETH_ARP } from '../packet.js';
 import { ResultCode } from '../../model/result.js';
 import { MAC_TTL_MS, Put } from '../state/types.js';
-import { bridgeDevice, type CBridge } from '../topology/compiled.js';
+import type { CBridge } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { fillArpReply } from '../wire/icmp-error.js';
-import { enterDevice, finish, label } from './disposition.js';
-// eslint-disable-next-line import-x/no-cycle -- devices still call each other; the dispatch loop (P8 item 2) removes this
-import { portEgress } from './port.js';
+import { finish } from './disposition.js';
+import { Step } from '../../model/step.js';
+import { egressHop, floodBranchHop, Hop } from './hop.js';
 
 const ARP_REQUEST = 1;
 const UNTAGGED = 4096;
 
-export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): void {
+/** Bridge `b` received the packet through its port `inPort`; returns the next hop (hop.ts). */
+export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): number {
   const br = ctx.topo.bridges[b]!;
-  enterDevice(ctx, bridgeDevice(ctx.topo, b), 'bridge', br.id, br.name);
   const pkt = ctx.pkt;
   if (ctx.traced) {
-    ctx.step('reception', 'bridge', br.id, br.name, `bridge ${label(br.name, br.id)} received the packet`,
-      { inPortId: ctx.topo.ports[inPort]!.id, ethSrc: macToString(pkt.ethSrc), ethDst: macToString(pkt.ethDst), vlan: pkt.vlan });
+    ctx.step(Step.bridgeReceived(br, { inPortId: ctx.topo.ports[inPort]!.id, ethSrc: macToString(pkt.ethSrc), ethDst: macToString(pkt.ethDst), vlan: pkt.vlan }));
   }
   if (!br.adminUp) return drop(ctx, br, 'bridge_admin_down', 'bridge is administratively down');
   if (isMulticastMac(pkt.ethSrc)) return drop(ctx, br, 'multicast_src_mac', 'source MAC is multicast');
@@ -30,7 +29,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
   const inCfg = ctx.topo.ports[inPort]!;
   if (inCfg.vlanId >= 0 && pkt.vlanCount === 0) {
     pkt.pushVlan(inCfg.vlanId);
-    if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `pushed VLAN ${inCfg.vlanId} (VLAN interior port)`, { vlan: inCfg.vlanId });
+    if (ctx.traced) ctx.step(Step.vlanPushed(br, inCfg.vlanId));
   }
   // Midolman skips a bridge's filters for VLAN-tagged frames (the VLAN-aware bridge is a trunk).
   const filtered = pkt.vlanCount === 0;
@@ -47,18 +46,17 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
     if (mac !== undefined) {
       fillArpReply(pkt, mac, ctx.generate(inPort));
       if (ctx.traced) {
-        ctx.step('disposition', 'bridge', br.id, br.name,
-          `consumed: answered ARP request for ${ipToString(pkt.arpTpa)} with ${macToString(mac)} from the bridge's ARP table`,
-          { reason: 'arp_consumed', ip: ipToString(pkt.arpTpa), mac: macToString(mac) });
+        const ip = ipToString(pkt.arpTpa);
+        const m = macToString(mac);
+        ctx.step(Step.consumed('bridge', br, { reason: 'arp_consumed', ip, mac: m }, `answered ARP request for ${ip} with ${m} from the bridge's ARP table`));
       }
-      finish(ctx, ResultCode.Consumed, 'arp_consumed');
-      return;
+      return finish(ctx, ResultCode.Consumed, 'arp_consumed');
     }
     // A request for a linked router port's address goes to that port only; the router answers.
     const rmac = br.routerMacByIp.get(pkt.arpTpa | 0);
     if (rmac !== undefined) {
       const rp = br.routerPortByMac.get(rmac)!;
-      if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `ARP request for router port address ${ipToString(pkt.arpTpa)}: sent to that port`, { portId: ctx.topo.ports[rp]!.id });
+      if (ctx.traced) ctx.step(Step.arpRedirected(br, ipToString(pkt.arpTpa), ctx.topo.ports[rp]!));
       return forward(ctx, br, rp, inPort, filtered);
     }
   }
@@ -69,13 +67,13 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
     const vp = br.vlanPorts.get(vlan);
     if (vp !== undefined && vp !== inPort) {
       pkt.popVlan();
-      if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `popped VLAN ${vlan} towards its VLAN interior port`, { vlan, portId: ctx.topo.ports[vp]!.id });
+      if (ctx.traced) ctx.step(Step.vlanPopped('bridge', br, vlan, ctx.topo.ports[vp]!.id));
       return forward(ctx, br, vp, inPort, false);
     }
   }
 
   const dst = pkt.ethDst;
-  if (dst === BROADCAST_MAC || isMulticastMac(dst)) return flood(ctx, br, inPort, filtered, dst === BROADCAST_MAC ? 'broadcast' : 'multicast');
+  if (dst === BROADCAST_MAC || isMulticastMac(dst)) return flood(ctx, br, inPort, dst === BROADCAST_MAC ? 'broadcast' : 'multicast');
   const hi = macHi(dst);
   const lo = macLo(dst);
   const rps = br.routerPorts;
@@ -86,10 +84,10 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
   key[0] = br.idx; key[1] = vlan; key[2] = hi; key[3] = lo;
   if (ctx.state.mac.get(key, ctx.out, ctx.nowMs)) {
     const out = ctx.out[0]!;
-    if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `destination ${macToString(dst)} learned on port ${label(ctx.topo.ports[out]!.name, ctx.topo.ports[out]!.id)}`, { portId: ctx.topo.ports[out]!.id });
+    if (ctx.traced) ctx.step(Step.macKnown(br, macToString(dst), ctx.topo.ports[out]!));
     return forward(ctx, br, out, inPort, filtered);
   }
-  flood(ctx, br, inPort, filtered, 'unknown destination');
+  return flood(ctx, br, inPort, 'unknown destination');
 }
 
 function learn(ctx: PacketContext, br: CBridge, inPort: number): void {
@@ -103,65 +101,70 @@ function learn(ctx: PacketContext, br: CBridge, inPort: number): void {
   const r = ctx.state.mac.put(key, ctx.val, MAC_TTL_MS, ctx.nowMs);
   if (ctx.traced) {
     const port = ctx.topo.ports[inPort]!;
-    const mac = macToString(pkt.ethSrc);
-    let message: string;
-    if (r === Put.Full) message = `MAC table full: ${mac} not learned`;
-    else if (prev === -1) message = `learned ${mac} on port ${label(port.name, port.id)}`;
-    else if (prev !== inPort) message = `MAC ${mac} moved from port ${ctx.topo.ports[prev]!.id} to port ${label(port.name, port.id)}`;
-    else message = `refreshed ${mac} on port ${label(port.name, port.id)}`;
-    ctx.step('processing', 'bridge', br.id, br.name, message,
-      { mac, portId: port.id, vlan: pkt.vlan, previousPortId: prev >= 0 ? ctx.topo.ports[prev]!.id : null, full: r === Put.Full });
+    ctx.step(Step.macLearned(br, { mac: macToString(pkt.ethSrc), portId: port.id, vlan: pkt.vlan,
+      previousPortId: prev >= 0 ? ctx.topo.ports[prev]!.id : null, full: r === Put.Full }, port));
   }
 }
 
-function forward(ctx: PacketContext, br: CBridge, out: number, inPort: number, filtered: boolean): void {
+function forward(ctx: PacketContext, br: CBridge, out: number, inPort: number, filtered: boolean): number {
   if (out === inPort) return drop(ctx, br, 'same_port', 'destination is behind the ingress port');
   ctx.outPort = out;
   if (filtered && br.outChain >= 0) {
     const action = runChain(ctx, br.outChain, br.id, br.name);
     if (action !== ChainAction.Accept) return chainDrop(ctx, br, action);
   }
-  if (ctx.traced) {
-    const p = ctx.topo.ports[out]!;
-    ctx.step('disposition', 'bridge', br.id, br.name, `forwarded to port ${label(p.name, p.id)}`, { portId: p.id });
-  }
-  portEgress(ctx, out);
+  if (ctx.traced) ctx.step(Step.forwarded('bridge', br, ctx.topo.ports[out]!));
+  return egressHop(out);
 }
 
-/** Floods to every other port: exterior ports, router ports and untagged interior links. */
-function flood(ctx: PacketContext, br: CBridge, inPort: number, filtered: boolean, why: string): void {
+/**
+ * Floods to every other port: exterior ports, router ports and untagged interior links. Each branch
+ * starts from the packet as it is now, so the packet is saved once and the branches are queued for
+ * the dispatch loop (floodBranch below runs each).
+ */
+function flood(ctx: PacketContext, br: CBridge, inPort: number, why: string): number {
   const ports = br.ports;
-  if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `flooded (${why}) to ${ports.length - 1} port(s)`, { reason: why });
-  let sent = 0;
-  for (let i = 0; i < ports.length; i++) {
+  if (ctx.traced) ctx.step(Step.flooded(br, why, ports.length - 1));
+  const forks = ctx.forks;
+  forks.fork(ctx.pkt, ctx.inPort);
+  let branches = 0;
+  // Pushed last to first, so the branches run in port order.
+  for (let i = ports.length - 1; i >= 0; i--) {
     const p = ports[i]!;
     if (p === inPort) continue;
-    const cfg = ctx.topo.ports[p]!;
-    if (cfg.vlanId >= 0) continue; // VLAN interior ports take only their VLAN (handled above)
-    sent++;
-    const saved = ctx.acquire(ctx.pkt);
-    const savedIn = ctx.inPort;
-    ctx.outPort = p;
-    let ok = true;
-    if (filtered && br.outChain >= 0) {
-      const action = runChain(ctx, br.outChain, br.id, br.name);
-      if (action !== ChainAction.Accept) { chainDrop(ctx, br, action); ok = false; }
-    }
-    if (ok) portEgress(ctx, p);
-    ctx.pkt.copyFrom(saved);
-    ctx.inPort = savedIn;
-    ctx.release();
+    if (ctx.topo.ports[p]!.vlanId >= 0) continue; // VLAN interior ports take only their VLAN (handled above)
+    forks.push(floodBranchHop(p));
+    branches++;
   }
-  if (sent === 0) drop(ctx, br, 'no_exterior_port', 'no other port to flood to');
+  if (branches === 0) {
+    forks.abandon();
+    return drop(ctx, br, 'no_exterior_port', 'no other port to flood to');
+  }
+  return Hop.Done;
 }
 
-function drop(ctx: PacketContext, br: CBridge, reason: 'bridge_admin_down' | 'multicast_src_mac' | 'same_port' | 'no_exterior_port', why: string): void {
-  if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `dropped: ${why}`, { reason });
-  finish(ctx, ResultCode.Drop, reason);
+/** One branch of a flood out of bridge port `out`: the bridge's outbound filter, then the port. */
+export function floodBranch(ctx: PacketContext, out: number): number {
+  const br = ctx.topo.bridges[ctx.topo.ports[out]!.deviceIdx]!;
+  ctx.outPort = out;
+  // Tagged frames skip the bridge's filters, as on the way in (the flood left the tag as it was).
+  if (ctx.pkt.vlanCount === 0 && br.outChain >= 0) {
+    const action = runChain(ctx, br.outChain, br.id, br.name);
+    if (action !== ChainAction.Accept) return chainDrop(ctx, br, action);
+  }
+  return egressHop(out);
 }
 
-function chainDrop(ctx: PacketContext, br: CBridge, action: ChainAction): void {
+function drop(ctx: PacketContext, br: CBridge, reason: 'bridge_admin_down' | 'multicast_src_mac' | 'same_port' | 'no_exterior_port', why: string): Hop.Done {
+  if (ctx.traced) ctx.step(Step.dropped('bridge', br, { reason }, why));
+  return finish(ctx, ResultCode.Drop, reason);
+}
+
+function chainDrop(ctx: PacketContext, br: CBridge, action: ChainAction): Hop.Done {
   const reason = action === ChainAction.Reject ? 'chain_reject' : chainVerdict.reason;
-  if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `${action === ChainAction.Reject ? 'rejected' : 'dropped'} by filter chain`, { reason });
-  finish(ctx, ResultCode.Drop, reason);
+  if (ctx.traced) {
+    ctx.step(action === ChainAction.Reject ? Step.rejected('bridge', br, reason, 'filter chain')
+      : Step.dropped('bridge', br, { reason }, 'by filter chain'));
+  }
+  return finish(ctx, ResultCode.Drop, reason);
 }

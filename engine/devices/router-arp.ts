@@ -7,34 +7,36 @@ import { ARP_TTL_MS } from '../state/types.js';
 import { DeviceKind, type CRouter } from '../topology/compiled.js';
 import { fillArpReply } from '../wire/icmp-error.js';
 import { finish } from './disposition.js';
+import { Step } from '../../model/step.js';
+import type { Hop } from './hop.js';
 
-export function routerArp(ctx: PacketContext, rt: CRouter, inPort: number): void {
+/** An ARP frame reached router `rt` through `inPort`: answered or learned, never routed. */
+export function routerArp(ctx: PacketContext, rt: CRouter, inPort: number): Hop.Done {
   const pkt = ctx.pkt;
   const port = ctx.topo.ports[inPort]!;
   if (pkt.arpTpa !== port.portAddr) {
-    if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ARP for ${ipToString(pkt.arpTpa)} is not for this port's address`, { reason: 'router_not_for_me' });
-    finish(ctx, ResultCode.Drop, 'router_not_for_me');
-    return;
+    if (ctx.traced) ctx.step(Step.dropped('router', rt, { reason: 'router_not_for_me' }, `ARP for ${ipToString(pkt.arpTpa)} is not for this port's address`));
+    return finish(ctx, ResultCode.Drop, 'router_not_for_me');
   }
   if (inPrefix(pkt.arpSpa, port.netAddr, port.netLen)) learnArp(ctx, rt, pkt.arpSpa, pkt.arpSha);
   if (pkt.arpOp === 1) {
     fillArpReply(pkt, port.mac, ctx.generate(inPort));
     if (ctx.traced) {
-      ctx.step('disposition', 'router', rt.id, rt.name,
-        `consumed: answered ARP request for ${ipToString(port.portAddr)} with ${macToString(port.mac)}`,
-        { reason: 'arp_consumed', ip: ipToString(port.portAddr), mac: macToString(port.mac) });
+      const ip = ipToString(port.portAddr);
+      const mac = macToString(port.mac);
+      ctx.step(Step.consumed('router', rt, { reason: 'arp_consumed', ip, mac }, `answered ARP request for ${ip} with ${mac}`));
     }
   } else if (ctx.traced) {
-    ctx.step('disposition', 'router', rt.id, rt.name, `consumed: ARP reply from ${ipToString(pkt.arpSpa)}`, { reason: 'arp_consumed' });
+    ctx.step(Step.consumed('router', rt, { reason: 'arp_consumed' }, `ARP reply from ${ipToString(pkt.arpSpa)}`));
   }
-  finish(ctx, ResultCode.Consumed, 'arp_consumed');
+  return finish(ctx, ResultCode.Consumed, 'arp_consumed');
 }
 
 function learnArp(ctx: PacketContext, rt: CRouter, ip: number, mac: number): void {
   ctx.key[0] = rt.idx; ctx.key[1] = ip;
   ctx.val[0] = macHi(mac); ctx.val[1] = macLo(mac);
   ctx.state.arp.put(ctx.key, ctx.val, ARP_TTL_MS, ctx.nowMs);
-  if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, `ARP cache: ${ipToString(ip)} is at ${macToString(mac)}`, { ip: ipToString(ip), mac: macToString(mac) });
+  if (ctx.traced) ctx.step(Step.arpLearned(rt, ipToString(ip), macToString(mac)));
 }
 
 /**

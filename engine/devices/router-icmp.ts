@@ -5,16 +5,14 @@ import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4 } from '../packet.js';
 import type { CRouter } from '../topology/compiled.js';
+import { Step } from '../../model/step.js';
 import { fillEchoReply, fillIcmpError, icmpErrorAllowed } from '../wire/icmp-error.js';
 
 /** Sends ICMP type/code about the current packet back out of `inPort`; false when RFC 1812 forbids it. */
 export function sendIcmpError(ctx: PacketContext, rt: CRouter, inPort: number, type: number, code: number): boolean {
   const pkt = ctx.pkt;
   if (inPort < 0 || !icmpErrorAllowed(pkt)) {
-    if (ctx.traced) {
-      ctx.step('processing', 'router', rt.id, rt.name,
-        `no ICMP ${type}/${code} sent: RFC 1812 forbids an error about this packet`, { icmpType: type, icmpCode: code, suppressed: true });
-    }
+    if (ctx.traced) ctx.step(Step.icmpSuppressed(rt, type, code));
     return false;
   }
   const port = ctx.topo.ports[inPort]!;
@@ -24,9 +22,7 @@ export function sendIcmpError(ctx: PacketContext, rt: CRouter, inPort: number, t
   g.ethSrc = port.mac;
   g.ethDst = pkt.ethSrc;
   if (ctx.traced) {
-    ctx.step('processing', 'router', rt.id, rt.name,
-      `sent ICMP ${type}/${code} from ${ipToString(port.portAddr)} to ${ipToString(pkt.nwSrc)}`,
-      { icmpType: type, icmpCode: code, from: ipToString(port.portAddr), to: ipToString(pkt.nwSrc), portId: port.id });
+    ctx.step(Step.icmpSent(rt, { icmpType: type, icmpCode: code, from: ipToString(port.portAddr), to: ipToString(pkt.nwSrc), portId: port.id }));
   }
   return true;
 }

@@ -5,31 +5,30 @@ import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, macToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
 import { ResultCode, type Reason } from '../../model/result.js';
-import { routerDevice, RouteType, type CRouter } from '../topology/compiled.js';
+import { RouteType, type CRouter } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
-import { enterDevice, finish, label } from './disposition.js';
+import { finish } from './disposition.js';
+import { Step } from '../../model/step.js';
+import { egressHop, type Hop } from './hop.js';
 import { resolveNextHop, routerArp } from './router-arp.js';
 import { sendArpRequest, sendEchoReply, sendIcmpError } from './router-icmp.js';
-// eslint-disable-next-line import-x/no-cycle -- devices still call each other; the dispatch loop (P8 item 2) removes this
-import { portEgress } from './port.js';
 
 const ICMP_ECHO_REQUEST = 8;
 
-export function routerProcess(ctx: PacketContext, r: number, inPort: number): void {
+/** Router `r` received the packet through its port `inPort`; returns the next hop (hop.ts). */
+export function routerProcess(ctx: PacketContext, r: number, inPort: number): number {
   const rt = ctx.topo.routers[r]!;
-  enterDevice(ctx, routerDevice(ctx.topo, r), 'router', rt.id, rt.name);
   const pkt = ctx.pkt;
   const inCfg = ctx.topo.ports[inPort]!;
   if (ctx.traced) {
-    ctx.step('reception', 'router', rt.id, rt.name, `router ${label(rt.name, rt.id)} received the packet on port ${label(inCfg.name, inCfg.id)}`,
-      { inPortId: inCfg.id, nwSrc: ipToString(pkt.nwSrc), nwDst: ipToString(pkt.nwDst), ttl: pkt.ttl });
+    ctx.step(Step.routerReceived(rt, { inPortId: inCfg.id, nwSrc: ipToString(pkt.nwSrc), nwDst: ipToString(pkt.nwDst), ttl: pkt.ttl }, inCfg));
   }
   if (!rt.adminUp) return drop(ctx, rt, 'router_admin_down', 'router is administratively down');
   if (pkt.vlanCount > 0) {
     // Priority-tagged frames (VLAN 0) are accepted untagged; any real VLAN is not for a router.
     if (pkt.vlanCount !== 1 || pkt.vlanIds[0] !== 0) return drop(ctx, rt, 'router_vlan_tagged', ctx.traced ? `VLAN ${pkt.vlan} tagged frames are not routed` : '');
     pkt.popVlan();
-    if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, 'popped priority tag (VLAN 0)', { vlan: 0 });
+    if (ctx.traced) ctx.step(Step.vlanPopped('router', rt, 0));
   }
   if (pkt.etherType === ETH_ARP) return routerArp(ctx, rt, inPort);
   if (pkt.etherType !== ETH_IPV4) return drop(ctx, rt, 'router_unsupported_ethertype', ctx.traced ? `ethertype 0x${pkt.etherType.toString(16).padStart(4, '0')} is not routed` : '');
@@ -46,9 +45,8 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   if (rt.localAddrs.has(pkt.nwDst | 0)) {
     if (pkt.nwProto === PROTO_ICMP && pkt.hasL4 && pkt.tpSrc === ICMP_ECHO_REQUEST) {
       sendEchoReply(ctx, inPort);
-      if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `consumed: echo reply sent from ${ipToString(pkt.nwDst)}`, { reason: 'icmp_echo_reply' });
-      finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
-      return;
+      if (ctx.traced) ctx.step(Step.consumed('router', rt, { reason: 'icmp_echo_reply' }, `echo reply sent from ${ipToString(pkt.nwDst)}`));
+      return finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
     }
     return drop(ctx, rt, 'local_delivery', ctx.traced ? `addressed to the router's own address ${ipToString(pkt.nwDst)}` : '');
   }
@@ -65,24 +63,23 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   }
   const route = ctx.topo.routes[ri]!;
   if (ctx.traced) {
-    ctx.step('processing', 'router', rt.id, rt.name,
-      `route chosen: ${ipToString(route.dst)}/${route.dstLen}` + (route.srcLen > 0 ? ` from ${ipToString(route.src)}/${route.srcLen}` : '') +
-      (route.type === RouteType.Normal ? ` via port ${label(ctx.topo.ports[route.nextHopPort]!.name, ctx.topo.ports[route.nextHopPort]!.id)}` + (route.nextHopGateway !== 0 ? ` gateway ${ipToString(route.nextHopGateway)}` : '') : ` (${ROUTE_TYPE_NAMES[route.type]})`),
-      { routeId: route.id, type: ROUTE_TYPE_NAMES[route.type], dst: `${ipToString(route.dst)}/${route.dstLen}`,
-        src: `${ipToString(route.src)}/${route.srcLen}`, weight: route.weight,
-        nextHopPort: route.nextHopPort >= 0 ? ctx.topo.ports[route.nextHopPort]!.id : null,
-        nextHopGateway: route.nextHopGateway !== 0 ? ipToString(route.nextHopGateway) : null });
+    ctx.step(Step.routeChosen(rt, {
+      routeId: route.id, type: ROUTE_TYPE_NAMES[route.type], dst: `${ipToString(route.dst)}/${route.dstLen}`,
+      src: `${ipToString(route.src)}/${route.srcLen}`, weight: route.weight,
+      nextHopPort: route.nextHopPort >= 0 ? ctx.topo.ports[route.nextHopPort]!.id : null,
+      nextHopGateway: route.nextHopGateway !== 0 ? ipToString(route.nextHopGateway) : null,
+    }, route.type === RouteType.Normal ? ctx.topo.ports[route.nextHopPort]! : null));
   }
   if (route.type === RouteType.Blackhole) return errorDrop(ctx, rt, 'blackhole_route', 'blackhole route');
   if (route.type === RouteType.Reject) {
     sendIcmpError(ctx, rt, inPort, 3, 13);
-    return errorDrop(ctx, rt, 'reject_route', 'reject route');
+    return rejected(ctx, rt, 'reject_route', 'a reject route');
   }
   if (route.type === RouteType.Local) return drop(ctx, rt, 'local_delivery', 'local route');
 
   const outPort = route.nextHopPort;
   pkt.ttl--;
-  if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, `TTL decremented to ${pkt.ttl}`, { ttl: pkt.ttl });
+  if (ctx.traced) ctx.step(Step.ttlDecremented(rt, pkt.ttl));
 
   ctx.outPort = outPort;
   if (rt.outChain >= 0) {
@@ -101,23 +98,22 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     if (ctx.holdArp && !ctx.generating) {
       ctx.heldRouter = rt.idx;
       ctx.heldNextHop = nextHop;
-      if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `held: no MAC known for next hop ${ipToString(nextHop)} (ARP request sent; the packet is simulated again when it is answered)`, { reason: 'arp_unresolved', nextHop: ipToString(nextHop), held: true });
-      finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
-      return;
+      if (ctx.traced) ctx.step(Step.arpHeld(rt, ipToString(nextHop)));
+      return finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
     }
     sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
-    if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: no MAC known for next hop ${ipToString(nextHop)} (ARP request sent)`, { reason: 'arp_unresolved', nextHop: ipToString(nextHop) });
-    finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
-    return;
+    if (ctx.traced) {
+      const ip = ipToString(nextHop);
+      ctx.step(Step.dropped('router', rt, { reason: 'arp_unresolved', nextHop: ip }, `no MAC known for next hop ${ip} (ARP request sent)`));
+    }
+    return finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
   }
   pkt.ethSrc = outCfg.mac;
   pkt.ethDst = ctx.nextHopMac;
   if (ctx.traced) {
-    ctx.step('disposition', 'router', rt.id, rt.name,
-      `forwarded to port ${label(outCfg.name, outCfg.id)}, next hop ${ipToString(nextHop)} at ${macToString(pkt.ethDst)}`,
-      { portId: outCfg.id, nextHop: ipToString(nextHop), ethSrc: macToString(outCfg.mac), ethDst: macToString(pkt.ethDst) });
+    ctx.step(Step.forwarded('router', rt, outCfg, { nextHop: ipToString(nextHop), ethSrc: macToString(outCfg.mac), ethDst: macToString(pkt.ethDst) }));
   }
-  portEgress(ctx, outPort);
+  return egressHop(outPort);
 }
 
 const ROUTE_TYPE_NAMES = ['normal', 'blackhole', 'reject', 'local'] as const;
@@ -126,29 +122,35 @@ const ROUTE_TYPE_NAMES = ['normal', 'blackhole', 'reject', 'local'] as const;
  * `why` is step text, read only when the packet is traced: callers that format it pass '' for an
  * untraced packet, so a drop allocates no string.
  */
-function drop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
-  if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
-  finish(ctx, ResultCode.Drop, reason);
+function drop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): Hop.Done {
+  if (ctx.traced) ctx.step(Step.dropped('router', rt, { reason }, why));
+  return finish(ctx, ResultCode.Drop, reason);
 }
 
-function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
-  if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
-  finish(ctx, ResultCode.ErrorDrop, reason);
+function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): Hop.Done {
+  if (ctx.traced) ctx.step(Step.dropped('router', rt, { reason }, why));
+  return finish(ctx, ResultCode.ErrorDrop, reason);
+}
+
+/** Refused by a filter or a reject route (the ICMP error, when allowed, was sent first). */
+function rejected(ctx: PacketContext, rt: CRouter, reason: 'chain_reject' | 'reject_route', by: string): Hop.Done {
+  if (ctx.traced) ctx.step(Step.rejected('router', rt, reason, by));
+  return finish(ctx, ResultCode.ErrorDrop, reason);
 }
 
 /**
  * A filter dropped or rejected the packet. Reject answers ICMP 3/13; a dropped header fragment gets
  * ICMP 3/4 so the sender stops fragmenting (Midolman does not reassemble).
  */
-function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: ChainAction, which: string): void {
+function chainDrop(ctx: PacketContext, rt: CRouter, inPort: number, action: ChainAction, which: string): Hop.Done {
   if (action === ChainAction.Reject) {
     sendIcmpError(ctx, rt, inPort, 3, 13);
-    return errorDrop(ctx, rt, 'chain_reject', ctx.traced ? `rejected by the ${which} filter` : '');
+    return rejected(ctx, rt, 'chain_reject', ctx.traced ? `the ${which} filter` : '');
   }
   if (ctx.pkt.fragment === Frag.First) {
     sendIcmpError(ctx, rt, inPort, 3, 4);
     return errorDrop(ctx, rt, 'fragment_dropped', ctx.traced ? `header fragment dropped by the ${which} filter` : '');
   }
   const reason = chainVerdict.reason;
-  drop(ctx, rt, reason, !ctx.traced ? '' : reason === 'chain_drop' ? `dropped by the ${which} filter` : `${reason.replace(/_/g, ' ')} in the ${which} filter`);
+  return drop(ctx, rt, reason, !ctx.traced ? '' : reason === 'chain_drop' ? `by the ${which} filter` : `${reason.replace(/_/g, ' ')} in the ${which} filter`);
 }

@@ -10,6 +10,7 @@
 // Jumping to the same chain twice in sequence (not nested) is not a loop.
 import { ipToString } from '../../model/addr.js';
 import type { PacketContext } from '../context.js';
+import { Step } from '../../model/step.js';
 import type { Reason } from '../../model/result.js';
 import { type CChain, type CRule, type CompiledTopology, FlowAction, RuleType } from '../topology/compiled.js';
 import { describeCondition, matchCondition } from './condition.js';
@@ -166,13 +167,11 @@ function ownerText(t: CompiledTopology, id: string, name: string, chainIdx: numb
 function traceEnter(ctx: PacketContext, chain: CChain, deviceId: string, deviceName: string, from: number): void {
   const t = ctx.topo;
   const where = from < 0 ? ownerText(t, deviceId, deviceName, chain.idx) : `jump from chain ${chainLabel(t.chains[from]!)}`;
-  ctx.step('processing', 'chain', chain.id, chain.name, `chain ${chainLabel(chain)} evaluated (${where})`,
-    { chainId: chain.id, deviceId, rules: chain.rules.length });
+  ctx.step(Step.chainEvaluated(chain, deviceId, chain.rules.length, where));
 }
 
 function traceFellOff(ctx: PacketContext, chain: CChain): void {
-  ctx.step('processing', 'chain', chain.id, chain.name,
-    `no rule of chain ${chainLabel(chain)} decided: accept`, { chainId: chain.id, action: 'accept' });
+  ctx.step(Step.chainDefault(chain));
 }
 
 function ruleName(ctx: PacketContext, r: CRule): string {
@@ -180,27 +179,21 @@ function ruleName(ctx: PacketContext, r: CRule): string {
 }
 
 function traceRule(ctx: PacketContext, r: CRule, action: string, note: string): void {
-  const type = RULE_TYPE_NAMES[r.type];
   const chain = ctx.topo.chains[r.chainIdx]!;
-  ctx.step('processing', 'rule', r.id, ruleName(ctx, r),
-    `rule ${r.position + 1} (${type}) of chain ${chainLabel(chain)} matched: ${action}${note ? ` (${note})` : ''}`,
-    { ruleId: r.id, chainId: chain.id, position: r.position + 1, type, action,
-      condition: describeCondition(r.cond), ...(note ? { note } : {}) });
+  ctx.step(Step.ruleMatched({ id: r.id, name: ruleName(ctx, r) }, {
+    chainId: chain.id, position: r.position + 1, type: RULE_TYPE_NAMES[r.type]!, action,
+    condition: describeCondition(r.cond), note,
+  }, chain));
 }
-
-function endpoint(ip: number, port: number): string { return `${ipToString(ip >>> 0)}:${port}`; }
 
 function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport: number, dport: number): void {
   const p = ctx.pkt;
-  const type = RULE_TYPE_NAMES[r.type];
-  const before = { nwSrc: ipToString(src >>> 0), nwDst: ipToString(dst >>> 0), tpSrc: sport, tpDst: dport };
-  const after = { nwSrc: ipToString(p.nwSrc >>> 0), nwDst: ipToString(p.nwDst >>> 0), tpSrc: p.tpSrc, tpDst: p.tpDst };
-  const action = ['accept', 'continue', 'return'][r.flowAction]!;
-  const kind = r.type >= RuleType.RevDnat ? 'reverse binding' : natInfo.isStatic ? 'static'
+  const binding = r.type >= RuleType.RevDnat ? 'reverse binding' : natInfo.isStatic ? 'static'
     : natInfo.created ? 'new binding' : 'existing binding';
-  ctx.step('processing', 'rule', r.id, ruleName(ctx, r),
-    `rule ${r.position + 1} (${type}, ${kind}) rewrote ${endpoint(src, sport)} → ${endpoint(dst, dport)} into `
-      + `${endpoint(p.nwSrc, p.tpSrc)} → ${endpoint(p.nwDst, p.tpDst)}, then ${action}`,
-    { ruleId: r.id, chainId: ctx.topo.chains[r.chainIdx]!.id, position: r.position + 1, type, action,
-      binding: kind, before, after });
+  ctx.step(Step.natApplied({ id: r.id, name: ruleName(ctx, r) }, {
+    chainId: ctx.topo.chains[r.chainIdx]!.id, position: r.position + 1, type: RULE_TYPE_NAMES[r.type]!,
+    action: ['accept', 'continue', 'return'][r.flowAction]!, binding,
+    before: { nwSrc: ipToString(src >>> 0), nwDst: ipToString(dst >>> 0), tpSrc: sport, tpDst: dport },
+    after: { nwSrc: ipToString(p.nwSrc >>> 0), nwDst: ipToString(p.nwDst >>> 0), tpSrc: p.tpSrc, tpDst: p.tpDst },
+  }));
 }

@@ -4,6 +4,7 @@ import { RESULT_NAMES } from '../../model/result.js';
 import { matchSummary } from '../packet-json.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { StepJson, Trace } from '../../model/trace.js';
+import { toStepJson } from '../../model/step-json.js';
 
 export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number): TraceRecord {
   const port = ctx.topo.ports[ctx.ingressPort];
@@ -22,11 +23,7 @@ export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number)
 }
 
 export function recordToTrace(rec: TraceRecord): Trace {
-  const steps: StepJson[] = rec.steps.map((s, i) => ({
-    step: i + 1, timestamp: new Date(s.timestampMs).toISOString(), hostId: rec.hostId,
-    stage: s.stage, deviceType: s.deviceType, deviceId: s.deviceId, deviceName: s.deviceName,
-    message: s.message, details: s.details,
-  }));
+  const steps: StepJson[] = rec.steps.map((s, i) => toStepJson(i + 1, rec.hostId, s));
   return {
     id: rec.id,
     hostId: rec.hostId,

@@ -1,14 +1,16 @@
 // Every step, grouped by the device that recorded it, with the ones that decided something marked.
 import type { StepJson } from './types.js';
-import { endpointText, highlightOf, type TraceModel } from './trace-model.js';
+import { endpointText, highlightOf, kindOf, type TraceModel } from './trace-model.js';
 
 function StepRow({ s, t0 }: { s: StepJson; t0: number }) {
   const h = highlightOf(s);
-  const cls = ['step', `stage-${s.stage}`, `type-${s.deviceType}`];
+  const kind = kindOf(s);
+  const cls = ['step', `stage-${s.stage}`, `type-${s.deviceType}`, `kind-${kind}`];
   if (h !== null) cls.push(`hl-${h.kind}`);
   if (h?.kind === 'rule' && h.deciding) cls.push('deciding');
   const dt = Date.parse(s.timestamp) - t0;
-  const hasDetails = s.details !== undefined && Object.keys(s.details).length > 0;
+  // Every step has a kind; the details are worth opening when they say more than that.
+  const hasDetails = s.details !== undefined && Object.keys(s.details).some((k) => k !== 'kind');
   return (
     <li class={cls.join(' ')} data-step={s.step}>
       <span class="step-no" title={s.timestamp}>#{s.step}<small>{Number.isFinite(dt) ? ` +${dt} ms` : ''}</small></span>
@@ -18,6 +20,7 @@ function StepRow({ s, t0 }: { s: StepJson; t0: number }) {
           ? <span class="step-owner">{s.deviceType} {s.deviceName || s.deviceId.slice(0, 8)}</span> : null}
         {h?.kind === 'rule' && h.deciding ? <span class="badge deciding-badge">deciding rule</span> : null}
         <span class="step-message">{s.message}</span>
+        <code class="step-kind" title="details.kind">{kind.replace(/_/g, ' ')}</code>
         {h?.kind === 'nat' ? (
           <div class="nat-diff"><span class="before">{endpointText(h.before)}</span> ⇒ <span class="after">{endpointText(h.after)}</span></div>
         ) : null}

@@ -1,7 +1,8 @@
 // Turns a trace's flat step list into what people read: hops (one per device visited, chain and rule
 // steps kept with the device that ran them), the steps that decided something, and what was lost.
-// Pure functions: the browser renders them, the tests check them without a browser.
-import type { MatchSummary, StepJson, Trace } from './types.js';
+// Pure functions: the browser renders them, the tests check them without a browser. Steps are told
+// apart by their kind (details.kind), never by which keys their details happen to have.
+import type { DetailsOf, MatchSummary, StepJson, StepKind, Trace } from './types.js';
 
 export type HopType = 'port' | 'bridge' | 'router' | 'chain' | 'rule';
 
@@ -37,8 +38,6 @@ const DEVICES = new Set(['port', 'bridge', 'router']);
 /** Rule actions that end a chain's evaluation for the packet. */
 const DECIDING = new Set(['accept', 'drop', 'reject']);
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
 function endpoint(v: unknown): Endpoint {
   if (v === null || typeof v !== 'object') return {};
   const o = v as Record<string, unknown>;
@@ -50,31 +49,45 @@ function endpoint(v: unknown): Endpoint {
   return e;
 }
 
-/** What in this step deserves to stand out, if anything. */
-export function highlightOf(s: StepJson): Highlight | null {
-  const d = s.details ?? {};
-  if (s.deviceType === 'rule') {
-    if ('before' in d && 'after' in d) {
-      return { kind: 'nat', step: s.step, name: s.deviceName || s.deviceId, before: endpoint(d.before), after: endpoint(d.after) };
-    }
-    const action = str(d.action) ?? '';
-    const note = str(d.note) ?? '';
-    // A top-level `return` accepts; a nested one only goes back to the jumping chain.
-    const deciding = DECIDING.has(action) || (action === 'return' && note === 'accept');
-    return { kind: 'rule', step: s.step, name: s.deviceName || s.deviceId, action, deciding, text: s.message };
-  }
-  if (s.deviceType === 'router' && s.stage === 'processing' && typeof d.routeId === 'string') {
-    return { kind: 'route', step: s.step, text: s.message.replace(/^route chosen:\s*/, '') };
-  }
-  if (s.stage === 'disposition' && typeof d.reason === 'string' && /^(dropped|rejected)\b/.test(s.message)) {
-    return { kind: 'drop', step: s.step, reason: d.reason, text: s.message };
-  }
-  return null;
+/** The step's kind (details.kind, SPEC §5); `legacy` for a step that carries none. */
+export function kindOf(s: StepJson): StepKind {
+  const k = s.details?.kind;
+  return typeof k === 'string' ? k : 'legacy';
 }
 
+/** What in this step deserves to stand out, if anything: decided by the step's kind. */
+export function highlightOf(s: StepJson): Highlight | null {
+  const d = s.details;
+  const name = s.deviceName || s.deviceId;
+  switch (kindOf(s)) {
+    case 'nat_applied': {
+      const n = d as DetailsOf<'nat_applied'>;
+      return { kind: 'nat', step: s.step, name, before: endpoint(n.before), after: endpoint(n.after) };
+    }
+    case 'rule_matched': {
+      const r = d as DetailsOf<'rule_matched'>;
+      const action = String(r.action ?? '');
+      // A top-level `return` accepts; a nested one only goes back to the jumping chain.
+      const deciding = DECIDING.has(action) || (action === 'return' && r.note === 'accept');
+      return { kind: 'rule', step: s.step, name, action, deciding, text: s.message };
+    }
+    case 'route_chosen':
+      return { kind: 'route', step: s.step, text: s.message.replace(/^route chosen:\s*/, '') };
+    case 'dropped':
+    case 'rejected':
+      return { kind: 'drop', step: s.step, reason: String((d as DetailsOf<'dropped'>).reason ?? ''), text: s.message };
+    default:
+      return null;
+  }
+}
+
+/** A port hop that only passed the packet between an interior pair: it entered from the peer, or left to it. */
 function isLinkOnly(h: Hop): boolean {
   if (h.deviceType !== 'port' || h.highlights.length > 0) return false;
-  return h.steps.every((s) => s.details?.exterior === false || typeof s.details?.peerId === 'string');
+  return h.steps.every((s) => {
+    const k = kindOf(s);
+    return k === 'to_peer' || (k === 'port_received' && (s.details as DetailsOf<'port_received'>).exterior === false);
+  });
 }
 
 export function traceModel(t: Pick<Trace, 'steps' | 'numSteps'>): TraceModel {

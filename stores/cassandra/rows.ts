@@ -4,6 +4,7 @@ import type cassandra from 'cassandra-driver';
 import type { ResultName } from '../../model/result.js';
 import type { Stage, StepDeviceType, TraceStep } from '../../model/step.js';
 import type { MatchSummary, StepJson, TraceSummary } from '../../model/trace.js';
+import { toStepJson } from '../../model/step-json.js';
 import type { PendingTrace } from '../queue.js';
 
 export const SUMMARY_COLS = 'host_id, started_at, ingress_port_id, result, match, condition_ids, num_steps, complete';
@@ -64,15 +65,13 @@ export function toSummary(id: string, row: cassandra.types.Row): TraceSummary {
 }
 
 export function toStep(n: number, hostId: string, row: cassandra.types.Row): StepJson {
-  return {
-    step: n,
-    timestamp: (row['at'] as Date).toISOString(),
-    hostId,
+  return toStepJson(n, hostId, {
+    timestampMs: (row['at'] as Date).getTime(),
     stage: row['stage'] as Stage,
     deviceType: row['device_type'] as StepDeviceType,
     deviceId: row['device_id'] as string,
     deviceName: row['device_name'] as string,
     message: row['message'] as string,
-    details: JSON.parse(row['details'] as string) as Record<string, unknown>,
-  };
+    details: JSON.parse(row['details'] as string) as unknown,
+  });
 }

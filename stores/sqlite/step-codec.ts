@@ -1,8 +1,9 @@
 // The stored form of a trace's steps (see trace_steps in schema.ts): one JSON array of tuples.
 import type { Stage, StepDeviceType, TraceStep } from '../../model/step.js';
 import type { StepJson } from '../../model/trace.js';
+import { toStepJson } from '../../model/step-json.js';
 
-type StepTuple = [number, Stage, StepDeviceType, string, string, string, Record<string, unknown>];
+type StepTuple = [number, Stage, StepDeviceType, string, string, string, unknown];
 
 /** The first `count` steps of `steps`, times relative to the trace start. */
 export function encodeSteps(steps: readonly TraceStep[], count: number, startedAtMs: number): string {
@@ -25,11 +26,9 @@ export function decodeSteps(json: string, count: number, startedAtMs: number, ho
   for (let i = 0; i < n; i++) {
     const [dt, stage, deviceType, deviceId, deviceName, message, details] = stored[i]!;
     // A producer that left the time out (null after JSON) must not make the trace unreadable.
-    const ms = typeof dt === 'number' ? startedAtMs + dt : startedAtMs;
-    steps[i] = {
-      step: i + 1, timestamp: new Date(ms).toISOString(), hostId, stage, deviceType, deviceId, deviceName, message,
-      details,
-    };
+    const timestampMs = typeof dt === 'number' ? startedAtMs + dt : startedAtMs;
+    // Steps stored before details had a kind read too: toStepJson tells their kind.
+    steps[i] = toStepJson(i + 1, hostId, { timestampMs, stage, deviceType, deviceId, deviceName, message, details });
   }
   return steps;
 }

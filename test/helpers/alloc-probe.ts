@@ -2,7 +2,7 @@
 // test/alloc.test.ts in a child with a tiny young generation, so even a few bytes per packet show as
 // many scavenges while background noise stays at zero or one.
 import { allocationCheck, setupSim } from '../../bench/engine.js';
-import { bridgedFlow, routedFlow } from '../../bench/frames.js';
+import { bridgedFlow, floodedFlow, routedFlow } from '../../bench/frames.js';
 import { ResultCode } from '../../model/result.js';
 
 if (process.argv[2] === 'lookup') {
@@ -28,7 +28,7 @@ if (process.argv[2] === 'lookup') {
   process.stdout.write(JSON.stringify({ forward: sink !== 0.5, gcs, heapGrowthBytes: 0 }) + '\n');
   process.exit(0);
 }
-const flow = process.argv[2] === 'routed' ? routedFlow() : bridgedFlow();
+const flow = process.argv[2] === 'routed' ? routedFlow() : process.argv[2] === 'flooded' ? floodedFlow() : bridgedFlow();
 const { sim, port } = setupSim();
 if (process.argv[2] === 'conditions') {
   // The bridged flow under 100 trace conditions that never match: the index is read for every packet.

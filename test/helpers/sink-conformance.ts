@@ -2,6 +2,7 @@
 // through TraceSink and what the API reads through TraceStore (SPEC §5, §6 GET/DELETE /traces).
 import type tap from 'tap';
 import type { TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
+import type { StepDetails } from '../../model/step.js';
 import {
   expectedSteps, expectedSummary, HOST_A, HOST_B, makeRecord, makeStep, newestFirst,
 } from './trace-records.js';
@@ -249,7 +250,7 @@ export function traceBackendConformance(t: Tap, name: string, make: TraceBackend
     const { sink, store } = await open(tt);
     const good = [makeRecord({ startedAtMs: T0 }), makeRecord({ startedAtMs: T0 + 1 })];
     const bad = makeRecord({ startedAtMs: T0 + 2, steps: 3 });
-    const cyclic: Record<string, unknown> = {};
+    const cyclic: StepDetails = { kind: 'legacy' };
     cyclic.self = cyclic;
     bad.steps = [makeStep(0, T0), { ...makeStep(1, T0), details: cyclic }, makeStep(2, T0)];
     sink.write(good[0]!);

@@ -41,7 +41,8 @@ export function makeStep(i: number, startedAtMs: number): TraceStep {
     deviceId: `de000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
     deviceName: `dev-${i}-ü`,
     message: `step ${i + 1}: forwarded to port ${PORT_1}`,
-    details: { n: i, ports: [PORT_1, 'x'], nested: { ok: i % 2 === 0, ttl: 64 - i }, text: 'ä "q"' },
+    // Free-form details (the `legacy` kind allows any fields), so stores show they keep nesting and text as given.
+    details: { kind: 'legacy', n: i, ports: [PORT_1, 'x'], nested: { ok: i % 2 === 0, ttl: 64 - i }, text: 'ä "q"' },
   };
 }
 
