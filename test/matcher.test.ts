@@ -260,7 +260,8 @@ t.test('a condition scoped to a device inside a flood branch restarts the run tr
   ctx.begin(0);
   const r = packetFromJson({ ethSrc: '02:00:00:00:00:01', ethDst: 'ff:ff:ff:ff:ff:ff', nwSrc: '10.0.0.1', nwDst: '10.0.0.255', nwProto: 'udp', tpSrc: 1, tpDst: 2 }, ctx.pkt);
   t.ok(r.ok);
-  sim.runPacket(tp.portIndex.get(net.id('h1'))!);
+  const frame = buildFrameBytes(ctx.pkt);
+  sim.runFrame(tp.portIndex.get(net.id('h1'))!, frame, 0, frame.length, Date.now());
   t.equal(ctx.traced, true);
   t.same(ctx.conditionIds, [cond.id], 'the condition is recorded once');
   const name = (i: number) => tp.ports[ctx.emitPorts[i]!]!.name;
