@@ -2,6 +2,7 @@
 // the working packet, the traversal bookkeeping, the emitted packets and, for traced packets only,
 // the recorded steps. Nothing here allocates per packet once warmed up.
 import { Packet } from './packet.js';
+import { Layers } from './wire/parse.js';
 import { ResultCode, type Reason } from '../model/result.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
@@ -49,6 +50,13 @@ export class PacketContext {
   readonly pkt = new Packet();
   /** The packet as it arrived at the ingress port (conditions and the trace's match refer to it). */
   readonly origPkt = new Packet();
+  /** How much of origPkt came from the packet (less for a malformed frame): what a trace's match shows. */
+  origLayers: Layers = Layers.All;
+  /**
+   * The packet as the current router received it, before its filters and TTL decrement (Midolman's
+   * preRoutingMatch): what the router's ICMP errors quote and whom they go to.
+   */
+  readonly preRouting = new Packet();
 
   /** Exterior port where the packet entered. */
   ingressPort = -1;

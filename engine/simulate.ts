@@ -6,6 +6,7 @@ import { BUDGET_EXCEEDED, finish } from './devices/disposition.js';
 import { portEgress, portIngress } from './devices/port.js';
 import { flowHash } from './rules/flow-hash.js';
 import { isForwardFlow } from './rules/conntrack.js';
+import { Layers } from './wire/parse.js';
 
 /** Generated packets may generate more (an ARP request answered...); this bounds the chain. */
 const MAX_GENERATED = 32;
@@ -16,6 +17,7 @@ const MAX_GENERATED = 32;
  */
 export function simulate(ctx: PacketContext, ingressPort: number): ResultCode {
   ctx.origPkt.copyFrom(ctx.pkt);
+  ctx.origLayers = Layers.All;
   ctx.ingressPort = ingressPort;
   ctx.flowHash = flowHash(ctx.pkt);
   const port = ctx.topo.ports[ingressPort];

@@ -1,11 +1,12 @@
-// A virtual L2 switch, as Midolman's Bridge: MAC learning per VLAN, flooding, ARP answers from the
-// seeded table, router ports known by MAC, VLAN-aware interior ports.
+// A virtual L2 switch, as Midolman's Bridge: MAC learning per VLAN, flooding to exterior ports, ARP
+// answers from the seeded table (never for a gratuitous ARP), router ports known by MAC, VLAN-aware
+// interior ports.
 import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, isMulticastMac, macHi, macLo, macToString } from '../../model/addr.js';
 import { ETH_ARP } from '../packet.js';
 import { ResultCode } from '../../model/result.js';
 import { MAC_TTL_MS, Put } from '../state/types.js';
-import { bridgeDevice, type CBridge } from '../topology/compiled.js';
+import { bridgeDevice, DeviceKind, type CBridge, type CompiledTopology } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { fillArpReply } from '../wire/icmp-error.js';
 import { enterDevice, finish, label } from './disposition.js';
@@ -41,9 +42,10 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
 
   learn(ctx, br, inPort);
 
-  // ARP requests for an address in the seeded table are answered here, without flooding.
+  // ARP requests for an address in the seeded table are answered here, without flooding. A gratuitous
+  // ARP (sender = target address) announces its sender: it is not answered, it floods (Midolman).
   if (pkt.etherType === ETH_ARP && pkt.arpOp === ARP_REQUEST) {
-    const mac = br.arpTable.get(pkt.arpTpa | 0);
+    const mac = pkt.arpSpa === pkt.arpTpa ? undefined : br.arpTable.get(pkt.arpTpa | 0);
     if (mac !== undefined) {
       fillArpReply(pkt, mac, ctx.generate(inPort));
       if (ctx.traced) {
@@ -60,6 +62,9 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): vo
       const rp = br.routerPortByMac.get(rmac)!;
       if (ctx.traced) ctx.step('processing', 'bridge', br.id, br.name, `ARP request for router port address ${ipToString(pkt.arpTpa)}: sent to that port`, { portId: ctx.topo.ports[rp]!.id });
       return forward(ctx, br, rp, inPort, filtered);
+    }
+    if (ctx.traced && pkt.arpSpa === pkt.arpTpa) {
+      ctx.step('processing', 'bridge', br.id, br.name, `gratuitous ARP from ${ipToString(pkt.arpSpa)}: not answered from the ARP table`, { ip: ipToString(pkt.arpSpa), gratuitous: true });
     }
   }
 
@@ -128,16 +133,31 @@ function forward(ctx: PacketContext, br: CBridge, out: number, inPort: number, f
   portEgress(ctx, out);
 }
 
-/** Floods to every other port: exterior ports, router ports and untagged interior links. */
+/**
+ * Whether a flood goes out of bridge port `p`: Midolman floods to the exterior ports, and from a
+ * VLAN-unaware bridge also to its links to a VLAN-aware bridge's VLAN ports. Router ports and plain
+ * bridge-to-bridge links are not flooded: a router learns nothing from a broadcast that is not ARP, and
+ * ARP for a router port is sent to that port by address.
+ */
+function floods(topo: CompiledTopology, p: number): boolean {
+  const cfg = topo.ports[p]!;
+  if (cfg.exterior) return true;
+  if (cfg.vlanId >= 0) return false; // VLAN interior ports take only their VLAN (handled before flooding)
+  const peer = topo.ports[cfg.peer]!;
+  return peer.deviceKind === DeviceKind.Bridge && peer.vlanId >= 0;
+}
+
 function flood(ctx: PacketContext, br: CBridge, inPort: number, filtered: boolean, why: string): void {
   const ports = br.ports;
-  if (ctx.traced) ctx.step('disposition', 'bridge', br.id, br.name, `flooded (${why}) to ${ports.length - 1} port(s)`, { reason: why });
+  if (ctx.traced) {
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) if (ports[i] !== inPort && floods(ctx.topo, ports[i]!)) n++;
+    ctx.step('disposition', 'bridge', br.id, br.name, `flooded (${why}) to ${n} port(s)`, { reason: why, ports: n });
+  }
   let sent = 0;
   for (let i = 0; i < ports.length; i++) {
     const p = ports[i]!;
-    if (p === inPort) continue;
-    const cfg = ctx.topo.ports[p]!;
-    if (cfg.vlanId >= 0) continue; // VLAN interior ports take only their VLAN (handled above)
+    if (p === inPort || !floods(ctx.topo, p)) continue;
     sent++;
     const saved = ctx.acquire(ctx.pkt);
     const savedIn = ctx.inPort;
@@ -152,7 +172,7 @@ function flood(ctx: PacketContext, br: CBridge, inPort: number, filtered: boolea
     ctx.inPort = savedIn;
     ctx.release();
   }
-  if (sent === 0) drop(ctx, br, 'no_exterior_port', 'no other port to flood to');
+  if (sent === 0) drop(ctx, br, 'no_exterior_port', 'no other exterior port to flood to');
 }
 
 function drop(ctx: PacketContext, br: CBridge, reason: 'bridge_admin_down' | 'multicast_src_mac' | 'same_port' | 'no_exterior_port', why: string): void {

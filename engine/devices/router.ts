@@ -1,6 +1,7 @@
-// A virtual L3 router, as Midolman's Router: pre-routing filter, local addresses (echo), TTL, route
-// lookup (longest prefix, source prefix, weight, ECMP), blackhole/reject/no-route with ICMP, post-routing
-// filter, next-hop MAC and MAC rewrite.
+// A virtual L3 router, as Midolman's Router: pre-routing filter, local addresses (echo), route lookup
+// (longest prefix, source prefix, weight, ECMP), blackhole/reject/no-route with ICMP, TTL on port
+// routes, post-routing filter, next-hop MAC and MAC rewrite. ICMP errors quote the packet as the router
+// received it (Midolman's preRoutingMatch), before its own NAT and TTL decrement.
 import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, macToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
@@ -33,9 +34,12 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   }
   if (pkt.etherType === ETH_ARP) return routerArp(ctx, rt, inPort);
   if (pkt.etherType !== ETH_IPV4) return drop(ctx, rt, 'router_unsupported_ethertype', ctx.traced ? `ethertype 0x${pkt.etherType.toString(16).padStart(4, '0')} is not routed` : '');
-  if (pkt.ethDst !== inCfg.mac && pkt.ethDst !== BROADCAST_MAC) {
+  // Midolman's handleL2Broadcast: of L2 broadcasts a router takes only ARP.
+  if (pkt.ethDst === BROADCAST_MAC) return drop(ctx, rt, 'router_l2_broadcast', 'L2 broadcast that is not ARP');
+  if (pkt.ethDst !== inCfg.mac) {
     return drop(ctx, rt, 'router_not_for_me', ctx.traced ? `destination MAC ${macToString(pkt.ethDst)} is not the port's ${macToString(inCfg.mac)}` : '');
   }
+  ctx.preRouting.copyFrom(pkt);
 
   ctx.outPort = -1;
   if (rt.inChain >= 0) {
@@ -45,23 +49,22 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
 
   if (rt.localAddrs.has(pkt.nwDst | 0)) {
     if (pkt.nwProto === PROTO_ICMP && pkt.hasL4 && pkt.tpSrc === ICMP_ECHO_REQUEST) {
-      sendEchoReply(ctx, inPort);
-      if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `consumed: echo reply sent from ${ipToString(pkt.nwDst)}`, { reason: 'icmp_echo_reply' });
+      // Midolman's NoOp: consumed whether or not the reply finds its way back (sendEchoReply traces why not).
+      const sent = sendEchoReply(ctx, rt);
+      if (ctx.traced) {
+        ctx.step('disposition', 'router', rt.id, rt.name,
+          sent ? `consumed: echo reply sent from ${ipToString(pkt.nwDst)}` : 'consumed: echo request, no reply sent', { reason: 'icmp_echo_reply', replied: sent });
+      }
       finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
       return;
     }
     return drop(ctx, rt, 'local_delivery', ctx.traced ? `addressed to the router's own address ${ipToString(pkt.nwDst)}` : '');
   }
 
-  if (pkt.ttl <= 1) {
-    sendIcmpError(ctx, rt, inPort, 11, 0);
-    return errorDrop(ctx, rt, 'ttl_expired', ctx.traced ? `TTL ${pkt.ttl} expired` : '');
-  }
-
   const ri = rt.routes.lookup(pkt.nwDst | 0, pkt.nwSrc | 0, ctx.flowHash);
   if (ri < 0) {
     sendIcmpError(ctx, rt, inPort, 3, 0);
-    return errorDrop(ctx, rt, 'no_route', ctx.traced ? `no route to ${ipToString(pkt.nwDst)}` : '');
+    return shortDrop(ctx, rt, 'no_route', ctx.traced ? `no route to ${ipToString(pkt.nwDst)}` : '');
   }
   const route = ctx.topo.routes[ri]!;
   if (ctx.traced) {
@@ -76,10 +79,15 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   if (route.type === RouteType.Blackhole) return errorDrop(ctx, rt, 'blackhole_route', 'blackhole route');
   if (route.type === RouteType.Reject) {
     sendIcmpError(ctx, rt, inPort, 3, 13);
-    return errorDrop(ctx, rt, 'reject_route', 'reject route');
+    return shortDrop(ctx, rt, 'reject_route', 'reject route');
   }
   if (route.type === RouteType.Local) return drop(ctx, rt, 'local_delivery', 'local route');
 
+  // TTL is checked only for port routes, as in Midolman: a blackhole or reject verdict comes first.
+  if (pkt.ttl <= 1) {
+    sendIcmpError(ctx, rt, inPort, 11, 0);
+    return errorDrop(ctx, rt, 'ttl_expired', ctx.traced ? `TTL ${pkt.ttl} expired` : '');
+  }
   const outPort = route.nextHopPort;
   pkt.ttl--;
   if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, `TTL decremented to ${pkt.ttl}`, { ttl: pkt.ttl });
@@ -87,18 +95,14 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   ctx.outPort = outPort;
   if (rt.outChain >= 0) {
     const action = runChain(ctx, rt.outChain, rt.id, rt.name);
-    if (action !== ChainAction.Accept) {
-      pkt.ttl++; // an ICMP error quotes the packet as it arrived
-      return chainDrop(ctx, rt, inPort, action, 'post-routing');
-    }
+    if (action !== ChainAction.Accept) return chainDrop(ctx, rt, inPort, action, 'post-routing');
   }
 
   const nextHop = route.nextHopGateway !== 0 ? route.nextHopGateway : pkt.nwDst;
   const outCfg = ctx.topo.ports[outPort]!;
   if (!resolveNextHop(ctx, rt, outPort, nextHop)) {
     sendArpRequest(ctx, outPort, nextHop);
-    pkt.ttl++;
-    sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
+    sendIcmpError(ctx, rt, inPort, 3, route.nextHopGateway === 0 ? 1 : 0);
     if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: no MAC known for next hop ${ipToString(nextHop)} (ARP request sent)`, { reason: 'arp_unresolved', nextHop: ipToString(nextHop) });
     finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
     return;
@@ -127,6 +131,11 @@ function drop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): voi
 function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
   if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
   finish(ctx, ResultCode.ErrorDrop, reason);
+}
+
+function shortDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): void {
+  if (ctx.traced) ctx.step('disposition', 'router', rt.id, rt.name, `dropped: ${why}`, { reason });
+  finish(ctx, ResultCode.ShortDrop, reason);
 }
 
 /**
