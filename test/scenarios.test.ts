@@ -595,3 +595,31 @@ t.test('trace match: a malformed frame shows only its own fields, never the prev
   t.same(out[3]!.trace!.match, {}, 'shorter than an Ethernet header: no field at all');
   t.same(out[4]!.trace!.match, { ethSrc: '02:00:00:00:00:02', ethDst: '02:00:00:00:00:01', etherType: 0x0800 }, 'a truncated IPv4 header: L2 only');
 });
+
+t.test('NAT: ICMP errors through dynamic DNAT: rev_dnat restores the source and the quote; dnat forwards by the binding', async (t) => {
+  const id = (s: string) => new Net().id(s);
+  const n = base()
+    .chain('pre', [{ type: 'dnat', nwDstAddress: '192.168.0.50', nwDstLength: 32,
+      natTargets: [{ addressFrom: '10.0.2.10', addressTo: '10.0.2.10', portFrom: 8080, portTo: 8080 }], flowAction: 'accept' }])
+    .chain('post', [{ type: 'rev_dnat', flowAction: 'accept' }])
+    .set('routers', 'r', { inboundFilterId: id('pre'), outboundFilterId: id('post') });
+  const send = session(n);
+  const [req, reply] = send([
+    { in: 'uplink', packet: pk.tcp(MAC.gw, MAC.up, '8.8.8.8', '192.168.0.50', { tpSrc: 5555, tpDst: 80 }) },
+    { in: 'vm3', packet: pk.tcp(MAC.vm3, MAC.r2, '10.0.2.10', '8.8.8.8', { tpSrc: 8080, tpDst: 5555 }) },
+  ]);
+  t.equal(req!.result, 'forward');
+  t.equal(reply!.result, 'forward');
+  const [fromVm, fromClient] = send([
+    // vm3 refuses what it received (8.8.8.8:5555 → 10.0.2.10:8080).
+    { in: 'vm3', frame: icmpErrorFrame(MAC.vm3, MAC.r2, '10.0.2.10', '8.8.8.8', 3, 3, req!.emitted[0]!.frame) },
+    // The client refuses the reply it received (192.168.0.50:80 → 8.8.8.8:5555).
+    { in: 'uplink', frame: icmpErrorFrame(MAC.gw, MAC.up, '8.8.8.8', '192.168.0.50', 3, 3, reply!.emitted[0]!.frame) },
+  ]);
+  t.equal(fromVm!.result, 'forward');
+  t.equal((fromVm!.emitted[0]!.packet as unknown as Pkt).nwSrc, '192.168.0.50', 'rev_dnat: the error comes from the address the client knows');
+  t.same(quotedOf(fromVm!.emitted[0]!.frame), { nwSrc: '8.8.8.8', nwDst: '192.168.0.50', nwProto: 6, tpSrc: 5555, tpDst: 80 }, 'and quotes what the client sent');
+  t.equal(fromClient!.result, 'forward', 'dnat: the error finds the flow\'s binding');
+  t.same(outPorts(n, fromClient!), ['vm3']);
+  t.equal((fromClient!.emitted[0]!.packet as unknown as Pkt).nwDst, '10.0.2.10');
+});
