@@ -449,6 +449,10 @@ t.test('L2 broadcast: bridges flood to exterior ports only; routers drop non-ARP
   t.equal(atRouter!.result, 'drop', 'a router port receiving a UDP broadcast drops it');
   t.equal(atRouter!.reason, 'router_l2_broadcast');
   t.equal(arp!.result, 'consumed', 'ARP for the router port still reaches the router');
+  // Unicast to the router but addressed to the sender's subnet broadcast: no ICMP error (RFC 1812).
+  const [directed] = run(n, [{ in: 'vm1', packet: pk.udp(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.1.255') }]);
+  t.equal(directed!.reason, 'arp_unresolved');
+  t.same(directed!.emitted.filter((e) => e.generated && (e.packet as unknown as Pkt).nwProto === 1), [], 'no ICMP error about a subnet broadcast');
 });
 
 t.test('router: an echo reply is routed like any packet the router originates', async (t) => {

@@ -2,7 +2,7 @@
 // any packet the router originates) and ARP requests for unresolved next hops. They are simulated after
 // the main packet, from the egress of the port they leave by, and show up in the result as `generated`.
 import type { PacketContext } from '../context.js';
-import { BROADCAST_MAC, ipToString } from '../../model/addr.js';
+import { BROADCAST_MAC, ipToString, prefixMask } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4 } from '../packet.js';
 import { RouteType, type CRouter } from '../topology/compiled.js';
 import { ChainAction, runChain } from '../rules/chain.js';
@@ -16,7 +16,7 @@ import { resolveNextHop } from './router-arp.js';
  */
 export function sendIcmpError(ctx: PacketContext, rt: CRouter, inPort: number, type: number, code: number): boolean {
   const pkt = ctx.preRouting;
-  if (inPort < 0 || !icmpErrorAllowed(pkt)) {
+  if (inPort < 0 || !icmpErrorAllowed(pkt) || isSubnetBroadcast(ctx, inPort, pkt.nwDst)) {
     if (ctx.traced) {
       ctx.step('processing', 'router', rt.id, rt.name,
         `no ICMP ${type}/${code} sent: RFC 1812 forbids an error about this packet`, { icmpType: type, icmpCode: code, suppressed: true });
@@ -35,6 +35,13 @@ export function sendIcmpError(ctx: PacketContext, rt: CRouter, inPort: number, t
       { icmpType: type, icmpCode: code, from: ipToString(port.portAddr), to: ipToString(pkt.nwSrc), portId: port.id });
   }
   return true;
+}
+
+/** RFC 1812 §4.3.2.7, as Midolman's canSend: no error about a packet to the ingress port's subnet broadcast. */
+function isSubnetBroadcast(ctx: PacketContext, inPort: number, dst: number): boolean {
+  const port = ctx.topo.ports[inPort]!;
+  if (port.netLen >= 31) return false; // /31 and /32 have no broadcast address
+  return (dst >>> 0) === ((port.netAddr | ~prefixMask(port.netLen)) >>> 0);
 }
 
 /**
