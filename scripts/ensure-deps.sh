@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (ZooKeeper for the production-backend tests,
-# chromium for the control panel's browser tests).
+# chromium for the control panel's browser tests, iproute2/ethtool/ping/curl/python3/tcpdump for the
+# live-datapath tests in network namespaces, tshark to decode exported pcaps and the VXLAN underlay).
 # Idempotent and non-interactive: does nothing when every package is present; otherwise runs
 # `apt-get update` once and installs what is missing. Needs root for that. Fails loudly.
 #
@@ -13,6 +14,13 @@ DEPS=(
   "libslf4j-java|/usr/share/java/slf4j-simple.jar"
   "chromium|/usr/bin/chromium"
   "systemd|/usr/bin/systemd-analyze"
+  "iproute2|/usr/sbin/ip"
+  "ethtool|/usr/sbin/ethtool"
+  "iputils-ping|/usr/bin/ping"
+  "curl|/usr/bin/curl"
+  "python3|/usr/bin/python3"
+  "tcpdump|/usr/bin/tcpdump"
+  "tshark|/usr/bin/tshark"
 )
 
 say() { echo "ensure-deps: $*"; }
