@@ -575,15 +575,19 @@ t.test('NAT: a floating IP rewrites the quoted header of ICMP errors both ways',
 });
 
 t.test('NAT: two VMs pinging one host with the same ICMP id through one SNAT address both get out', async (t) => {
-  const [a, b] = run(snatNet(), [
+  const n = snatNet();
+  const [a, b, reply] = run(n, [
     { in: 'vm1', packet: pk.ping(MAC.vm1, MAC.r1, '10.0.1.10', '8.8.8.8', { icmpId: 77 }) },
     { in: 'vm2', packet: pk.ping(MAC.vm2, MAC.r1, '10.0.1.11', '8.8.8.8', { icmpId: 77 }) },
+    { in: 'uplink', packet: pk.ping(MAC.gw, MAC.up, '8.8.8.8', '192.168.0.60', { icmpType: 0, icmpId: 77 }) },
   ]);
   for (const r of [a!, b!]) {
     t.equal(r.result, 'forward', r.reason);
     t.equal((r.emitted[0]!.packet as unknown as Pkt).nwSrc, '192.168.0.60');
     t.equal((r.emitted[0]!.packet as unknown as Pkt).icmpId, 77, 'the id is kept');
   }
+  // One (address, id) towards one host now names two flows; as in Midolman the later one gets the replies.
+  t.same(outPorts(n, reply!), ['vm2']);
 });
 
 t.test('trace match: a malformed frame shows only its own fields, never the previous packet\'s', async (t) => {
