@@ -69,14 +69,14 @@ export function sendEchoReply(ctx: PacketContext, rt: CRouter): boolean {
   g.etherType = ETH_IPV4;
   g.ethSrc = out.mac;
   g.ethDst = ctx.nextHopMac;
+  if (ctx.traced) {
+    ctx.step('processing', 'router', rt.id, rt.name,
+      `echo reply from ${ipToString(g.nwSrc)} to ${ipToString(g.nwDst)} routed out of port ${out.name || out.id}, next hop ${ipToString(nextHop)}`,
+      { from: ipToString(g.nwSrc), to: ipToString(g.nwDst), portId: out.id, nextHop: ipToString(nextHop) });
+  }
   if (rt.outChain >= 0 && !postRouteGenerated(ctx, rt, outPort, g)) {
     ctx.genCount--; // g was the last one queued
     return noReply(ctx, rt, 'the post-routing filter dropped the reply');
-  }
-  if (ctx.traced) {
-    ctx.step('processing', 'router', rt.id, rt.name,
-      `sent echo reply from ${ipToString(g.nwSrc)} to ${ipToString(g.nwDst)} through port ${out.name || out.id}`,
-      { from: ipToString(g.nwSrc), to: ipToString(g.nwDst), portId: out.id, nextHop: ipToString(nextHop) });
   }
   return true;
 }
