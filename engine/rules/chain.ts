@@ -14,6 +14,7 @@ import { type CChain, type CRule, type CompiledTopology, FlowAction, RuleType } 
 import { describeCondition, matchCondition } from './condition.js';
 import { portOwnerDevice } from './conntrack.js';
 import { applyNat, natInfo, NatOutcome } from './nat.js';
+import { isNatIcmpError } from './nat-icmp.js';
 
 export const enum ChainAction { Accept = 0, Drop = 1, Reject = 2 }
 
@@ -198,9 +199,11 @@ function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport:
   const action = ['accept', 'continue', 'return'][r.flowAction]!;
   const kind = r.type >= RuleType.RevDnat ? 'reverse binding' : natInfo.isStatic ? 'static'
     : natInfo.created ? 'new binding' : 'existing binding';
+  const icmpError = isNatIcmpError(p);
   ctx.step('processing', 'rule', r.id, ruleName(ctx, r),
     `rule ${r.position + 1} (${type}, ${kind}) rewrote ${endpoint(src, sport)} → ${endpoint(dst, dport)} into `
-      + `${endpoint(p.nwSrc, p.tpSrc)} → ${endpoint(p.nwDst, p.tpDst)}, then ${action}`,
+      + `${endpoint(p.nwSrc, p.tpSrc)} → ${endpoint(p.nwDst, p.tpDst)}`
+      + (icmpError ? ' (an ICMP error, keyed and translated by the datagram it quotes)' : '') + `, then ${action}`,
     { ruleId: r.id, chainId: ctx.topo.chains[r.chainIdx]!.id, position: r.position + 1, type, action,
-      binding: kind, before, after });
+      binding: kind, before, after, ...(icmpError ? { icmpError: true } : {}) });
 }
