@@ -203,7 +203,8 @@ function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport:
   ctx.step('processing', 'rule', r.id, ruleName(ctx, r),
     `rule ${r.position + 1} (${type}, ${kind}) rewrote ${endpoint(src, sport)} → ${endpoint(dst, dport)} into `
       + `${endpoint(p.nwSrc, p.tpSrc)} → ${endpoint(p.nwDst, p.tpDst)}`
-      + (icmpError ? ' (an ICMP error, keyed and translated by the datagram it quotes)' : '') + `, then ${action}`,
+      + (!icmpError ? '' : natInfo.isStatic ? ' (an ICMP error: the datagram it quotes too)' : ' (an ICMP error, bound to its flow by the datagram it quotes)')
+      + `, then ${action}`,
     { ruleId: r.id, chainId: ctx.topo.chains[r.chainIdx]!.id, position: r.position + 1, type, action,
       binding: kind, before, after, ...(icmpError ? { icmpError: true } : {}) });
 }
