@@ -53,10 +53,13 @@ export class PacketContext {
   /** How much of origPkt came from the packet (less for a malformed frame): what a trace's match shows. */
   origLayers: Layers = Layers.All;
   /**
-   * The packet as the current router received it, before its filters and TTL decrement (Midolman's
-   * preRoutingMatch): what the router's ICMP errors quote and whom they go to.
+   * The packet as the current router received it (Midolman's preRoutingMatch): what its ICMP errors
+   * quote and whom they go to. Taken only when a NAT rule is about to rewrite the packet inside the
+   * router (preRoutingTaken); until then ctx.pkt itself is that packet (the router decrements the TTL
+   * last). A copy per routed packet would cost time, and in V8 its 48-bit MAC fields may box.
    */
   readonly preRouting = new Packet();
+  preRoutingTaken = false;
 
   /** Exterior port where the packet entered. */
   ingressPort = -1;

@@ -526,6 +526,7 @@ t.test('NAT: an ICMP error about a packet the router NATed goes to the original 
   const p = err.packet as unknown as Pkt;
   t.equal(p.nwDst, '10.0.1.10', 'addressed to the sender, not to the SNAT address');
   t.same(quotedOf(err.frame), { nwSrc: '10.0.1.10', nwDst: '9.9.9.9', nwProto: 17, tpSrc: 5000, tpDst: 53 }, 'quotes the packet as the sender sent it');
+  t.equal(Buffer.from(err.frame, 'hex')[14 + 20 + 8 + 8], 64, 'with the TTL it arrived with');
 });
 
 t.test('NAT: an ICMP error from outside about a SNATed packet is reverse-translated to the VM', async (t) => {

@@ -10,12 +10,13 @@ import { fillEchoReply, fillIcmpError, icmpErrorAllowed } from '../wire/icmp-err
 import { resolveNextHop } from './router-arp.js';
 
 /**
- * Sends ICMP type/code back out of `inPort` about the packet as this router received it
- * (ctx.preRouting: before its filters' NAT and its TTL decrement, as Midolman's preRoutingMatch), so
- * the error is addressed to the sender as the sender knows itself. False when RFC 1812 forbids it.
+ * Sends ICMP type/code back out of `inPort` about the packet as this router received it (before its
+ * filters' NAT, as Midolman's preRoutingMatch: ctx.preRouting once a NAT rule took it, else ctx.pkt),
+ * so the error is addressed to the sender as the sender knows itself (the router decrements the TTL
+ * only after its last chance to send one). False when RFC 1812 forbids it.
  */
 export function sendIcmpError(ctx: PacketContext, rt: CRouter, inPort: number, type: number, code: number): boolean {
-  const pkt = ctx.preRouting;
+  const pkt = ctx.preRoutingTaken ? ctx.preRouting : ctx.pkt;
   if (inPort < 0 || !icmpErrorAllowed(pkt) || isSubnetBroadcast(ctx, inPort, pkt.nwDst)) {
     if (ctx.traced) {
       ctx.step('processing', 'router', rt.id, rt.name,
@@ -87,6 +88,7 @@ function postRouteGenerated(ctx: PacketContext, rt: CRouter, outPort: number, g:
   const inPort = ctx.inPort;
   const outWas = ctx.outPort;
   const generating = ctx.generating;
+  const taken = ctx.preRoutingTaken;
   ctx.pkt.copyFrom(g);
   ctx.inPort = -1; // a generated packet has no ingress port (and its NAT zone is its egress port's device)
   ctx.outPort = outPort;
@@ -98,6 +100,7 @@ function postRouteGenerated(ctx: PacketContext, rt: CRouter, outPort: number, g:
   ctx.inPort = inPort;
   ctx.outPort = outWas;
   ctx.generating = generating;
+  ctx.preRoutingTaken = taken; // a NAT rule's snapshot of the reply is not the request's
   return action === ChainAction.Accept;
 }
 

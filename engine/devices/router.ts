@@ -1,7 +1,7 @@
 // A virtual L3 router, as Midolman's Router: pre-routing filter, local addresses (echo), route lookup
 // (longest prefix, source prefix, weight, ECMP), blackhole/reject/no-route with ICMP, TTL on port
-// routes, post-routing filter, next-hop MAC and MAC rewrite. ICMP errors quote the packet as the router
-// received it (Midolman's preRoutingMatch), before its own NAT and TTL decrement.
+// routes, post-routing filter, next-hop MAC, TTL decrement and MAC rewrite. ICMP errors quote the packet
+// as the router received it (Midolman's preRoutingMatch), before its own NAT and TTL decrement.
 import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, macToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
@@ -39,7 +39,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
   if (pkt.ethDst !== inCfg.mac) {
     return drop(ctx, rt, 'router_not_for_me', ctx.traced ? `destination MAC ${macToString(pkt.ethDst)} is not the port's ${macToString(inCfg.mac)}` : '');
   }
-  ctx.preRouting.copyFrom(pkt);
+  ctx.preRoutingTaken = false;
 
   ctx.outPort = -1;
   if (rt.inChain >= 0) {
@@ -89,8 +89,6 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     return errorDrop(ctx, rt, 'ttl_expired', ctx.traced ? `TTL ${pkt.ttl} expired` : '');
   }
   const outPort = route.nextHopPort;
-  pkt.ttl--;
-  if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, `TTL decremented to ${pkt.ttl}`, { ttl: pkt.ttl });
 
   ctx.outPort = outPort;
   if (rt.outChain >= 0) {
@@ -107,6 +105,10 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): vo
     finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
     return;
   }
+  // Decremented once the packet surely leaves (no condition reads the TTL), so the ICMP errors above
+  // quote it as it arrived without a copy.
+  pkt.ttl--;
+  if (ctx.traced) ctx.step('processing', 'router', rt.id, rt.name, `TTL decremented to ${pkt.ttl}`, { ttl: pkt.ttl });
   pkt.ethSrc = outCfg.mac;
   pkt.ethDst = ctx.nextHopMac;
   if (ctx.traced) {

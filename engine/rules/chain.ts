@@ -118,7 +118,8 @@ export function runChain(ctx: PacketContext, chainIdx: number, deviceId: string,
         pos = 0;
         continue run;
       }
-      // dnat, snat, rev_dnat, rev_snat
+      // dnat, snat, rev_dnat, rev_snat. A router's ICMP errors quote the packet as it arrived there.
+      if (!ctx.preRoutingTaken) { ctx.preRouting.copyFrom(ctx.pkt); ctx.preRoutingTaken = true; }
       const p = ctx.pkt;
       const bSrc = p.nwSrc, bDst = p.nwDst, bTpSrc = p.tpSrc, bTpDst = p.tpDst;
       const res = applyNat(ctx, r, zone);
