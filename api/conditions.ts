@@ -23,8 +23,8 @@ async function readCondition(ctx: Context, deps: ApiDeps): Promise<TraceConditio
   return null;
 }
 
-function withStats(c: TraceConditionJson, deps: ApiDeps): TraceConditionJson & { hits: number } {
-  return { ...c, hits: deps.conditionHits(c.id) };
+async function withStats(c: TraceConditionJson, deps: ApiDeps): Promise<TraceConditionJson & { hits: number }> {
+  return { ...c, hits: await deps.conditionHits(c.id) };
 }
 
 function location(ctx: Context, id: string): void {
@@ -36,7 +36,7 @@ export function registerConditionRoutes(router: Router, deps: ApiDeps): void {
     const q = readQuery(ctx, ConditionListQuerySchema);
     if (q === null) return;
     const list = await deps.conditions.list();
-    ctx.body = q.stats === 'true' ? list.map((c) => withStats(c, deps)) : list;
+    ctx.body = q.stats === 'true' ? await Promise.all(list.map((c) => withStats(c, deps))) : list;
   });
 
   router.post('/trace_conditions', async (ctx) => {
@@ -60,7 +60,7 @@ export function registerConditionRoutes(router: Router, deps: ApiDeps): void {
     const id = ctx.params.id!;
     const c = UuidSchema.safeParse(id).success ? await deps.conditions.get(id) : null;
     if (c === null) return fail(ctx, 'not_found', `no trace condition ${id}`);
-    ctx.body = q.stats === 'true' ? withStats(c, deps) : c;
+    ctx.body = q.stats === 'true' ? await withStats(c, deps) : c;
   });
 
   router.put('/trace_conditions/:id', async (ctx) => {

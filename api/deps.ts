@@ -31,8 +31,11 @@ export interface ApiDeps {
    * unknown or interior ports) before anything runs.
    */
   simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateOutcome>;
-  /** Traces started so far by a condition (its hit counter), for the panel and `list trace-condition`. */
-  conditionHits(id: string): number;
+  /**
+   * Traces started so far by a condition (its `hits`), for the panel and `list trace-condition`: for a
+   * condition with a `limit`, the count shared by every host and kept across restarts.
+   */
+  conditionHits(id: string): Promise<number>;
   health(): HealthReport;
   sinkStats(): SinkStats;
   /** Prometheus text exposition. */

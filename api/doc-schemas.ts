@@ -16,7 +16,7 @@ export const ErrorSchema = z.object({
 export const TraceConditionWithHitsSchema = z.object({
   ...TraceConditionSchema.shape,
   id: uuid(),
-  hits: z.int().min(0).describe('traces this condition has started since the daemon started'),
+  hits: z.int().min(0).describe('traces this condition has started: with a limit, counted across every host and restart; without, by this daemon since it started'),
 }).describe('a trace condition with its hit count (?stats=true)');
 
 const PacketFieldsSchema = z.object({

@@ -11,6 +11,8 @@ const GROUPS: { names: string[]; load: () => Promise<BenchFn> }[] = [
   { names: ['sink.cassandra.steps'], load: async () => (await import('./sink-cassandra.js')).benchSinkCassandra },
   { names: ['state.conntrack.bytes_per_entry'], load: async () => (await import('./conntrack-memory.js')).benchConntrackMemory },
   { names: ['api.simulations.batch256', 'api.trace_get'], load: async () => (await import('./api.js')).benchApi },
+  { names: ['topology.recompile.one_route'], load: async () => (await import('./topology-recompile.js')).benchTopologyRecompile },
+  { names: ['zk.topology_change.fanout_bytes'], load: async () => (await import('./zk-fanout.js')).benchZkFanout },
 ];
 
 async function main(): Promise<void> {

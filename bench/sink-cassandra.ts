@@ -1,5 +1,5 @@
 // sink.cassandra.steps (SPEC §8): steps stored per second through the Cassandra TraceSink — the
-// real cassandra-driver over TCP to the CQL test server (test/cql), for fully traced packets of
+// real cassandra-driver over TCP to the CQL test server (tools/cql-test-server), for fully traced packets of
 // 20 steps each. The server runs in a worker thread so its CPU is not charged to the sink's event
 // loop, as a real cluster's would not be. A run writes the records a few hundred per event-loop
 // turn, as a busy daemon would hand them over, then flushes; the wall time covers all of it.
@@ -20,7 +20,7 @@ const TRACES_PER_RUN = 4_000;
  */
 async function serverThread(): Promise<{ port: number; stop: () => Promise<void> }> {
   const fromDist = !import.meta.url.endsWith('.ts');
-  const url = new URL(`${fromDist ? '../..' : '..'}/test/cql/server.ts`, import.meta.url).href;
+  const url = new URL(`${fromDist ? '../..' : '..'}/tools/cql-test-server/src/server.ts`, import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
@@ -71,7 +71,7 @@ export async function benchSinkCassandra(): Promise<BenchLine[]> {
     return [{
       bench: 'sink.cassandra.steps', value: Math.round(median(samples)), unit: 'steps/s',
       runs: RUNS, tracesPerRun: TRACES_PER_RUN, stepsPerTrace: STEPS_PER_TRACE, stepsLost: lost, writeErrors: errors,
-      samples: samples.map(Math.round), server: 'CQL test server (test/cql) in a worker thread',
+      samples: samples.map(Math.round), server: 'CQL test server (tools/cql-test-server) in a worker thread',
     }];
   } finally {
     await server.stop();

@@ -2,7 +2,7 @@
 // picked independently. Offline default: both in one SQLite file.
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import type { BackendHealth, ConditionBackend, ConditionStore, TraceBackend, TraceSink, TraceStore } from '../model/stores.js';
+import type { BackendHealth, ConditionBackend, ConditionHits, ConditionStore, TraceBackend, TraceSink, TraceStore } from '../model/stores.js';
 import { openSqliteTraceBackend } from '../stores/sqlite/trace-backend.js';
 import { openSqliteConditionStore } from '../stores/sqlite/condition-store.js';
 import { StartError } from './errors.js';
@@ -11,6 +11,7 @@ export interface Backends {
   sink: TraceSink;
   traces: TraceStore;
   conditions: ConditionStore;
+  hits: ConditionHits;
   health(): BackendHealth[];
   /** Drains the sink (possibly wrapped by the daemon), then closes everything. */
   close(): Promise<void>;
@@ -51,6 +52,7 @@ export async function openTraceBackend(config: Readonly<Config>, log: Logger): P
         contactPoints: [...c.contactPoints], localDataCenter: c.localDataCenter, keyspace: c.keyspace,
         replication: { ...c.replication }, tls: c.tls, readConsistency: c.readConsistency, writeConsistency: c.writeConsistency,
         maxInFlight: c.maxInFlight, ttlSeconds: config.sink.retentionDays * 86_400,
+        layout: { bucketMs: c.indexBucketSeconds * 1000, shards: c.indexShards }, maxRowsScannedPerPage: c.maxRowsScannedPerPage,
         ...(c.username !== undefined ? { username: c.username, password: c.password ?? '' } : {}),
         maxQueuedTraces: config.sink.queueTraces, maxQueuedSteps: config.sink.queueSteps,
         log,
@@ -75,7 +77,7 @@ export async function openConditionBackend(config: Readonly<Config>, log: Logger
       const r = openSqliteConditionStore({ path: config.sqlite.path, onError: (err) => log.warn({ err }, 'condition store error') });
       if (!r.ok) throw new StartError(`sqlite.path ${config.sqlite.path}: ${r.message}`);
       const store = r.store;
-      return { store, health: () => ({ name: 'conditions:sqlite', ok: true }), close: () => store.close() };
+      return { store, hits: store.hits, health: () => ({ name: 'conditions:sqlite', ok: true }), close: () => store.close() };
     }
     case 'zookeeper': {
       // Loaded only when used: offline mode never loads the ZooKeeper client.
@@ -100,6 +102,7 @@ export async function openBackends(config: Readonly<Config>, _hostId: string, lo
     sink: traces.sink,
     traces: traces.store,
     conditions: conditions.store,
+    hits: conditions.hits,
     health: () => [traces.health(), conditions.health()],
     // b.sink, not traces.sink: the daemon may have wrapped the sink, and the wrapper must drain first.
     close: async () => {

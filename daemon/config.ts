@@ -30,6 +30,10 @@ export const ConfigSchema = z.strictObject({
     connect: z.string().min(1).default('127.0.0.1:2181').describe('ZooKeeper connect string, host:port[,host:port...][/chroot]'),
     sessionTimeoutMs: z.int().min(1000).max(120_000).default(10_000).describe('ZooKeeper session timeout'),
     root: z.string().regex(/^\/[^\s]*$/, 'must be an absolute znode path like /midonet').default('/midonet').describe('root znode; conditions live in <root>/trace-conditions'),
+    resyncJitterMs: z.int().min(0).max(600_000).default(10_000)
+      .describe('longest random wait before re-listing the whole topology (generation switch, new session), so hosts do not all list at once'),
+    watchTopologyBuckets: z.boolean().default(false)
+      .describe('also watch every topology bucket (~1,900 watches per host) to see objects written into ZooKeeper by hand at once; imports need only the one watch on current'),
   }).prefault({}),
   cassandra: z.strictObject({
     contactPoints: z.array(z.string().min(1)).default(['127.0.0.1:9042']).describe('Cassandra contact points, host[:port]'),
@@ -43,6 +47,10 @@ export const ConfigSchema = z.strictObject({
     readConsistency: z.enum(['one', 'localOne', 'localQuorum', 'quorum', 'all']).default('localQuorum').describe('consistency of reads'),
     writeConsistency: z.enum(['any', 'one', 'localOne', 'localQuorum', 'quorum', 'all']).default('localOne').describe('consistency of step writes'),
     maxInFlight: z.int().min(1).default(256).describe('most concurrent writes per host'),
+    indexBucketSeconds: z.int().min(1).max(3600).refine((v) => 3600 % v === 0, 'must divide an hour')
+      .default(60).describe('width of the listing index\'s time buckets for new data (recorded per bucket, so it may change)'),
+    indexShards: z.int().min(1).max(1024).default(64).describe('partitions per bucket of the busy index scopes (all, result, condition); see README "Running at scale"'),
+    maxRowsScannedPerPage: z.int().min(100).default(5_000).describe('index rows one GET /traces page may read; past it the page comes back short with a next link'),
   }).prefault({}),
   workers: z.strictObject({
     threads: z.int().min(1).max(256).optional().describe('simulation worker threads (default: the number of cores)'),

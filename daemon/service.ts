@@ -9,13 +9,14 @@ import { StartError } from './errors.js';
 import { DaemonMetrics } from './metrics.js';
 import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
+import { ConditionLimits } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
-import { compileTopology } from '../engine/topology/compile.js';
+import { compileTopology, recompileRoutes, routeChangeBetween } from '../engine/topology/compile.js';
 import type { CompiledTopology } from '../engine/topology/compiled.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { TraceConditionJson } from '../model/trace.js';
-import type { TraceSink } from '../model/stores.js';
+import type { ConditionStore, TraceSink } from '../model/stores.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
 
@@ -34,6 +35,8 @@ export interface DaemonOptions {
 export class Daemon {
   private stopping = false;
   private topo: CompiledTopology;
+  /** The document `topo` was compiled from (a route-only change recompiles just its routers). */
+  private doc: TopologyDoc | null = null;
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
   private unwatchTopology: (() => void) | null = null;
@@ -41,6 +44,7 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   /** The conditions as last published, for /metrics and hit counts. */
   private conditionList: TraceConditionJson[] = [];
+  private readonly limits: ConditionLimits;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -52,9 +56,10 @@ export class Daemon {
     topo: CompiledTopology,
   ) {
     this.topo = topo;
+    this.limits = new ConditionLimits(backends.hits, pool, log);
     this.metrics = new DaemonMetrics({
       sinkStats: () => this.backends.sink.stats(),
-      conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.pool.hitsOf(c.id) })),
+      conditions: () => this.conditionList.map((c) => ({ id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), hits: this.limits.lastKnown(c.id) })),
       failedBatches: () => this.pool.failedBatches,
       backends: () => this.health().backends,
     });
@@ -81,6 +86,7 @@ export class Daemon {
     });
     const d = new Daemon(config, log, hostId, backends, pool, topologySource, compileTopology(doc, { routeTables: false }));
     pool.setTopology(doc);
+    d.doc = doc;
     d.unwatchTopology = topologySource.watch(() => {
       d.reloadTopology().then((r) => {
         if (r.ok) log.info('topology changed: published to the workers');
@@ -108,6 +114,7 @@ export class Daemon {
     try {
       this.pool.setConditions(list);
       this.conditionList = list;
+      this.limits.published(list);
       this.log.info({ conditions: list.length, enabled: list.filter((c) => c.enabled !== false).length }, 'trace conditions published');
     } catch (e) {
       this.log.error({ err: e }, 'could not publish trace conditions');
@@ -116,9 +123,14 @@ export class Daemon {
 
   /** Replaces the topology (SIGHUP, ZooKeeper); workers switch before their next batch. */
   setTopology(doc: TopologyDoc): void {
-    const topo = compileTopology(doc, { routeTables: false });
-    this.pool.setTopology(doc);
+    // The ZooKeeper source shares unchanged objects between documents, so a route-only change is
+    // found by identity and only the routers it touches are recompiled, here and in the workers.
+    const routes = this.doc === null ? null : routeChangeBetween(this.doc, doc);
+    if (routes !== null && routes.upserts.length === 0 && routes.removes.length === 0) { this.doc = doc; return; }
+    const topo = routes !== null ? recompileRoutes(this.topo, routes, { routeTables: false }) : compileTopology(doc, { routeTables: false });
+    this.pool.setTopology(doc, routes);
     this.topo = topo;
+    this.doc = doc;
   }
 
   /**
@@ -159,13 +171,16 @@ export class Daemon {
     for (const task of enc.tasks) {
       const r = await this.pool.run({ ...task, forceTrace, detail: true, nowMs: Date.now() });
       if (!r.ok) return { ok: false, code: 'simulation_failed', message: r.message };
-      for (const rec of r.result.traces) {
+      const { keep, dropped } = await this.limits.admit(r.result.traces, forceTrace);
+      for (const rec of keep) {
         this.backends.sink.write(rec);
         this.log.debug({ traceId: rec.id, conditionIds: rec.conditionIds }, 'packet traced');
       }
-      this.metrics.traced.inc(r.result.traces.length);
+      this.metrics.traced.inc(keep.length);
       this.metrics.workerBusy.inc(r.result.busyMs / 1000);
       for (const d of r.result.details!) {
+        // A trace whose every condition had its limit spent elsewhere was not stored: do not name it.
+        if (dropped !== null && d.traceIds.length > 0) d.traceIds = d.traceIds.filter((id) => !dropped.has(id));
         results.push(d);
         this.metrics.simulations.inc({ result: d.result });
       }
@@ -185,10 +200,10 @@ export class Daemon {
   apiDeps(panelDir?: string): ApiDeps {
     const deps: ApiDeps = {
       hostId: this.hostId,
-      conditions: this.backends.conditions,
+      conditions: this.apiConditions(),
       traces: this.backends.traces,
       simulate: (inputs, forceTrace) => this.simulate(inputs, forceTrace),
-      conditionHits: (id) => this.pool.hitsOf(id),
+      conditionHits: (id) => this.limits.count(id),
       health: () => this.health(),
       sinkStats: () => this.backends.sink.stats(),
       metrics: () => this.metrics.text(),
@@ -198,6 +213,24 @@ export class Daemon {
     };
     if (panelDir !== undefined) deps.panelDir = panelDir;
     return deps;
+  }
+
+  /** The condition store as the API sees it: a deleted condition's hit count goes with it. */
+  private apiConditions(): ConditionStore {
+    const store = this.backends.conditions;
+    return {
+      list: () => store.list(),
+      get: (id) => store.get(id),
+      create: (c) => store.create(c),
+      put: (id, c) => store.put(id, c),
+      delete: async (id) => {
+        const existed = await store.delete(id);
+        if (existed) await this.limits.forget(id);
+        return existed;
+      },
+      watch: (l) => store.watch(l),
+      close: () => store.close(),
+    };
   }
 
   /**

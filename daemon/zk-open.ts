@@ -42,12 +42,16 @@ export async function openZkConditionBackend(config: Readonly<Config>, log: Logg
   if (!(await store.ready(INITIAL_WAIT_MS))) {
     log.warn({ zookeeper: s.connect }, 'trace conditions: ZooKeeper not answering yet; starting without conditions and retrying');
   }
-  return { store, health: () => store.health(), close: () => store.close() };
+  return { store, hits: store.hits, health: () => store.health(), close: () => store.close() };
 }
 
 export async function openZkTopologySource(config: Readonly<Config>, log: Logger): Promise<TopologySource> {
   const s = settings(config);
-  const source = new ZkTopologySource({ session: sessionFor(config, s, log), root: s.root, log });
+  const z = config.zookeeper;
+  const source = new ZkTopologySource({
+    session: sessionFor(config, s, log), root: s.root, log,
+    resyncJitterMs: z.resyncJitterMs, watchBuckets: z.watchTopologyBuckets,
+  });
   if (!(await source.ready(INITIAL_WAIT_MS))) {
     log.warn({ zookeeper: s.connect }, 'topology: ZooKeeper not answering yet; starting with an empty topology and retrying');
   }

@@ -139,6 +139,27 @@ export interface ConditionStore {
   close(): Promise<void>;
 }
 
+/**
+ * What a claim on a condition's `limit` came to: `kept` when the trace may be stored; `exhausted` when
+ * the limit was already spent (by any host, before or after a restart); `unavailable` when the store
+ * could not be asked (the trace is then dropped: a limit errs under, never over).
+ */
+export type HitClaim = 'kept' | 'exhausted' | 'unavailable';
+
+/**
+ * The shared budget of trace conditions that have a `limit` (SPEC §5): exact across every daemon
+ * sharing the condition store and across restarts. Each traced packet claims one unit and keeps its
+ * trace only when the claim is within the limit. A daemon that crashes between a claim and storing
+ * the trace loses that unit: the count may come out under the limit, never over it.
+ */
+export interface ConditionHits {
+  claim(id: string, limit: number): Promise<HitClaim>;
+  /** Units claimed within the limit so far (the condition's `hits`); throws when the store is down. */
+  count(id: string, limit: number): Promise<number>;
+  /** Forgets a deleted condition's count, so that an id created again starts at zero. */
+  forget(id: string): Promise<void>;
+}
+
 /** One backend's state for /healthz: `detail` says what an operator should look at. */
 export interface BackendHealth { name: string; ok: boolean; detail?: string }
 
@@ -160,4 +181,4 @@ export interface TopologySource {
 
 /** One opened backend: what it provides, its health, and how to close it. */
 export interface TraceBackend { sink: TraceSink; store: TraceStore; health(): BackendHealth; close(): Promise<void> }
-export interface ConditionBackend { store: ConditionStore; health(): BackendHealth; close(): Promise<void> }
+export interface ConditionBackend { store: ConditionStore; hits: ConditionHits; health(): BackendHealth; close(): Promise<void> }

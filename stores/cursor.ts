@@ -5,7 +5,9 @@ import { MAX_TRACE_LIST_LIMIT, type TraceListError, type TraceQuery } from '../m
 
 export interface TraceCursor { startedAtMs: number; id: string }
 
-const BODY = /^(\d{1,16}):([0-9A-Za-z-]{1,64})$/;
+// An empty id is a pure time bound (everything before startedAtMs): the Cassandra store ends a page
+// that hit its scan cap there (stores/cassandra/trace-reader.ts).
+const BODY = /^(-?\d{1,16}):([0-9A-Za-z-]{0,64})$/;
 
 export function encodeCursor(startedAtMs: number, id: string): string {
   return Buffer.from(`${startedAtMs}:${id}`, 'utf8').toString('base64url');

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CqlTestServer } from './cql/server.js';
+import { CqlTestServer } from '../tools/cql-test-server/src/server.js';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import type { SinkStats } from '../model/stores.js';

@@ -2,7 +2,7 @@
 import net from 'node:net';
 import cassandra from 'cassandra-driver';
 import t from 'tap';
-import { CqlTestServer } from './cql/server.js';
+import { CqlTestServer } from '../tools/cql-test-server/src/server.js';
 
 const { types, errors, policies } = cassandra;
 const codes = types.responseErrorCodes;
@@ -373,6 +373,32 @@ t.test('TTL: USING TTL and default_time_to_live expire rows', async (t) => {
   t.equal((await db.execute("SELECT * FROM ks.ttl WHERE k = 'b'")).rowLength, 1);
   await new Promise((r) => setTimeout(r, 1_100));
   t.equal((await db.execute("SELECT * FROM ks.ttl WHERE k = 'b'")).rowLength, 0);
+});
+
+t.test('ALTER TABLE WITH, read repair spelt as the release spells it, and partition row counts', async (t) => {
+  await db.execute('CREATE TABLE ks.alt (k text, c int, v text, PRIMARY KEY (k, c)) WITH read_repair_chance = 0');
+  t.equal((await rejection(db.execute("CREATE TABLE ks.alt4 (k text PRIMARY KEY) WITH read_repair = 'NONE'"))).message,
+    "Unknown property 'read_repair'", '3.11 has no read_repair property');
+  await db.execute('ALTER TABLE ks.alt WITH default_time_to_live = 60 AND gc_grace_seconds = 3600');
+  t.match(server.tableOptions('ks', 'alt'), { defaultTtl: 60, gcGraceSeconds: 3600 });
+  await db.execute("INSERT INTO ks.alt (k, c, v) VALUES ('a', 1, 'x')");
+  await db.execute("INSERT INTO ks.alt (k, c, v) VALUES ('a', 2, 'x')");
+  await db.execute("INSERT INTO ks.alt (k, c, v) VALUES ('b', 1, 'x')");
+  t.same(server.partitionRowCounts('ks', 'alt').map((p) => [p.key[0]!.toString(), p.rows]).sort(), [['a', 2], ['b', 1]]);
+  t.equal((await db.execute("SELECT ttl(v) FROM ks.alt WHERE k = 'a' AND c = 1")).first()['ttl(v)'], 60, 'the altered default TTL applies');
+
+  const v4 = await CqlTestServer.start({ port: 0, releaseVersion: '4.1.5' });
+  const c4 = client(v4);
+  try {
+    await c4.execute(KS);
+    await c4.execute("CREATE TABLE ks.rr (k text PRIMARY KEY, v text) WITH read_repair = 'NONE'");
+    t.equal(v4.tableOptions('ks', 'rr')?.simple?.get('read_repair'), 'NONE');
+    t.equal((await rejection(c4.execute('ALTER TABLE ks.rr WITH read_repair_chance = 0'))).message,
+      "Unknown property 'read_repair_chance'", '4.x dropped read_repair_chance');
+  } finally {
+    await c4.shutdown();
+    await v4.stop();
+  }
 });
 
 t.test('UPDATE (columns, counters, map entries) and DELETE (row, range, partition, column)', async (t) => {

@@ -3,6 +3,9 @@
 // shared between workers.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { FaultySink } from '../stores/faulty.js';
@@ -127,6 +130,38 @@ t.test('limit 10 gives exactly 10 traces from 100 packets over 2 workers', async
   t.equal(threads.size, 2, 'the packets were spread over both workers');
   t.equal(traces, 10);
   t.equal(d.daemon.pool.hitsOf(c.ok ? c.condition.id : ''), 10);
+});
+
+t.test('limit 3 holds across two daemons sharing the SQLite file and across a restart (P9 item 12)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'midotrace-limit-'));
+  const shared = { sqlite: { path: join(dir, 'shared.db') } };
+  const open: TestDaemon[] = [];
+  const start = async (): Promise<TestDaemon> => { const d = await startTestDaemon(n.doc, { config: shared }); open.push(d); return d; };
+  t.teardown(async () => { for (const d of open) await d.close(); rmSync(dir, { recursive: true, force: true }); });
+  const a = await start();
+  const b = await start();
+  // Through the daemon's API view of the store: in force on this daemon when create() resolves.
+  const c = await a.daemon.apiDeps().conditions.create({ name: 'three', limit: 3, nwProto: 17 });
+  t.ok(c.ok);
+  const condId = c.ok ? c.condition.id : '';
+  const [first] = await sim(a, [udpFromVm1(0)]);
+  t.equal(first!.traceIds.length, 1, 'the first packet after create() resolved is traced, with no wait');
+  await sleep(400); // b learns of the condition by polling the file
+  const ids: string[] = [...first!.traceIds];
+  for (let i = 1; i < 5; i++) ids.push(...(await sim(i % 2 === 0 ? a : b, [udpFromVm1(i)]))[0]!.traceIds);
+  t.equal(ids.length, 3, 'five packets over two hosts: three traces');
+  await a.close();
+  const a2 = await start();
+  await sleep(100);
+  const [late] = await sim(a2, [udpFromVm1(9)]);
+  t.same(late!.traceIds, [], 'a restarted daemon does not start the count again');
+  for (const d of [b, a2]) await d.daemon.backends.sink.flush();
+  const listed = await b.daemon.backends.traces.list({ limit: 10, conditionId: condId });
+  t.equal(listed.ok && listed.items.length, 3, 'three traces stored');
+  t.equal(await a2.daemon.apiDeps().conditionHits(condId), 3, 'hits = traces stored, on every host');
+  t.equal(await b.daemon.apiDeps().conditionHits(condId), 3);
+  t.ok(await b.daemon.apiDeps().conditions.delete(condId));
+  t.equal(await b.daemon.backends.hits.count(condId, 3), 0, 'a deleted condition\'s count goes with it');
 });
 
 t.test('a request and its reply on different workers share conntrack and NAT state', async (t) => {

@@ -209,3 +209,53 @@ t.test('layout by size: big tables go flat, and both layouts agree on them', asy
 });
 
 // That a lookup allocates nothing is checked in test/alloc.test.ts, in a child with a 1 MB young generation.
+
+t.test('recompileRoutes: a route change rebuilds only its router, and routes exactly as a full compile (P14)', async (t) => {
+  const { compileTopology, recompileRoutes, routeChangeBetween } = await import('../engine/topology/compile.js');
+  const { loadTopology } = await import('../model/topology/load.js');
+  const uuid = (k: number, i: number): string => `${k.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+  const routers = [0, 1, 2].map((i) => ({ id: uuid(1, i) }));
+  const ports = routers.map((r, i) => ({ id: uuid(2, i), deviceId: r.id, portAddress: `192.168.${i}.1`, networkAddress: `192.168.${i}.0`, networkLength: 24, portMac: `02:00:00:00:0${i}:01` }));
+  let seed = 7;
+  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  const routes = Array.from({ length: 1_500 }, (_, i) => {
+    const len = 16 + (rnd() % 17);
+    const dst = (rnd() & prefixMask(len)) >>> 0;
+    return {
+      id: uuid(3, i), routerId: routers[i % 3]!.id, dstNetworkAddr: `${dst >>> 24}.${(dst >>> 16) & 255}.${(dst >>> 8) & 255}.${dst & 255}`,
+      dstNetworkLength: len, nextHopPort: ports[i % 3]!.id, weight: 100 + (rnd() % 3),
+    };
+  });
+  const doc = { routers, ports, routes };
+  const checked = loadTopology(structuredClone(doc));
+  t.ok(checked.ok);
+  if (!checked.ok) return;
+  const prevDoc = checked.doc;
+  const prev = compileTopology(prevDoc);
+  // The next document shares every unchanged object with the previous one, as the ZooKeeper reader builds it.
+  const nextDoc = { ...prevDoc, routes: [...prevDoc.routes!] };
+  nextDoc.routes[10] = { ...nextDoc.routes[10]!, dstNetworkAddr: '10.1.2.0', dstNetworkLength: 24 };
+  nextDoc.routes.splice(20, 1);
+  nextDoc.routes.push({ id: uuid(3, 9_999), routerId: routers[1]!.id, dstNetworkAddr: '10.9.9.0', dstNetworkLength: 24, nextHopPort: ports[1]!.id });
+  const change = routeChangeBetween(prevDoc, nextDoc);
+  t.same(change && { upserts: change.upserts.map((r) => r.id), removes: change.removes }, { upserts: [uuid(3, 10), uuid(3, 9_999)], removes: [uuid(3, 20)] });
+  const inc = recompileRoutes(prev, change!);
+  const full = compileTopology(nextDoc);
+  t.equal(inc.routers[0]!.routes, prev.routers[0]!.routes, 'router 0, untouched, keeps its table');
+  t.not(inc.routers[1]!.routes, prev.routers[1]!.routes, 'router 1 (routes 10 and the new one) got a new table');
+  t.not(inc.routers[2]!.routes, prev.routers[2]!.routes, 'router 2 (route 20 removed) got a new table');
+  t.equal(inc.ports, prev.ports, 'everything else is shared');
+  const key = (topo: typeof inc, i: number): string => {
+    if (i < 0) return 'none';
+    const r = topo.routes[i]!;
+    return `${r.id}|${r.dst}/${r.dstLen}|${r.type}|${r.nextHopPort}|${r.weight}`;
+  };
+  let same = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const router = i % 3;
+    const dst = i % 5 === 0 ? parseIp('10.1.2.77') : rnd();
+    if (key(inc, inc.routers[router]!.routes.lookup(dst, 0, i)) === key(full, full.routers[router]!.routes.lookup(dst, 0, i))) same++;
+  }
+  t.equal(same, 20_000, 'every lookup picks the same route as a full compile');
+  t.equal(routeChangeBetween(prevDoc, { ...nextDoc, bridges: [{ id: uuid(4, 1) }] }), null, 'a change beyond routes needs a full compile');
+});

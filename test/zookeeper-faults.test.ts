@@ -101,7 +101,7 @@ async function run(): Promise<void> {
         topology: { source: 'zookeeper' },
         conditions: { store: 'zookeeper' },
         // Through the proxy, so later tests can cut this daemon off alone.
-        zookeeper: { connect: proxy.connectString, root, sessionTimeoutMs: 6_000 },
+        zookeeper: { connect: proxy.connectString, root, sessionTimeoutMs: 6_000, resyncJitterMs: 0 },
         workers: { threads: 1, batchSize: 64 },
       },
     });

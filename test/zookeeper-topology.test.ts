@@ -22,7 +22,7 @@ import { IP, MAC, testNet } from './helpers/api-deps.js';
 import { startTestDaemon } from './helpers/daemon.js';
 import { Net, pk } from './helpers/net.js';
 import { until } from './helpers/condition-store-conformance.js';
-import { startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
+import { fourLetter, startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 
 await runIfZooKeeper(t, run);
 
@@ -56,6 +56,13 @@ function failingAt(zk: ZkOps, n: number): ZkOps & { transactions: number } {
     },
   };
   return w;
+}
+
+/** The server's watch count (`mntr`). */
+async function watchCount(port: number): Promise<number> {
+  const out = await fourLetter(port, 'mntr');
+  const m = /zk_watch_count\s+(\d+)/.exec(out);
+  return m === null ? -1 : Number(m[1]);
 }
 
 async function run(): Promise<void> {
@@ -189,7 +196,8 @@ async function run(): Promise<void> {
   t.test('a running daemon follows imports within a second; broken imports do not reach it', async (t) => {
     const root = '/live';
     const td = await startTestDaemon(doc, {
-      config: { topology: { source: 'zookeeper' }, zookeeper: { connect: zk.connectString, root, sessionTimeoutMs: 4_000 }, workers: { threads: 1, batchSize: 64 } },
+      // Bucket watches: this test writes objects into ZooKeeper by hand and expects them seen at once.
+      config: { topology: { source: 'zookeeper' }, zookeeper: { connect: zk.connectString, root, sessionTimeoutMs: 4_000, resyncJitterMs: 0, watchTopologyBuckets: true }, workers: { threads: 1, batchSize: 64 } },
     });
     t.teardown(() => td.close());
     const d = td.daemon;
@@ -222,6 +230,23 @@ async function run(): Promise<void> {
     const ms2 = await timeUntil('incremental change seen', async () => (await send(vm5)).ok);
     t.ok(ms2 < 1_000, `one new port reached the workers in ${ms2} ms`);
 
+    // A route-only change reaches the workers as a delta: they recompile one router, not the document.
+    const toVm4 = async (): Promise<string> => {
+      const r = await d.simulate([{ inPort: vm1, packet: pk.udp(MAC.vm1, MAC.r, IP.vm1, IP.vm4, { tpSrc: 4000 }) }], false);
+      return r.ok ? r.results[0]!.result : r.code;
+    };
+    const plain = await toVm4();
+    t.comment(`vm1 to vm4 before the route: ${plain}`);
+    const routed = structuredClone(grown.doc);
+    routed.routes = [...(routed.routes ?? []), { id: new Net().id('bh-vm4'), routerId: net.id('r'), type: 'blackhole', dstNetworkAddr: IP.vm4, dstNetworkLength: 32 }];
+    t.equal(ok(await importTopology(c, root, routed)).how, 'incremental');
+    const ms4 = await timeUntil('route change seen', async () => (await toVm4()) !== plain);
+    t.comment(`after: ${await toVm4()}`);
+    t.ok(d.pool.deltasSinceFull >= 1, `a blackhole route reached the workers as a route delta in ${ms4} ms`);
+    t.ok((await importTopology(c, root, grown.doc)).ok);
+    await timeUntil('route removed', async () => (await toVm4()) === plain);
+    t.ok(d.pool.deltasSinceFull >= 2, 'and its removal too');
+
     const faulty = failingAt(c, 2);
     const bigger = structuredClone(grown.doc);
     bigger.ports = bigger.ports.filter((p) => p.id !== vm5);
@@ -253,7 +278,7 @@ async function run(): Promise<void> {
     const root = '/reader';
     ok(await importTopology(c, root, doc));
     const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'reader' });
-    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5 });
+    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5, watchBuckets: true });
     t.teardown(() => source.close());
     t.ok(await source.ready(5_000));
     let fired = 0;
@@ -286,6 +311,57 @@ async function run(): Promise<void> {
     t.ok((await c.remove(badPath)).ok);
     await until(() => fired > firedAfterSwitch + 1, 'removal seen', 3_000);
     t.match(await source.load(), { ok: true }, 'valid again once it is gone');
+  });
+
+  t.test('manifests: a reader holds one watch, follows incremental imports by their delta, and re-lists when one is missing', async (t) => {
+    const root = '/manifest';
+    ok(await importTopology(c, root, doc));
+    const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'manifest-reader' });
+    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5 });
+    t.teardown(() => source.close());
+    t.ok(await source.ready(5_000));
+    const watches = await watchCount(zk.port);
+    let fired = 0;
+    source.watch(() => fired++);
+    const grown = new Net();
+    Object.assign(grown.doc, structuredClone(doc));
+    grown.port('br', 'vm7');
+    const before = { ...source.stats };
+    t.equal(ok(await importTopology(c, root, grown.doc)).how, 'incremental');
+    await until(() => fired === 1, 'the change seen', 3_000);
+    const loaded = await source.load();
+    t.same(loaded.ok && normalized(loaded.doc), normalized(grown.doc));
+    t.same({ listings: source.stats.listings - before.listings, manifests: source.stats.manifests - before.manifests, reads: source.stats.reads - before.reads },
+      { listings: 0, manifests: 1, reads: 1 }, 'one manifest and the one new object: no directory listed');
+    t.ok(watches <= 2, `the server holds ${watches} watch(es) for this reader (current, and the admin's none)`);
+
+    const shrunk = structuredClone(doc);
+    ok(await importTopology(c, root, shrunk));
+    await until(() => fired === 2, 'removal seen', 3_000);
+    // A bump of current with no manifest (by hand): the reader lists the generation again.
+    const p2 = await currentOf(root);
+    await c.setData(new TopologyPaths(root).current, Buffer.from(JSON.stringify({ ...p2.pointer, revision: p2.pointer.revision + 5 })), p2.version);
+    const loads = source.stats.fullLoads;
+    await until(() => source.stats.fullLoads > loads, 'a full listing after a missing manifest', 3_000);
+    t.same((await source.load()).ok && normalized((await source.load() as { doc: TopologyDoc }).doc), normalized(shrunk));
+  });
+
+  t.test('a generation switch is listed after a random wait up to resyncJitterMs, not at once', async (t) => {
+    const root = '/jitter';
+    ok(await importTopology(c, root, doc));
+    const session = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 4_000, log, name: 'jitter-reader' });
+    const source = new ZkTopologySource({ session, root, log, coalesceMs: 5, resyncJitterMs: 1_000, random: () => 0.6 });
+    t.teardown(() => source.close());
+    t.ok(await source.ready(5_000), 'the first load does not wait');
+    const old = source.current!.generation;
+    const changed = structuredClone(doc) as Required<TopologyDoc>;
+    changed.bridges[0]!.name = 'br-jitter';
+    const t0 = Date.now();
+    ok(await importTopology(c, root, changed, { mode: 'full' }));
+    await until(() => source.current?.generation !== old, 'switched', 5_000);
+    const waited = Date.now() - t0;
+    t.ok(waited >= 550, `switched after ${waited} ms (jitter 0.6 × 1000 ms)`);
+    t.equal(source.stats.fullLoads, 2);
   });
 
   t.test('midotrace topology import / export', async (t) => {

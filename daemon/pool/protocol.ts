@@ -3,11 +3,14 @@
 import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import type { TraceRecord } from '../../model/stores.js';
+import type { RouteChange } from '../../engine/topology/compile.js';
 
 export interface WorkerInit {
   hostId: string;
   /** The topology document (JSON text, already validated) published by the daemon. */
   topology: SnapshotDescriptor;
+  /** Route changes since the last full topology publication (TopologyDeltas as JSON text). */
+  topologyDeltas: SnapshotDescriptor;
   /** Enabled trace conditions (PublishedCondition[] as JSON text). */
   conditions: SnapshotDescriptor;
   /** One Int32 hit counter per condition slot, shared by every worker. */
@@ -16,6 +19,18 @@ export interface WorkerInit {
   state: unknown;
   /** Honour BatchTask.fault (tests of worker crashes only). */
   faultInjection: boolean;
+}
+
+/**
+ * Route-only changes published after the full document of topology snapshot version `full`: a worker
+ * on that version applies the ones it has not (engine recompileRoutes) instead of reading and
+ * compiling the whole document again.
+ */
+export interface TopologyDeltas {
+  full: number;
+  /** Publications (full or delta) before the full one: the topology version a batch reports. */
+  fullPublication: number;
+  deltas: RouteChange[];
 }
 
 export interface BatchTask {

@@ -2,7 +2,7 @@
 // clients). Before each batch it checks the shared snapshots' versions and recompiles what changed.
 import { threadId, workerData } from 'node:worker_threads';
 import { Simulator } from '../../engine/simulator.js';
-import { compileTopology } from '../../engine/topology/compile.js';
+import { compileTopology, recompileRoutes } from '../../engine/topology/compile.js';
 import type { TopologyDoc } from '../../model/topology/doc.js';
 import { attachStateTables } from '../../engine/state/tables.js';
 import { ConditionMatcher, type PublishedCondition } from '../../engine/trace/matcher.js';
@@ -13,15 +13,20 @@ import type { CompiledTopology } from '../../engine/topology/compiled.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import { SharedSnapshot } from './snapshot.js';
-import { UNKNOWN_PORT, type BatchResult, type BatchTask, type WorkerInit } from './protocol.js';
+import { UNKNOWN_PORT, type BatchResult, type BatchTask, type TopologyDeltas, type WorkerInit } from './protocol.js';
 
 const init = workerData as WorkerInit;
 const topologySnap = new SharedSnapshot(init.topology);
+const deltasSnap = new SharedSnapshot(init.topologyDeltas);
 const conditionsSnap = new SharedSnapshot(init.conditions);
 const hits = new Int32Array(init.hits);
 const state = attachStateTables(init.state as Parameters<typeof attachStateTables>[0]);
 
 let topoVersion = -1;
+/** The deltas snapshot version last looked at, the full version compiled, and deltas applied on it. */
+let deltasVersion = -1;
+let fullVersion = -1;
+let applied = 0;
 let condVersion = -1;
 let topo: CompiledTopology | null = null;
 let sim: Simulator | null = null;
@@ -32,15 +37,33 @@ let frameScreens = new Uint8Array(1024);
 
 function refresh(): void {
   const tv = topologySnap.version();
+  const dv = deltasSnap.version();
   const cv = conditionsSnap.version();
-  if (tv === topoVersion && cv === condVersion && sim !== null) return;
-  if (tv !== topoVersion || topo === null) {
+  if (tv === fullVersion && dv === deltasVersion && cv === condVersion && sim !== null) return;
+  let topoChanged = false;
+  if (tv !== fullVersion || topo === null) {
     const { version, text } = topologySnap.read();
     topo = compileTopology(text === '' ? {} : JSON.parse(text) as TopologyDoc);
-    topoVersion = version;
-    if (sim === null) sim = new Simulator(topo, state, init.hostId);
-    else sim.setTopology(topo);
+    fullVersion = version;
+    applied = 0;
+    topoChanged = true;
   }
+  if (dv !== deltasVersion) {
+    const { version, text } = deltasSnap.read();
+    deltasVersion = version;
+    const d = text === '' ? null : JSON.parse(text) as TopologyDeltas;
+    // Deltas of the full version this worker compiled; others belong to a newer full one, read next time.
+    if (d !== null && d.full === fullVersion) {
+      for (; applied < d.deltas.length; applied++) topo = recompileRoutes(topo!, d.deltas[applied]!);
+      topoVersion = d.fullPublication + applied;
+      topoChanged = true;
+    }
+  }
+  if (topoChanged) {
+    if (sim === null) sim = new Simulator(topo!, state, init.hostId);
+    else sim.setTopology(topo!);
+  }
+  if (!topoChanged && cv === condVersion) return;
   const { version, text } = conditionsSnap.read();
   const list = text === '' ? [] : JSON.parse(text) as PublishedCondition[];
   // Always a ConditionMatcher, even an empty one: the simulation code then sees one shape whether or

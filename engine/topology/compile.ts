@@ -6,7 +6,7 @@ import { parseIp, parseMac, prefixMask, macHi, macLo } from '../../model/addr.js
 import { buildRouteTable } from '../routing/lpm.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { compileCondition, type ConditionRefs } from '../rules/condition.js';
-import type { ArpEntryJson, RuleTypeName, TopologyDoc } from '../../model/topology/doc.js';
+import type { ArpEntryJson, RouteJson, RuleTypeName, TopologyDoc } from '../../model/topology/doc.js';
 import {
   DeviceKind, FlowAction, RouteType, RuleType,
   type CBridge, type CChain, type CIpAddrGroup, type CNatTarget, type CompiledTopology, type CPort,
@@ -94,6 +94,23 @@ export function deviceNumberOf(topo: CompiledTopology, id: string): number {
   return conditionRefs(topo).deviceNumber(id);
 }
 
+function compileRoute(r: RouteJson, idx: number, routerIndex: ReadonlyMap<string, number>, portIndex: ReadonlyMap<string, number>): CRoute {
+  const type = ROUTE_TYPES[r.type ?? 'normal'];
+  const srcLen = r.srcNetworkLength ?? 0;
+  return {
+    idx, id: r.id,
+    routerIdx: need(routerIndex, r.routerId, 'router'),
+    type,
+    dst: (parseIp(r.dstNetworkAddr) & prefixMask(r.dstNetworkLength)) >>> 0,
+    dstLen: r.dstNetworkLength,
+    src: (parseIp(r.srcNetworkAddr ?? '0.0.0.0') & prefixMask(srcLen)) >>> 0,
+    srcLen,
+    nextHopPort: type === RouteType.Normal ? optional(portIndex, r.nextHopPort, 'port') : -1,
+    nextHopGateway: r.nextHopGateway === undefined ? 0 : parseIp(r.nextHopGateway),
+    weight: r.weight ?? DEFAULT_ROUTE_WEIGHT,
+  };
+}
+
 export interface CompileOptions {
   /**
    * Build the routers' route tables (default true). The daemon's main thread compiles only to
@@ -165,22 +182,7 @@ export function compileTopology(doc: TopologyDoc, options: CompileOptions = {}):
   });
 
   const routes: CRoute[] = [];
-  for (const r of doc.routes ?? []) {
-    const type = ROUTE_TYPES[r.type ?? 'normal'];
-    const srcLen = r.srcNetworkLength ?? 0;
-    routes.push({
-      idx: routes.length, id: r.id,
-      routerIdx: need(routerIndex, r.routerId, 'router'),
-      type,
-      dst: (parseIp(r.dstNetworkAddr) & prefixMask(r.dstNetworkLength)) >>> 0,
-      dstLen: r.dstNetworkLength,
-      src: (parseIp(r.srcNetworkAddr ?? '0.0.0.0') & prefixMask(srcLen)) >>> 0,
-      srcLen,
-      nextHopPort: type === RouteType.Normal ? optional(portIndex, r.nextHopPort, 'port') : -1,
-      nextHopGateway: r.nextHopGateway === undefined ? 0 : parseIp(r.nextHopGateway),
-      weight: r.weight ?? DEFAULT_ROUTE_WEIGHT,
-    });
-  }
+  for (const r of doc.routes ?? []) routes.push(compileRoute(r, routes.length, routerIndex, portIndex));
   // As MidoNet does for every router port: a local route to its address and a route to its network.
   for (const p of ports) {
     if (p.deviceKind !== DeviceKind.Router) continue;
@@ -243,4 +245,126 @@ export function compileTopology(doc: TopologyDoc, options: CompileOptions = {}):
     portIndex, bridgeIndex, routerIndex, chainIndex, portGroupIndex, ipAddrGroupIndex,
     deviceCount: bridges.length + routers.length + ports.length,
   };
+}
+
+/** Routes added or replaced (by id) and removed, relative to the topology being recompiled. */
+export interface RouteChange {
+  readonly upserts: readonly RouteJson[];
+  readonly removes: readonly string[];
+}
+
+/** Where each explicit route sits in `routes`, each router's slots, and slots freed by removals. */
+interface RouteSlots { byId: Map<string, number>; ofRouter: Map<number, Set<number>>; free: number[] }
+const routeSlots = new WeakMap<CompiledTopology, RouteSlots>();
+
+function slotsOf(topo: CompiledTopology): RouteSlots {
+  const have = routeSlots.get(topo);
+  if (have !== undefined) return have;
+  const slots: RouteSlots = { byId: new Map(), ofRouter: new Map(), free: [] };
+  for (const r of topo.routes) {
+    if (r.routerIdx < 0) { slots.free.push(r.idx); continue; }
+    if (r.id !== null) slots.byId.set(r.id, r.idx);
+    let own = slots.ofRouter.get(r.routerIdx);
+    if (own === undefined) slots.ofRouter.set(r.routerIdx, own = new Set());
+    own.add(r.idx);
+  }
+  return slots;
+}
+
+/**
+ * The topology after a change to routes alone, rebuilding only the route tables of the routers the
+ * change touches and sharing everything else with `prev` (a one-route change at 100,000 routes costs
+ * one router's table instead of every table; bench topology.recompile.one_route). Route indices stay
+ * stable: a replaced route keeps its slot, a removed one leaves a slot no table points at (reused by
+ * the next addition), so the other routers' tables stay valid. `prev` must not be recompiled again
+ * afterwards (its slot bookkeeping moved to the result). The routes must have passed loadTopology()
+ * together with the rest of the document; a dangling router or port id throws, as compileTopology does.
+ */
+export function recompileRoutes(prev: CompiledTopology, change: RouteChange, options: CompileOptions = {}): CompiledTopology {
+  const tables = options.routeTables ?? true;
+  const slots = slotsOf(prev);
+  routeSlots.delete(prev);
+  const routes = prev.routes.slice();
+  const touched = new Set<number>();
+  const leave = (idx: number): void => {
+    const r = routes[idx]!;
+    touched.add(r.routerIdx);
+    slots.ofRouter.get(r.routerIdx)?.delete(idx);
+  };
+  for (const id of change.removes) {
+    const idx = slots.byId.get(id);
+    if (idx === undefined) continue;
+    leave(idx);
+    // An unreachable slot: no table lists it once its router's table is rebuilt.
+    routes[idx] = { ...routes[idx]!, id: null, routerIdx: -1 };
+    slots.byId.delete(id);
+    slots.free.push(idx);
+  }
+  for (const r of change.upserts) {
+    const had = slots.byId.get(r.id);
+    const idx = had ?? slots.free.pop() ?? routes.length;
+    const route = compileRoute(r, idx, prev.routerIndex, prev.portIndex);
+    if (had !== undefined) leave(had);
+    touched.add(route.routerIdx);
+    let own = slots.ofRouter.get(route.routerIdx);
+    if (own === undefined) slots.ofRouter.set(route.routerIdx, own = new Set());
+    own.add(idx);
+    routes[idx] = route;
+    slots.byId.set(r.id, idx);
+  }
+  const routers = prev.routers.slice();
+  for (const ri of touched) {
+    const router = routers[ri];
+    if (router === undefined) continue;
+    const list = [...(slots.ofRouter.get(ri) ?? [])].sort((a, b) => a - b).map((i) => routes[i]!);
+    routers[ri] = { ...router, routes: tables ? buildRouteTable(list) : unbuiltTable(list.length) };
+  }
+  const next: CompiledTopology = { ...prev, routes, routers };
+  routeSlots.set(next, slots);
+  return next;
+}
+
+/**
+ * The route change between two documents when routes are all that differ (other lists compared by
+ * element identity, as the ZooKeeper reader shares unchanged objects between builds), else null.
+ */
+export function routeChangeBetween(prev: TopologyDoc, next: TopologyDoc): RouteChange | null {
+  for (const kind of ['bridges', 'routers', 'ports', 'chains', 'portGroups', 'ipAddrGroups'] as const) {
+    const a = prev[kind] ?? [];
+    const b = next[kind] ?? [];
+    if (a.length !== b.length) return null;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return null;
+  }
+  const a = prev.routes ?? [];
+  const b = next.routes ?? [];
+  // Both lists usually keep their order (the ZooKeeper reader's is stable): walk them side by side,
+  // and fall back to matching by id only when the walk loses track.
+  const upserts: RouteJson[] = [];
+  const removes: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) { i++; j++; continue; }
+    if (x.id === y.id) { upserts.push(y); i++; j++; continue; }
+    if (b[j + 1] === x) { upserts.push(y); j++; continue; }
+    if (a[i + 1] === y) { removes.push(x.id); i++; continue; }
+    return byId(a, b);
+  }
+  for (; i < a.length; i++) removes.push(a[i]!.id);
+  for (; j < b.length; j++) upserts.push(b[j]!);
+  return { upserts, removes };
+}
+
+function byId(prev: readonly RouteJson[], next: readonly RouteJson[]): RouteChange {
+  const before = new Map<string, RouteJson>();
+  for (const r of prev) before.set(r.id, r);
+  const upserts: RouteJson[] = [];
+  for (const r of next) {
+    const old = before.get(r.id);
+    before.delete(r.id);
+    if (old !== r) upserts.push(r);
+  }
+  return { upserts, removes: [...before.keys()] };
 }

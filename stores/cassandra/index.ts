@@ -5,4 +5,5 @@ export { CassandraSession } from './session.js';
 export type { CassandraLog, ConsistencyName, FirstAttempt, SessionOptions, SessionState } from './session.js';
 export { SCHEMA_VERSION, TABLES, createKeyspaceCql } from './schema.js';
 export type { Replication, SchemaError } from './schema.js';
-export { BUCKET_MS, SHARDS } from './keys.js';
+export { DEFAULT_LAYOUT, MAX_BUCKET_MS, MAX_SHARDS } from './keys.js';
+export type { IndexLayout } from './keys.js';

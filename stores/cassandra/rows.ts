@@ -14,17 +14,18 @@ export function statements(ks: string) {
   return {
     insertSummary: `INSERT INTO ${ks}.traces (id, step, ${SUMMARY_COLS}) VALUES (?, 0, ${SUMMARY_MARKS}) USING TTL ?`,
     insertStep: `INSERT INTO ${ks}.traces (id, step, ${STEP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
-    insertIndex: `INSERT INTO ${ks}.trace_index (scope, bucket, shard, sk, id, ${SUMMARY_COLS}) ` +
+    insertIndex: `INSERT INTO ${ks}.trace_index_v2 (scope, bucket, shard, sk, id, ${SUMMARY_COLS}) ` +
       `VALUES (?, ?, ?, ?, ?, ${SUMMARY_MARKS}) USING TTL ?`,
-    insertBucket: `INSERT INTO ${ks}.trace_buckets (scope, bucket) VALUES (?, ?) USING TTL ?`,
+    insertBucket: `INSERT INTO ${ks}.trace_buckets_v2 (scope, bucket, width_ms, shards) VALUES (?, ?, ?, ?) USING TTL ?`,
     selectTrace: `SELECT step, ${SUMMARY_COLS}, ${STEP_COLS} FROM ${ks}.traces WHERE id = ?`,
     selectSummary: `SELECT ${SUMMARY_COLS} FROM ${ks}.traces WHERE id = ? AND step = 0`,
-    selectBuckets: `SELECT bucket FROM ${ks}.trace_buckets WHERE scope = ? AND bucket >= ? AND bucket <= ?`,
-    selectIndex: `SELECT sk, id, ${SUMMARY_COLS} FROM ${ks}.trace_index ` +
+    /** Registry entries starting in [lo, hi], newest first, a page at a time. */
+    selectBuckets: `SELECT bucket, width_ms, shards FROM ${ks}.trace_buckets_v2 WHERE scope = ? AND bucket >= ? AND bucket <= ? LIMIT ?`,
+    selectIndex: `SELECT sk, id, ${SUMMARY_COLS} FROM ${ks}.trace_index_v2 ` +
       'WHERE scope = ? AND bucket = ? AND shard = ? AND sk >= ? AND sk < ? LIMIT ?',
-    deleteIndex: `DELETE FROM ${ks}.trace_index WHERE scope = ? AND bucket = ? AND shard = ? AND sk = ?`,
+    deleteIndex: `DELETE FROM ${ks}.trace_index_v2 WHERE scope = ? AND bucket = ? AND shard = ? AND sk = ?`,
     deleteTrace: `DELETE FROM ${ks}.traces WHERE id = ?`,
-    deleteBucket: `DELETE FROM ${ks}.trace_buckets WHERE scope = ? AND bucket = ?`,
+    deleteBucket: `DELETE FROM ${ks}.trace_buckets_v2 WHERE scope = ? AND bucket = ? AND width_ms = ? AND shards = ?`,
   } as const;
 }
 export type Statements = ReturnType<typeof statements>;

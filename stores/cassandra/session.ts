@@ -5,6 +5,7 @@
 import cassandra from 'cassandra-driver';
 import type { ConnectionOptions } from 'node:tls';
 import { ensureSchema, type Replication, type SchemaError } from './schema.js';
+import type { IndexLayout } from './keys.js';
 
 const { policies, types } = cassandra;
 
@@ -52,6 +53,10 @@ export interface SessionOptions {
   log?: CassandraLog;
   /** Extra driver options (tests). */
   clientOptions?: Partial<cassandra.ClientOptions>;
+  /** For the schema: tables' default_time_to_live and a migration's copies. */
+  ttlSeconds?: number;
+  /** The index layout a migration writes with. */
+  layout?: IndexLayout;
 }
 
 export type SessionState = 'connecting' | 'ready' | 'failed' | 'closed';
@@ -196,13 +201,15 @@ export class CassandraSession {
         const r = await ensureSchema(this.client, {
           keyspace: this.keyspace, replication: this.opts.replication ?? { class: 'SimpleStrategy', replication_factor: 1 },
           create: this.opts.createSchema ?? true, consistency: this.readConsistency,
+          ...(this.opts.ttlSeconds !== undefined ? { ttlSeconds: this.opts.ttlSeconds } : {}),
+          ...(this.opts.layout !== undefined ? { layout: this.opts.layout } : {}),
         });
         // close() may have run meanwhile (the type narrowing above cannot know).
         if ((this.st as SessionState) === 'closed') continue;
         if (r.ok) {
           this.st = 'ready';
           this.lastError = null;
-          this.log.info({ keyspace: this.keyspace, created: r.created }, 'cassandra trace store ready');
+          this.log.info({ keyspace: this.keyspace, created: r.created, ...(r.migrated ? { migrated: r.migrated } : {}) }, 'cassandra trace store ready');
           this.firstDone({ state: 'ready' });
           return;
         }

@@ -5,7 +5,9 @@
 import { QueuedSink, type QueueOptions } from '../queue.js';
 import type { SinkStats, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
 import type { Trace } from '../../model/trace.js';
+import cassandra from 'cassandra-driver';
 import { CassandraSession, errorText, type FirstAttempt, type SessionOptions } from './session.js';
+import { checkLayout, DEFAULT_LAYOUT, type IndexLayout } from './keys.js';
 import { CassandraTraceReader } from './trace-reader.js';
 import { CassandraTraceWriter } from './trace-writer.js';
 
@@ -18,6 +20,14 @@ export interface CassandraTraceBackendOptions extends SessionOptions, Omit<Queue
   maxInFlight?: number;
   /** How long close() waits for queued traces before giving up on them (counted lost). Default 10 s. */
   closeTimeoutMs?: number;
+  /** Width and shard count of new index buckets (cassandra.indexBucketSeconds, cassandra.indexShards). */
+  layout?: IndexLayout;
+  /** Index rows one listing page may read before it comes back short (default 5,000). */
+  maxRowsScannedPerPage?: number;
+  /** Partition reads one listing page may make (default 512). */
+  maxReadsPerPage?: number;
+  /** Clock for the retention clamp of listings and registry TTLs (tests move it). */
+  now?: () => number;
 }
 
 export interface CassandraHealth { ok: boolean; state: string; detail: string }
@@ -37,9 +47,17 @@ export class CassandraTraceBackend implements TraceSink, TraceStore {
     const ttl = o.ttlSeconds ?? 7 * DAY_SECONDS;
     if (!Number.isFinite(ttl) || ttl <= 0) throw new Error('options.ttlSeconds must be a positive number');
     this.closeTimeoutMs = o.closeTimeoutMs ?? 10_000;
-    this.session = new CassandraSession(o);
-    this.writer = new CassandraTraceWriter(this.session, ttl, maxInFlight);
-    this.reader = new CassandraTraceReader(this.session, maxInFlight);
+    const layout = o.layout ?? DEFAULT_LAYOUT;
+    const bad = checkLayout(layout);
+    if (bad !== null) throw new Error(`options.layout: ${bad}`);
+    const now = o.now ?? Date.now;
+    this.session = new CassandraSession({ ...o, ttlSeconds: ttl, layout });
+    this.writer = new CassandraTraceWriter(this.session, ttl, maxInFlight, layout, now);
+    this.reader = new CassandraTraceReader(this.session, {
+      maxInFlight, retentionMs: ttl * 1000, now,
+      ...(o.maxRowsScannedPerPage !== undefined ? { maxRowsScanned: o.maxRowsScannedPerPage } : {}),
+      ...(o.maxReadsPerPage !== undefined ? { maxReads: o.maxReadsPerPage } : {}),
+    }, cassandra.types.consistencies);
     this.queue = new QueuedSink(this.writer, {
       ...(o.maxQueuedSteps !== undefined ? { maxQueuedSteps: o.maxQueuedSteps } : {}),
       ...(o.maxQueuedTraces !== undefined ? { maxQueuedTraces: o.maxQueuedTraces } : {}),

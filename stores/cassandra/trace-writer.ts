@@ -9,35 +9,73 @@
 // listing never shows a trace that get() cannot find.
 import type cassandra from 'cassandra-driver';
 import type { BatchWriter, PendingTrace } from '../queue.js';
-import { bucketOf, BUCKET_MS, scopesOf, shardOf, sortKey } from './keys.js';
+import { bucketStart, layoutFor, scopesOf, shardOf, sortKey, type IndexLayout } from './keys.js';
 import { runLimited, type Job } from './limiter.js';
 import { statements, stepValues, summaryValues, type Statements } from './rows.js';
 import type { CassandraSession } from './session.js';
 
 /** Rows per unlogged batch: one partition's mutation stays well under Cassandra's limits. */
 const ROWS_PER_BATCH = 200;
-/** Registry rows outlive their bucket's last trace: a bucket fills for an hour after its first write. */
-const REGISTRY_EXTRA_SECONDS = Math.ceil(BUCKET_MS / 1000) * 2;
 const MAX_TTL_SECONDS = 630_720_000;
 
-interface Query { query: string; params: unknown[] }
+export interface Query { query: string; params: unknown[] }
+
+/**
+ * A registry row lives as long as the last trace its bucket can hold: the data's TTL counted from the
+ * bucket's end. Not longer: a registry row past its bucket's data would send readers into partitions
+ * holding only expired cells (tombstones).
+ */
+export function registryTtl(ttlSeconds: number, bucket: number, widthMs: number, nowMs: number): number {
+  return Math.min(MAX_TTL_SECONDS, Math.max(1, ttlSeconds + Math.ceil((bucket + widthMs - nowMs) / 1000)));
+}
+
+/**
+ * The index rows of one trace, by index partition (`scope|bucket|shard`), and its registry rows by
+ * `scope|bucket|width|shards`. Shared with the version 1 → 2 migration.
+ */
+export function indexRows(
+  q: Statements, p: PendingTrace, layout: IndexLayout, ttlSeconds: number, nowMs: number,
+  into: { index: Map<string, Query[]>; registry: Map<string, { scope: string; row: Query }> },
+): void {
+  const r = p.rec;
+  const sk = sortKey(r.startedAtMs, r.id);
+  const summary = summaryValues(p);
+  for (const scope of scopesOf(r.hostId, r.result, r.conditionIds)) {
+    const l = layoutFor(scope, layout);
+    const bucket = bucketStart(r.startedAtMs, l.bucketMs);
+    const shard = shardOf(r.hostId, r.id, l.shards);
+    const key = `${scope.name}|${bucket}|${shard}`;
+    let g = into.index.get(key);
+    if (g === undefined) { g = []; into.index.set(key, g); }
+    g.push({ query: q.insertIndex, params: [scope.name, bucket, shard, sk, r.id, ...summary, ttlSeconds] });
+    const reg = `${scope.name}|${bucket}|${l.bucketMs}|${l.shards}`;
+    if (!into.registry.has(reg)) {
+      into.registry.set(reg, {
+        scope: scope.name,
+        row: { query: q.insertBucket, params: [scope.name, bucket, l.bucketMs, l.shards, registryTtl(ttlSeconds, bucket, l.bucketMs, nowMs)] },
+      });
+    }
+  }
+}
 
 export class CassandraTraceWriter implements BatchWriter {
   private readonly session: CassandraSession;
   private readonly q: Statements;
   private readonly ttl: number;
-  private readonly registryTtl: number;
+  private readonly layout: IndexLayout;
+  private readonly now: () => number;
   private readonly maxInFlight: number;
   /** `scope|bucket` pairs this process has registered; written again after a restart (idempotent). */
   private readonly registered = new Set<string>();
   private aborted = false;
   private readonly isAborted = (): boolean => this.aborted;
 
-  constructor(session: CassandraSession, ttlSeconds: number, maxInFlight: number) {
+  constructor(session: CassandraSession, ttlSeconds: number, maxInFlight: number, layout: IndexLayout, now: () => number) {
     this.session = session;
     this.q = statements(session.keyspace);
     this.ttl = Math.min(MAX_TTL_SECONDS, Math.max(1, Math.round(ttlSeconds)));
-    this.registryTtl = Math.min(MAX_TTL_SECONDS, this.ttl + REGISTRY_EXTRA_SECONDS);
+    this.layout = layout;
+    this.now = now;
     this.maxInFlight = maxInFlight;
   }
 
@@ -56,15 +94,27 @@ export class CassandraTraceWriter implements BatchWriter {
     // Everything is encoded before anything is sent: a record that cannot be encoded fails the
     // batch without a round trip, and the queue's per-trace retry isolates it.
     const first: Job[] = batch.map((p) => this.job(client, this.traceQueries(p)));
-    const newBuckets = this.unregistered(batch);
-    for (const qs of newBuckets.groups) first.push(this.job(client, chunks(qs, ROWS_PER_BATCH)));
+    const rows = { index: new Map<string, Query[]>(), registry: new Map<string, { scope: string; row: Query }>() };
+    const now = this.now();
+    for (const p of batch) indexRows(this.q, p, this.layout, this.ttl, now, rows);
+    // Registry rows this process has not written yet, one batch per scope (partition).
+    const newKeys: string[] = [];
+    const byScope = new Map<string, Query[]>();
+    for (const [key, { scope, row }] of rows.registry) {
+      if (this.registered.has(key)) continue;
+      newKeys.push(key);
+      let g = byScope.get(scope);
+      if (g === undefined) { g = []; byScope.set(scope, g); }
+      g.push(row);
+    }
+    for (const qs of byScope.values()) first.push(this.job(client, chunks(qs, ROWS_PER_BATCH)));
     const second: Job[] = [];
-    for (const qs of this.indexQueries(batch).values()) second.push(this.job(client, chunks(qs, ROWS_PER_BATCH)));
+    for (const qs of rows.index.values()) second.push(this.job(client, chunks(qs, ROWS_PER_BATCH)));
 
     await this.run(first);
     // Bounded memory over months of uptime: forgetting only costs rewriting a few registry rows.
     if (this.registered.size > 10_000) this.registered.clear();
-    for (const key of newBuckets.keys) this.registered.add(key);
+    for (const key of newKeys) this.registered.add(key);
     await this.run(second);
   }
 
@@ -101,44 +151,6 @@ export class CassandraTraceWriter implements BatchWriter {
     if (rows.length <= ROWS_PER_BATCH) return [rows];
     // Keep the summary in the last chunk.
     return chunks(rows, ROWS_PER_BATCH);
-  }
-
-  /** Index rows of the batch, grouped by index partition (scope, bucket, shard). */
-  private indexQueries(batch: readonly PendingTrace[]): Map<string, Query[]> {
-    const groups = new Map<string, Query[]>();
-    for (const p of batch) {
-      const r = p.rec;
-      const bucket = bucketOf(r.startedAtMs);
-      const shard = shardOf(r.id);
-      const sk = sortKey(r.startedAtMs, r.id);
-      const summary = summaryValues(p);
-      for (const scope of scopesOf(r.hostId, r.result, r.conditionIds)) {
-        const key = `${scope}|${bucket}|${shard}`;
-        let g = groups.get(key);
-        if (g === undefined) { g = []; groups.set(key, g); }
-        g.push({ query: this.q.insertIndex, params: [scope, bucket, shard, sk, r.id, ...summary, this.ttl] });
-      }
-    }
-    return groups;
-  }
-
-  /** Registry rows for (scope, bucket) pairs this process has not written yet, one batch per scope (partition). */
-  private unregistered(batch: readonly PendingTrace[]): { keys: string[]; groups: Query[][] } {
-    const byScope = new Map<string, Query[]>();
-    const keys = new Set<string>();
-    for (const p of batch) {
-      const r = p.rec;
-      const bucket = bucketOf(r.startedAtMs);
-      for (const scope of scopesOf(r.hostId, r.result, r.conditionIds)) {
-        const key = `${scope}|${bucket}`;
-        if (this.registered.has(key) || keys.has(key)) continue;
-        let g = byScope.get(scope);
-        if (g === undefined) { g = []; byScope.set(scope, g); }
-        g.push({ query: this.q.insertBucket, params: [scope, bucket, this.registryTtl] });
-        keys.add(key);
-      }
-    }
-    return { keys: [...keys], groups: [...byScope.values()] };
   }
 }
 

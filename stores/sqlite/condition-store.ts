@@ -1,6 +1,7 @@
 // Offline-mode trace conditions, in the same SQLite file as the traces (own connection, own table).
 //
-// watch(): changes made through this store notify on the next turn of the event loop. Changes made
+// watch(): changes made through this store notify before the write resolves, so a daemon publishes a
+// condition before its API answers 201/200 (P9 item 12: in force for every packet posted after). Changes made
 // by another connection or process are noticed by polling `PRAGMA data_version` (which moves when
 // anyone else commits to the file) every pollIntervalMs while someone watches; the
 // `conditions_version` counter in `meta` then tells condition changes from trace writes, so a busy
@@ -12,6 +13,7 @@ import type {
 } from '../../model/stores.js';
 import type { Transaction } from 'better-sqlite3';
 import { openDb, type Db, type OpenDbError, type OpenDbOptions, type Stmt } from './db.js';
+import { SqliteConditionHits } from './condition-hits.js';
 
 export interface SqliteConditionStoreOptions extends OpenDbOptions {
   path: string;
@@ -50,8 +52,9 @@ export class SqliteConditionStore implements ConditionStore {
   private readonly putTx: Transaction<(cond: TraceConditionJson) => PutConditionResult>;
   private readonly deleteTx: Transaction<(id: string) => boolean>;
   private readonly listeners = new Set<ConditionListener>();
+  /** The `limit` counters, in the same file. */
+  readonly hits: SqliteConditionHits;
   private poller: NodeJS.Timeout | null = null;
-  private notifyScheduled = false;
   private dataVersion = 0;
   private condVersion = '';
   private closed = false;
@@ -59,6 +62,7 @@ export class SqliteConditionStore implements ConditionStore {
   /** Use openSqliteConditionStore(), which reports a refused file as a value. */
   constructor(db: Db, opts: SqliteConditionStoreOptions) {
     this.db = db;
+    this.hits = new SqliteConditionHits(db);
     this.now = opts.now ?? Date.now;
     this.pollMs = opts.pollIntervalMs ?? 200;
     this.onError = opts.onError ??
@@ -182,9 +186,7 @@ export class SqliteConditionStore implements ConditionStore {
   private changed(): void {
     if (this.listeners.size === 0) return;
     this.condVersion = this.s.version.get() as string;
-    if (this.notifyScheduled) return;
-    this.notifyScheduled = true;
-    setImmediate(() => { this.notifyScheduled = false; this.notify(); });
+    this.notify();
   }
 
   private notify(): void {

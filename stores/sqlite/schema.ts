@@ -1,7 +1,7 @@
 // SQLite schema, as migrations: MIGRATIONS[v - 1] takes a file from version v - 1 to v. Append,
 // never edit a released entry.
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -52,5 +52,13 @@ export const MIGRATIONS: readonly string[] = [
   );
   -- Bumped by every condition change, so watchers can tell them from trace writes.
   INSERT INTO meta (key, value) VALUES ('conditions_version', '0');
+  `,
+  `
+  -- Units claimed of each limited trace condition's \`limit\` (stores/sqlite/condition-hits.ts): shared by
+  -- every process on the file and kept across restarts. A row goes with its condition.
+  CREATE TABLE condition_hits (
+    condition_id TEXT PRIMARY KEY,
+    claimed      INTEGER NOT NULL
+  ) WITHOUT ROWID;
   `,
 ];

@@ -2,7 +2,8 @@
 // kick(); the task reads everything dirty at once. Never two runs at a time; a kick during a run
 // earns exactly one more run after it, so no change is left unread. A failed run (connection lost,
 // timeout) is retried with capped exponential backoff; kick({ now: true }) skips the wait (the
-// session came back).
+// session came back). flush() runs the task at once (after a run in progress) and waits for it: a
+// writer uses it so that its own change is read and told before it answers.
 
 export interface CoalescerOptions {
   /** Delay between the first kick of a burst and the run: later events of the burst ride along. */
@@ -24,6 +25,9 @@ export class Coalescer {
   private again = false;
   private failures = 0;
   private stopped = false;
+  /** The run in progress, and how many runs have started (flush() waits for one that began after it). */
+  private current: Promise<void> | null = null;
+  private started = 0;
 
   /** `task` resolves true when everything dirty was read, false to be retried later. */
   constructor(
@@ -44,6 +48,21 @@ export class Coalescer {
     this.schedule(this.opts.delayMs);
   }
 
+  /** Resolves after a run that started after this call has finished (whatever it returned). */
+  async flush(): Promise<void> {
+    const after = this.started;
+    while (!this.stopped) {
+      if (!this.running) {
+        if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+        await this.run();
+        return;
+      }
+      const runningIndex = this.started;
+      await this.current;
+      if (runningIndex > after) return;
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -55,7 +74,13 @@ export class Coalescer {
     this.timer.unref();
   }
 
-  private async run(): Promise<void> {
+  private run(): Promise<void> {
+    this.started++;
+    this.current = this.runOnce();
+    return this.current;
+  }
+
+  private async runOnce(): Promise<void> {
     this.timer = null;
     this.running = true;
     this.again = false;

@@ -12,6 +12,9 @@
 // so a change made between the event and the re-read fires the new watch and is read next time.
 // A new session (the old one expired) loses every watch: everything is read again. While the
 // session is down, reads answer from the last snapshot and writes throw ZkUnavailableError.
+// A write resolves only after the re-read that includes it has told the listeners, so the daemon that
+// answered 201/200 already runs with the change (P9 item 12); the re-read goes through the same
+// Coalescer as watch events, so an older snapshot can never be told after it.
 import { randomUUID } from 'node:crypto';
 import type { TraceConditionJson } from '../../model/trace.js';
 import type { BackendHealth } from '../../model/stores.js';
@@ -30,6 +33,7 @@ import { Coalescer } from './coalescer.js';
 import { decodeCondition, encodeCondition, looseFields, validateCondition } from './condition-codec.js';
 import { basename, ConditionPaths, isUuid } from './paths.js';
 import { ZkOperationError, type ZkSession } from './session.js';
+import { ZkConditionHits } from './condition-hits.js';
 
 export interface ZkConditionStoreOptions {
   /** Started here; close() lets go of it (a session shared with other backends ends with the last). */
@@ -78,10 +82,13 @@ export class ZkConditionStore implements ConditionStore {
   /** Set after the first complete read. */
   private readonly firstRead = new ReadyLatch();
   private closed = false;
+  /** The conditions' `limit` counters, on the same session. */
+  readonly hits: ZkConditionHits;
 
   constructor(opts: ZkConditionStoreOptions) {
     this.paths = new ConditionPaths(opts.root);
     this.session = opts.session;
+    this.hits = new ZkConditionHits(opts.session, opts.root);
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.sync = new Coalescer(() => this.resync(), {
@@ -154,7 +161,10 @@ export class ZkConditionStore implements ConditionStore {
       const ops: ZkOp[] = [{ op: 'create', path: this.paths.condition(cond.id), data }];
       if (cond.name !== undefined) ops.push({ op: 'create', path: this.paths.name(cond.name), data: Buffer.from(cond.id) });
       const r = await zk.transaction(ops);
-      if (r.ok) return { ok: true, condition: structuredClone(cond) };
+      if (r.ok) {
+        await this.settle(cond.id);
+        return { ok: true, condition: structuredClone(cond) };
+      }
       const e = r.error;
       if (e.code === 'NODE_EXISTS' && e.opIndex === 0) return { ok: false, code: 'duplicate_id' };
       if (e.code === 'NODE_EXISTS' && e.opIndex === 1) {
@@ -202,7 +212,10 @@ export class ZkConditionStore implements ConditionStore {
         else return { ok: false, code: 'duplicate_name' };
       }
       const r = await zk.transaction(ops);
-      if (r.ok) return { ok: true, created: !old.ok, condition: structuredClone(cond) };
+      if (r.ok) {
+        await this.settle(id);
+        return { ok: true, created: !old.ok, condition: structuredClone(cond) };
+      }
       const e = r.error;
       // Someone changed the condition or the index between our reads and the commit: read again.
       if (e.code === 'BAD_VERSION' || e.code === 'NODE_EXISTS' || e.code === 'NO_NODE') {
@@ -232,7 +245,10 @@ export class ZkConditionStore implements ConditionStore {
         if (held.ok && held.value.data.toString() === id) ops.push({ op: 'remove', path: this.paths.name(name), version: held.value.stat.version });
       }
       const r = await zk.transaction(ops);
-      if (r.ok) return true;
+      if (r.ok) {
+        await this.settle(id);
+        return true;
+      }
       if (r.error.code === 'BAD_VERSION' || r.error.code === 'NO_NODE') continue;
       throw this.failure('deleting', id, r.error);
     }
@@ -257,6 +273,13 @@ export class ZkConditionStore implements ConditionStore {
   }
 
   // ---- the watched snapshot ----
+
+  /** After our own write: re-read it now and tell the listeners, rather than when its watch fires. */
+  private async settle(id: string): Promise<void> {
+    this.dirty.add(id);
+    this.childrenDirty = true;
+    await this.sync.flush();
+  }
 
   private readonly onChildren = (): void => {
     this.childrenDirty = true;

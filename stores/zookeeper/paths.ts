@@ -2,10 +2,14 @@
 //
 //   <root>/trace-conditions/<uuid>                 one trace condition, its JSON (SPEC §5)
 //   <root>/trace-condition-names/<base64url name>  data: the id holding that name (uniqueness index)
+//   <root>/trace-condition-hits/<uuid>/h-NNNNNNNNNN  one claimed unit of a condition's limit (empty;
+//                                                  never deleted while the condition lives)
 //   <root>/topology/current                        data: CurrentPointer JSON, the versioned switch
 //   <root>/topology/generations/g-NNNNNNNNNN       one complete topology (data: state and counts)
 //       .../<kind>/<bucket>/<id>.<hash>            one object, its SPEC §2 JSON (chains carry their rules);
 //                                                  <hash>: 16 hex digits of the JSON's SHA-256
+//       .../changes/r-NNNNNNNNNN                   the change manifest of revision N: which object znodes
+//                                                  the incremental import that made N added and removed
 //
 // Buckets (two hex digits of a hash of the id) keep every getChildren answer small: 100,000 routes
 // in one directory would make a single 4 MB reply, past ZooKeeper's 1 MB packet limit.
@@ -94,6 +98,12 @@ export class ConditionPaths {
   constructor(readonly root: string) {
     this.dir = join(root, 'trace-conditions');
     this.names = join(root, 'trace-condition-names');
+    this.hits = join(root, 'trace-condition-hits');
+  }
+  readonly hits: string;
+  /** The parent of a condition's claimed units: its cversion counts them. */
+  hitsOf(id: string): string {
+    return join(this.hits, id);
   }
   condition(id: string): string {
     return join(this.dir, id);
@@ -120,6 +130,13 @@ export class TopologyPaths {
   }
   bucket(gen: string, kind: TopologyKind, bucket: string): string {
     return join(this.kind(gen, kind), bucket);
+  }
+  /** Change manifests of a generation (one per incremental revision). */
+  changes(gen: string): string {
+    return join(this.generation(gen), 'changes');
+  }
+  manifest(gen: string, revision: number): string {
+    return join(this.changes(gen), `r-${String(revision).padStart(10, '0')}`);
   }
   /** The znode of object `id` whose JSON hashes to `hash` (see contentHash()). */
   object(gen: string, kind: TopologyKind, id: string, hash: string): string {
@@ -170,6 +187,23 @@ export interface CurrentPointer {
   revision: number;
   /** ISO-8601 time of the last committed import. */
   updatedAt: string;
+}
+
+/**
+ * Data of `<gen>/changes/r-N`: object znodes (paths relative to the generation, `<kind>/<bucket>/<name>`)
+ * that revision N added and removed. A reader on revision N - 1 applies it and reads only the added
+ * objects: no directory listing, no watch beyond `current`.
+ */
+export interface ChangeManifest { revision: number; added: string[]; removed: string[] }
+
+export function parseManifest(data: Buffer): ChangeManifest | null {
+  const parsed = parseZnodeJson(data);
+  const v = parsed.ok ? jsonObject(parsed.value) : undefined;
+  if (v === undefined || typeof v.revision !== 'number' || !Array.isArray(v.added) || !Array.isArray(v.removed)) return null;
+  const strings = (a: unknown[]): string[] | null => (a.every((x) => typeof x === 'string' && !x.includes('..')) ? (a as string[]) : null);
+  const added = strings(v.added);
+  const removed = strings(v.removed);
+  return added === null || removed === null ? null : { revision: v.revision, added, removed };
 }
 
 export function parseCurrent(data: Buffer): CurrentPointer | null {

@@ -5,7 +5,9 @@
 //   (TXN_BYTES / TXN_OPS), it is applied in that one transaction, together with a version-checked
 //   bump of `current`. Object znodes are content-addressed (`<id>.<hash>`), so the difference comes
 //   from listing the buckets, without reading any object, and a changed object is a new znode
-//   replacing the old one.
+//   replacing the old one. The same transaction writes the revision's change manifest
+//   (`<gen>/changes/r-N`, paths.ts), so daemons watching only `current` read just the delta; the
+//   oldest manifests are pruned (MANIFESTS_KEPT).
 // - full: otherwise (or with mode 'full'), a new generation is written beside the current one in as
 //   many transactions as it takes, marked complete, and `current` is switched to it with one
 //   version-checked setData. A failure before the switch leaves `current` untouched and the partial
@@ -15,7 +17,7 @@ import type { TopologyDoc } from '../../model/topology/doc.js';
 import { formatErrors, loadTopology } from '../../model/topology/load.js';
 import type { ZkError, ZkOp } from './client.js';
 import { batchOps, listTree, mapLimit, MAX_NODE_BYTES, opBytes, removeTree, TXN_BYTES, TXN_OPS, type ZkOps } from './batch.js';
-import { basename, bucketOf, parseCurrent, TOPOLOGY_KINDS, TopologyPaths, type CurrentPointer, type TopologyKind } from './paths.js';
+import { basename, bucketOf, parseCurrent, TOPOLOGY_KINDS, TopologyPaths, type ChangeManifest, type CurrentPointer, type TopologyKind } from './paths.js';
 import { assembleDoc, countObjects, parseObject, splitDoc, type SplitObject, type StoredObject } from './topology-doc.js';
 
 export interface ImportOptions {
@@ -58,6 +60,8 @@ interface Existing {
 
 /** Depth of object znodes below a generation: kind / bucket / object. */
 const GENERATION_DEPTH = 3;
+/** Manifests kept per generation: a reader further behind than this lists the generation again. */
+export const MANIFESTS_KEPT = 256;
 
 function zkFailure(what: string, e: ZkError): { ok: false; code: ImportCode; message: string } {
   const conflict = e.code === 'BAD_VERSION' || e.code === 'NODE_EXISTS' || (e.code === 'NO_NODE' && e.opIndex !== undefined);
@@ -201,10 +205,30 @@ async function tryIncremental(ctx: Ctx, pointer: CurrentPointer, stored: Map<str
   if (ops.length === 0) {
     return { ok: true, how: 'unchanged', generation: gen, revision: pointer.revision, created, updated, removed, counts: ctx.counts, cleaned: [] };
   }
+  const base = `${paths.generation(gen)}/`;
+  const rel = (p: string): string => p.slice(base.length);
+  const manifest: ChangeManifest = {
+    revision,
+    added: ops.filter((o) => o.op === 'create' && o.data !== undefined).map((o) => rel(o.path)),
+    removed: ops.filter((o) => o.op === 'remove').map((o) => rel(o.path)),
+  };
+  const changesDir = paths.changes(gen);
+  if (!stored.has(changesDir) && !add({ op: 'create', path: changesDir })) return null;
+  if (!add({ op: 'create', path: paths.manifest(gen, revision), data: Buffer.from(JSON.stringify(manifest)) })) return null;
   const txn: ZkOp[] = [{ op: 'setData', path: paths.current, data: pointerData(gen, revision, ctx.now), version: ctx.cur.version }, ...ops];
   const r = await ctx.zk.transaction(txn);
   if (!r.ok) return zkFailure('applying the change', r.error);
+  // Best effort, and not every time: a manifest left over costs a few hundred bytes.
+  if (revision % 32 === 0) await pruneManifests(ctx.zk, paths, gen, revision);
   return { ok: true, how: 'incremental', generation: gen, revision, created, updated, removed, counts: ctx.counts, cleaned: [] };
+}
+
+async function pruneManifests(zk: ZkOps, paths: TopologyPaths, gen: string, revision: number): Promise<void> {
+  const r = await zk.getChildren(paths.changes(gen));
+  if (!r.ok) return;
+  const keepFrom = paths.manifest(gen, Math.max(0, revision - MANIFESTS_KEPT + 1));
+  const old = r.value.children.map((c) => `${paths.changes(gen)}/${c}`).filter((p) => p < keepFrom);
+  for (const batch of batchOps(old.map((path): ZkOp => ({ op: 'remove', path })), TXN_BYTES, TXN_OPS)) await zk.transaction(batch);
 }
 
 async function fullImport(ctx: Ctx, previous: Map<string, string> | null): Promise<ImportResult> {

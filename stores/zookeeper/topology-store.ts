@@ -1,28 +1,38 @@
 // The daemon's topology from ZooKeeper (layout in stores/zookeeper/paths.ts).
 //
-// The reader follows <root>/topology/current to one generation and keeps every object of it in memory,
-// with a child watch on each bucket and kind directory and a data watch on `current`. Object znodes
-// are content-addressed and immutable (a change is a new `<id>.<hash>` znode replacing the old one),
-// so a bucket's listing says exactly which objects came and went: one route edited costs one
-// getChildren of its bucket and one getData, not a re-read of the 100,000 others, and the watch count
-// stays near 1,800 whatever the size (see paths.ts for why that matters). When `current` names
-// another generation (a full import switched), the new generation is listed completely beside the
-// old one, objects whose names the old one holds are taken from memory, the rest are read, and the
-// result is swapped in at once: readers never see half of an import. Events for any other generation
-// are ignored.
+// The reader follows <root>/topology/current to one generation and keeps every object of it in memory.
+// Object znodes are content-addressed and immutable (a change is a new `<id>.<hash>` znode replacing
+// the old one).
+//
+// Fan-out at scale (README "Running at scale"). By default a reader holds ONE watch, a data watch on
+// `current`. An incremental import writes its change manifest (`<gen>/changes/r-N`) in the same
+// transaction that bumps `current`, so on the event a reader reads `current`, the manifests since its
+// revision, and only the objects they name: one route changed costs every daemon ~3 small reads and
+// no directory listing (the bucket listing alone was ~21 KB at 100,000 routes), and the ensemble
+// keeps one watch per daemon instead of ~1,900. Without a manifest (too far behind, pruned, or
+// `current` bumped by hand) the reader lists the generation again. With `watchBuckets` it also keeps
+// child watches on every kind and bucket directory, as before manifests existed, which notices
+// objects written into the served generation by hand at once (otherwise they are seen on the next
+// full listing).
+//
+// When `current` names another generation (a full import switched), or after a new session (the old
+// one expired, taking every watch with it), every daemon would list ~1,800 directories at the same
+// moment; each waits a random delay up to `resyncJitterMs` first, spreading that load. The new
+// generation is listed beside the old one, objects whose names the old one holds are taken from
+// memory, the rest are read, and the result is swapped in at once: readers never see half of an
+// import. Events for any other generation are ignored.
 //
 // Watches only mark paths dirty; a Coalescer re-reads them in one pass, and each re-read sets the next
-// watch in the same call, so nothing changed between an event and its re-read is missed. On a new
-// session (the old one expired, taking every watch with it) the current generation is listed again
-// completely, re-arming every watch. While the session is down the last snapshot stays: the daemon
-// keeps simulating.
+// watch in the same call, so nothing changed between an event and its re-read is missed. While the
+// session is down the last snapshot stays: the daemon keeps simulating.
 import type { BackendHealth } from '../../model/stores.js';
 import type { Logger } from '../../model/logger.js';
 import type { TopologyLoad, TopologySource } from '../../model/stores.js';
 import type { ZkClient, ZkError, ZkResult, ZkWatchEvent } from './client.js';
 import { mapLimit } from './batch.js';
 import { Coalescer } from './coalescer.js';
-import { basename, isContentAddressed, parseCurrent, TOPOLOGY_KINDS, TopologyPaths, type CurrentPointer } from './paths.js';
+import { basename, isContentAddressed, parseCurrent, parseManifest, TOPOLOGY_KINDS, TopologyPaths, type ChangeManifest, type CurrentPointer } from './paths.js';
+import { MANIFESTS_KEPT } from './topology-import.js';
 import type { ZkSession } from './session.js';
 import { parseObject } from './topology-doc.js';
 import type { ParsedJson } from './znode-json.js';
@@ -38,7 +48,16 @@ export interface ZkTopologySourceOptions {
   coalesceMs?: number;
   /** Reads in flight while loading a generation (default 512). */
   readConcurrency?: number;
+  /** Also keep child watches on every kind and bucket directory (see the file comment). Default false. */
+  watchBuckets?: boolean;
+  /** Longest random wait before listing a whole generation (switch, new session). Default 0. */
+  resyncJitterMs?: number;
+  /** For the jitter (tests). */
+  random?: () => number;
 }
+
+/** What one reader did, for tests and the fan-out benchmark. */
+export interface ReaderStats { listings: number; reads: number; manifests: number; fullLoads: number }
 
 type Step<T> = { ok: true; value: T } | { ok: false; error: ZkError };
 
@@ -72,8 +91,18 @@ export class ZkTopologySource implements TopologySource {
   /** Set after the first complete read. */
   private readonly firstRead = new ReadyLatch();
   private closed = false;
+  private readonly watchBuckets: boolean;
+  private readonly jitterMs: number;
+  private readonly random: () => number;
+  /** When a pending whole-generation listing may start (0: none pending). */
+  private listAfter = 0;
+  private jitterTimer: NodeJS.Timeout | null = null;
+  readonly stats: ReaderStats = { listings: 0, reads: 0, manifests: 0, fullLoads: 0 };
 
   constructor(opts: ZkTopologySourceOptions) {
+    this.watchBuckets = opts.watchBuckets ?? false;
+    this.jitterMs = opts.resyncJitterMs ?? 0;
+    this.random = opts.random ?? Math.random;
     this.paths = new TopologyPaths(opts.root);
     this.session = opts.session;
     this.log = opts.log;
@@ -85,10 +114,29 @@ export class ZkTopologySource implements TopologySource {
     this.detach = this.session.attach((fresh) => {
       if (fresh) {
         this.currentDirty = true;
+        // The first session lists at once (nothing is served yet); later ones wait their jitter.
+        if (this.gen !== null) this.deferListing();
         this.reloadAll = true;
       }
       this.sync.kick({ now: true });
     });
+  }
+
+  /** Starts this reader's random wait before its next whole-generation listing (once per wait). */
+  private deferListing(): void {
+    if (this.jitterMs <= 0 || this.listAfter !== 0) return;
+    const wait = Math.floor(this.random() * this.jitterMs);
+    this.listAfter = Date.now() + wait;
+    this.jitterTimer = setTimeout(() => { this.jitterTimer = null; this.sync.kick({ now: true }); }, wait);
+    this.jitterTimer.unref();
+  }
+
+  /** true while a whole-generation listing must still wait. */
+  private listingDeferred(): boolean {
+    if (this.listAfter === 0) return false;
+    if (Date.now() < this.listAfter) return true;
+    this.listAfter = 0;
+    return false;
   }
 
   /** Resolves after the first complete read, or after `timeoutMs` (ZooKeeper may be down). */
@@ -143,6 +191,7 @@ export class ZkTopologySource implements TopologySource {
     if (this.closed) return;
     this.closed = true;
     this.sync.stop();
+    if (this.jitterTimer !== null) clearTimeout(this.jitterTimer);
     this.listeners.clear();
     this.detach();
     await this.session.close();
@@ -188,6 +237,12 @@ export class ZkTopologySource implements TopologySource {
         this.pointer = null;
         this.reloadAll = false;
       } else if (next.generation !== this.gen?.name || this.reloadAll) {
+        if (this.gen !== null && this.gen.name !== '') this.deferListing();
+        if (this.listingDeferred()) {
+          // Keep serving the old generation; the jitter timer kicks the next resync.
+          this.currentDirty = true;
+          return this.finishFirstSync(true);
+        }
         const loaded = await this.loadGeneration(zk, next.generation);
         if (!loaded.ok) {
           this.currentDirty = true;
@@ -200,6 +255,7 @@ export class ZkTopologySource implements TopologySource {
           }
           return false;
         }
+        this.stats.fullLoads++;
         changed = !sameObjects(this.gen, loaded.value);
         const reused = loaded.value.objects.size - loaded.read;
         this.gen = loaded.value;
@@ -208,6 +264,19 @@ export class ZkTopologySource implements TopologySource {
         this.problem = null;
         this.log.info({ generation: next.generation, revision: next.revision, objects: loaded.value.objects.size, read: loaded.read, reused }, 'topology generation loaded from ZooKeeper');
       } else {
+        if (!this.watchBuckets && this.pointer !== null && next.revision > this.pointer.revision) {
+          const applied = await this.applyManifests(zk, this.pointer.revision, next.revision);
+          if (applied === null) return false;
+          if (applied === 'missing') {
+            // No way to read just the delta: list the generation again (jittered like a switch).
+            this.reloadAll = true;
+            this.currentDirty = true;
+            this.deferListing();
+            this.sync.kick();
+            return this.finishFirstSync(true);
+          }
+          changed = applied || changed;
+        }
         this.pointer = next;
       }
     }
@@ -302,15 +371,64 @@ export class ZkTopologySource implements TopologySource {
   }
 
   private async listOne(zk: ZkClient, dir: string): Promise<Step<string[] | null>> {
+    const watch = this.watchBuckets ? this.onEvent : undefined;
     for (let i = 0; i < 5; i++) {
-      const r = await zk.getChildren(dir, this.onEvent);
+      this.stats.listings++;
+      const r = await zk.getChildren(dir, watch);
       if (r.ok) return { ok: true, value: r.value.children.map((c) => `${dir}/${c}`) };
       if (r.error.code !== 'NO_NODE') return fail(r.error);
-      const e = await zk.exists(dir, this.onEvent);
+      const e = await zk.exists(dir, watch);
       if (!e.ok) return fail(e.error);
       if (e.value === null) return { ok: true, value: null };
     }
     return { ok: true, value: null };
+  }
+
+  /**
+   * Applies the change manifests of revisions (from, to] to the served generation, reading only the
+   * objects they add. 'missing' when one is absent or unreadable (the caller lists everything),
+   * null on a connection problem; else whether anything changed.
+   */
+  private async applyManifests(zk: ZkClient, from: number, to: number): Promise<boolean | 'missing' | null> {
+    const g = this.gen;
+    if (g === null || g.name === '' || to - from > MANIFESTS_KEPT) return 'missing';
+    const manifests: ChangeManifest[] = [];
+    for (let rev = from + 1; rev <= to; rev++) {
+      this.stats.manifests++;
+      const r = await zk.get(this.paths.manifest(g.name, rev));
+      if (!r.ok) return r.error.code === 'NO_NODE' ? 'missing' : null;
+      const m = parseManifest(r.value.data);
+      if (m === null || m.revision !== rev) return 'missing';
+      manifests.push(m);
+    }
+    const base = `${this.paths.generation(g.name)}/`;
+    const toRead = new Set<string>();
+    let changed = false;
+    for (const m of manifests) {
+      for (const rel of m.removed) {
+        const path = base + rel;
+        toRead.delete(path);
+        g.buckets.get(parentPath(path))?.delete(path);
+        changed = g.deleteObject(path) || changed;
+      }
+      for (const rel of m.added) {
+        const path = base + rel;
+        const p = this.paths.parse(path);
+        if (p?.kind === undefined || p.bucket === undefined || p.id === undefined) continue;
+        const bucket = parentPath(path);
+        const kindDir = parentPath(bucket);
+        let kind = g.kinds.get(kindDir);
+        if (kind === undefined) g.kinds.set(kindDir, kind = new Set());
+        kind.add(bucket);
+        const listed = new Set(g.buckets.get(bucket) ?? []);
+        listed.add(path);
+        g.setBucket(bucket, listed);
+        toRead.add(path);
+      }
+    }
+    const read = await this.readObjects(zk, g, [...toRead]);
+    if (!read.ok) return null;
+    return changed || read.value;
   }
 
   /** Reads objects into `g`; returns whether anything changed. */
@@ -323,6 +441,7 @@ export class ZkTopologySource implements TopologySource {
         return;
       }
       // No watch: object znodes are never rewritten in place, only replaced (seen in the bucket).
+      this.stats.reads++;
       const r: ZkResult<{ data: Buffer }> = await zk.get(path);
       if (!r.ok) {
         if (r.error.code === 'NO_NODE') {
@@ -396,6 +515,10 @@ export class ZkTopologySource implements TopologySource {
     if (!read.ok) return read;
     return { ok: true, value: changed || read.value };
   }
+}
+
+function parentPath(path: string): string {
+  return path.slice(0, path.lastIndexOf('/'));
 }
 
 /** Whether two generations hold the same objects (a switch to identical content is no change). */

@@ -18,6 +18,8 @@
 import net from 'node:net';
 import type { BatchType } from './ast.js';
 import { Engine, type ExecResult, type Prepared, type SchemaChange } from './engine.js';
+import type { TableOptions } from './schema.js';
+import { rowAlive } from './storage.js';
 import {
   BodyReader,
   BodyWriter,
@@ -169,6 +171,28 @@ export class CqlTestServer {
       for (const c of this.conns) c.socket.destroy();
       this.conns.clear();
     }
+  }
+
+  /**
+   * Live rows per partition of a table, from the server's own storage (what `nodetool tablehistograms`
+   * reports on a real node): for tests that bound partition sizes. Empty when the table is absent.
+   */
+  partitionRowCounts(keyspace: string, table: string): { key: Buffer[]; rows: number }[] {
+    const t = this.engine.keyspaces.get(keyspace)?.tables.get(table);
+    if (t === undefined) return [];
+    const now = Date.now() + this.clockOffset;
+    const out: { key: Buffer[]; rows: number }[] = [];
+    for (const p of t.data.partitions.values()) {
+      let rows = 0;
+      for (const r of p.rows) if (rowAlive(r, now)) rows++;
+      if (rows > 0) out.push({ key: p.key, rows });
+    }
+    return out;
+  }
+
+  /** A table's properties as created or altered (tests check TTL and read repair settings). */
+  tableOptions(keyspace: string, table: string): TableOptions | null {
+    return this.engine.keyspaces.get(keyspace)?.tables.get(table)?.options ?? null;
   }
 
   /** Moves the server clock forward, so TTLs expire without sleeping. */

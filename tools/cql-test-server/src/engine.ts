@@ -1,11 +1,11 @@
 // The in-memory CQL engine: schema, statement compilation (prepare) and execution. It knows nothing
 // about sockets; the server hands it query strings, bound values and paging options.
 import { createHash } from 'node:crypto';
-import type { BatchType, CreateKeyspace, CreateTable, Parsed, QName, Statement } from './ast.js';
+import type { BatchType, CreateKeyspace, CreateTable, OptionValue, Parsed, QName, Statement } from './ast.js';
 import { type ModifyPlan, type Mutation, applyMutation, compileDelete, compileInsert, compileUpdate } from './modify.js';
 import { parseCql } from './parser.js';
 import { CqlError, ErrorCode, type WireValue, BodyWriter, UNSET, invalid, syntaxError } from './protocol.js';
-import { type ColumnSpec, KeyspaceDef, TableDef } from './schema.js';
+import { type ColumnSpec, KeyspaceDef, TableDef, type TableOptions } from './schema.js';
 import { type ResultColumn, SelectPlan } from './select.js';
 import { compareClustering, rowAlive } from './storage.js';
 import { type LocalInfo, createSystemKeyspaces, writeLocalRow, writeSchemaRows } from './system.js';
@@ -70,6 +70,7 @@ const TABLE_OPTIONS = new Set([
   'crc_check_chance',
   'dclocal_read_repair_chance',
   'read_repair_chance',
+  'read_repair',
   'speculative_retry',
   'memtable_flush_period_in_ms',
   'min_index_interval',
@@ -298,6 +299,13 @@ export class Engine {
         return this.createKeyspace(stmt);
       case 'createTable':
         return this.createTable(stmt, keyspace);
+      case 'alterTable': {
+        const table = this.writable(stmt.table, keyspace);
+        const options = this.tableOptions(stmt.options, table.options);
+        if (table.isCounter && options.defaultTtl > 0) throw invalid('Cannot set default_time_to_live on a table with counters');
+        table.options = options;
+        return this.schemaChanged({ change: 'UPDATED', target: 'TABLE', keyspace: table.ks, table: table.name });
+      }
       case 'dropKeyspace': {
         if (SYSTEM_KEYSPACES.has(stmt.name)) throw notModifiable();
         if (!this.keyspaces.delete(stmt.name)) {
@@ -390,23 +398,41 @@ export class Engine {
     });
     const descending = new Set(orderCols.filter((c) => stmt.clusteringOrder.get(c) === true));
 
-    let defaultTtl = 0;
-    let comment = '';
-    let gcGraceSeconds = 864000;
-    const maps = new Map<string, ReadonlyMap<string, string>>();
-    for (const [k, v] of stmt.options) {
+    const options = this.tableOptions(stmt.options, null);
+    const defaultTtl = options.defaultTtl;
+    if (counters > 0 && defaultTtl > 0) throw invalid('Cannot set default_time_to_live on a table with counters');
+    const columns = TableDef.columns(stmt.columns, stmt.partitionKey, stmt.clustering, descending);
+    ks.tables.set(name, new TableDef(ksName, name, newRandomUuid(), columns, options));
+    return this.schemaChanged({ change: 'CREATED', target: 'TABLE', keyspace: ksName, table: name });
+  }
+
+  /**
+   * Table properties of CREATE or ALTER (over `base`). Read repair is spelt as the reported release
+   * spells it: `read_repair` from 4.0 on, `read_repair_chance` and `dclocal_read_repair_chance`
+   * before; the other spelling is an unknown property, as on a real node.
+   */
+  private tableOptions(given: ReadonlyMap<string, OptionValue>, base: TableOptions | null): TableOptions {
+    const v4 = Number(this.local.releaseVersion.split('.')[0]) >= 4;
+    let defaultTtl = base?.defaultTtl ?? 0;
+    let comment = base?.comment ?? '';
+    let gcGraceSeconds = base?.gcGraceSeconds ?? 864000;
+    const maps = new Map(base?.maps ?? []);
+    const simple = new Map(base?.simple ?? []);
+    for (const [k, v] of given) {
       if (!TABLE_OPTIONS.has(k)) throw syntaxError(`Unknown property '${k}'`);
-      if (typeof v !== 'string') maps.set(k, v);
-      else if (k === 'default_time_to_live') {
+      if (v4 ? k.endsWith('read_repair_chance') : k === 'read_repair') throw syntaxError(`Unknown property '${k}'`);
+      if (typeof v !== 'string') { maps.set(k, v); continue; }
+      simple.set(k, v);
+      if (k === 'default_time_to_live') {
         defaultTtl = Number(v);
         if (!Number.isInteger(defaultTtl) || defaultTtl < 0) throw new CqlError(ErrorCode.CONFIG_ERROR, `default_time_to_live must be greater than or equal to 0 (got ${v})`);
       } else if (k === 'comment') comment = v;
       else if (k === 'gc_grace_seconds') gcGraceSeconds = Number(v);
+      else if (k === 'read_repair' && !['BLOCKING', 'NONE'].includes(v.toUpperCase())) {
+        throw new CqlError(ErrorCode.CONFIG_ERROR, `read_repair must be BLOCKING or NONE (got ${v})`);
+      }
     }
-    if (counters > 0 && defaultTtl > 0) throw invalid('Cannot set default_time_to_live on a table with counters');
-    const columns = TableDef.columns(stmt.columns, stmt.partitionKey, stmt.clustering, descending);
-    ks.tables.set(name, new TableDef(ksName, name, newRandomUuid(), columns, { defaultTtl, comment, gcGraceSeconds, maps }));
-    return this.schemaChanged({ change: 'CREATED', target: 'TABLE', keyspace: ksName, table: name });
+    return { defaultTtl, comment, gcGraceSeconds, maps, simple };
   }
 
   private schemaChanged(change: SchemaChange | null): ExecResult {

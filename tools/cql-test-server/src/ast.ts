@@ -108,6 +108,13 @@ export interface CreateTable {
   readonly options: ReadonlyMap<string, OptionValue>;
 }
 
+/** ALTER TABLE ... WITH options (changing columns is not modelled). */
+export interface AlterTable {
+  readonly kind: 'alterTable';
+  readonly table: QName;
+  readonly options: ReadonlyMap<string, OptionValue>;
+}
+
 export interface DropKeyspace {
   readonly kind: 'dropKeyspace';
   readonly name: string;
@@ -136,6 +143,7 @@ export type Statement =
   | Batch
   | CreateKeyspace
   | CreateTable
+  | AlterTable
   | DropKeyspace
   | DropTable
   | Truncate

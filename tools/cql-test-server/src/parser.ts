@@ -20,6 +20,7 @@ import type {
   Statement,
   Term,
   Update,
+  AlterTable,
 } from './ast.js';
 import { type Token, position, tokenize } from './lexer.js';
 import { syntaxError } from './protocol.js';
@@ -125,6 +126,8 @@ class Parser {
         return this.create();
       case 'drop':
         return this.drop();
+      case 'alter':
+        return this.alter();
       case 'truncate':
         this.next();
         this.acceptKw('table');
@@ -364,6 +367,18 @@ class Parser {
     }
     if (this.acceptKw('table') || this.acceptKw('columnfamily')) return this.createTable();
     return this.unsupported(`CREATE ${this.peek().v.toUpperCase()}`);
+  }
+
+  private alter(): AlterTable {
+    this.expectKw('alter');
+    if (!this.acceptKw('table') && !this.acceptKw('columnfamily')) return this.unsupported(`ALTER ${this.peek().v.toUpperCase()}`);
+    const table = this.qname();
+    if (!this.isKw('with')) return this.unsupported('ALTER TABLE other than WITH options');
+    this.expectKw('with');
+    const options = new Map<string, OptionValue>();
+    do this.option(options);
+    while (this.acceptKw('and'));
+    return { kind: 'alterTable', table, options };
   }
 
   private createTable(): CreateTable {

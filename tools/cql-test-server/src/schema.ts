@@ -19,6 +19,8 @@ export interface TableOptions {
   readonly comment: string;
   readonly gcGraceSeconds: number;
   readonly maps: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Every other property as given (read_repair, speculative_retry...). */
+  readonly simple?: ReadonlyMap<string, string>;
 }
 
 export class TableDef {
@@ -36,7 +38,8 @@ export class TableDef {
     readonly name: string,
     readonly id: Buffer,
     columns: readonly ColumnSpec[],
-    readonly options: TableOptions,
+    /** Replaced by ALTER TABLE ... WITH. */
+    public options: TableOptions,
   ) {
     for (const c of columns) {
       this.byName.set(c.name, c);
