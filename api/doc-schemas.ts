@@ -56,10 +56,10 @@ export const SimulationResultSchema = z.object({
 export const TraceSummarySchema = z.object({
   id: uuid(), hostId: z.string(), conditionIds: z.array(uuid()), startedAt: iso(), ingressPortId: uuid(),
   match: z.object({
-    ethSrc: z.string(), ethDst: z.string(), etherType: z.int(), vlan: z.int().optional(),
+    ethSrc: z.string().optional(), ethDst: z.string().optional(), etherType: z.int().optional(), vlan: z.int().optional(),
     nwSrc: z.string().optional(), nwDst: z.string().optional(), nwProto: z.int().optional(),
     tpSrc: z.int().optional(), tpDst: z.int().optional(),
-  }),
+  }).describe('the packet as it entered; a malformed frame has only the fields its parse read'),
   result: z.enum(RESULT_NAMES),
   numSteps: z.int(),
   complete: z.boolean().describe('false when any step was lost'),

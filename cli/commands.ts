@@ -34,7 +34,7 @@ function positiveInt(flag: string, v: string): number {
 function matchText(t: TraceSummary): string {
   const m = t.match;
   const vlan = m.vlan !== undefined ? ` vlan ${m.vlan}` : '';
-  if (m.nwSrc === undefined) return `${m.ethSrc} > ${m.ethDst} 0x${m.etherType.toString(16).padStart(4, '0')}${vlan}`;
+  if (m.nwSrc === undefined) return `${m.ethSrc ?? '?'} > ${m.ethDst ?? '?'} ${m.etherType === undefined ? '?' : `0x${m.etherType.toString(16).padStart(4, '0')}`}${vlan}`;
   const proto = m.nwProto === 6 ? 'tcp' : m.nwProto === 17 ? 'udp' : m.nwProto === 1 ? 'icmp' : `proto ${m.nwProto ?? '?'}`;
   const port = (p: number | undefined): string => (p !== undefined && m.nwProto !== 1 ? `:${p}` : '');
   return `${m.nwSrc}${port(m.tpSrc)} > ${m.nwDst}${port(m.tpDst)} ${proto}${vlan}`;

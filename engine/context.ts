@@ -3,6 +3,7 @@
 // the recorded steps. Nothing here allocates per packet once warmed up.
 import { Packet } from './packet.js';
 import { ForkStack } from './fork-stack.js';
+import { Layers } from './wire/parse.js';
 import { ResultCode, type Reason } from '../model/result.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
@@ -44,6 +45,16 @@ export class PacketContext {
   readonly pkt = new Packet();
   /** The packet as it arrived at the ingress port (conditions and the trace's match refer to it). */
   readonly origPkt = new Packet();
+  /** How much of origPkt came from the packet (less for a malformed frame): what a trace's match shows. */
+  origLayers: Layers = Layers.All;
+  /**
+   * The packet as the current router received it (Midolman's preRoutingMatch): what its ICMP errors
+   * quote and whom they go to. Taken only when a NAT rule is about to rewrite the packet inside the
+   * router (preRoutingTaken); until then ctx.pkt itself is that packet (the router decrements the TTL
+   * last). A copy per routed packet would cost time, and in V8 its 48-bit MAC fields may box.
+   */
+  readonly preRouting = new Packet();
+  preRoutingTaken = false;
 
   /** Exterior port where the packet entered. */
   ingressPort = -1;

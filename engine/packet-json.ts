@@ -22,6 +22,7 @@ import type { MatchSummary } from '../model/trace.js';
 import { ARP_REQUEST } from './wire/arp.js';
 import { isEchoType } from './wire/icmp.js';
 import { TCP_SYN } from './wire/tcp.js';
+import { Layers } from './wire/parse.js';
 
 export const DEFAULT_ETH_SRC = 0x020000000001;
 export const DEFAULT_ETH_DST = 0x020000000002;
@@ -250,15 +251,25 @@ export function packetToJson(pkt: Packet): PacketJson {
  * target protocol addresses in nwSrc/nwDst and the opcode in nwProto. For ICMP tpSrc/tpDst are type
  * and code. L4 fields are left out for non-first fragments and for other protocols.
  */
-export function matchSummary(pkt: Packet): MatchSummary {
-  const m: MatchSummary = { ethSrc: macToString(pkt.ethSrc), ethDst: macToString(pkt.ethDst), etherType: pkt.etherType };
+/**
+ * A trace's match: the packet's fields, down to `layers` (a malformed frame's match holds only what
+ * its parse read, never a field left from an earlier packet).
+ */
+export function matchSummary(pkt: Packet, layers: Layers = Layers.All): MatchSummary {
+  const m: MatchSummary = {};
+  if (layers === Layers.None) return m;
+  m.ethSrc = macToString(pkt.ethSrc);
+  m.ethDst = macToString(pkt.ethDst);
+  if (layers === Layers.Macs) return m;
+  m.etherType = pkt.etherType;
   if (pkt.vlanCount > 0) m.vlan = pkt.vlanIds[0]!;
+  if (layers === Layers.L2) return m;
   if (pkt.etherType === ETH_IPV4) {
     m.nwSrc = ipToString(pkt.nwSrc);
     m.nwDst = ipToString(pkt.nwDst);
     m.nwProto = pkt.nwProto;
     const p = pkt.nwProto;
-    if (pkt.fragment !== Frag.Later && (p === PROTO_TCP || p === PROTO_UDP || p === PROTO_ICMP)) {
+    if (layers === Layers.All && pkt.fragment !== Frag.Later && (p === PROTO_TCP || p === PROTO_UDP || p === PROTO_ICMP)) {
       m.tpSrc = pkt.tpSrc;
       m.tpDst = pkt.tpDst;
     }

@@ -15,6 +15,7 @@ import { bridgeProcess, floodBranch } from './devices/bridge.js';
 import { routerProcess } from './devices/router.js';
 import { flowHash } from './rules/flow-hash.js';
 import { isForwardFlow } from './rules/conntrack.js';
+import { Layers } from './wire/parse.js';
 
 /** Generated packets may generate more (an ARP request answered...); this bounds the chain. */
 const MAX_GENERATED = 32;
@@ -28,6 +29,7 @@ const enum Run { Done = 0, Restart = 1, BudgetExceeded = 2 }
  */
 export function simulate(ctx: PacketContext, ingressPort: number): ResultCode {
   ctx.origPkt.copyFrom(ctx.pkt);
+  ctx.origLayers = Layers.All;
   ctx.ingressPort = ingressPort;
   ctx.flowHash = flowHash(ctx.pkt);
   const port = ctx.topo.ports[ingressPort];

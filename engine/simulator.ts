@@ -7,7 +7,7 @@ import { simulate } from './simulate.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
 import { parseFrame, type ParseError } from './wire/parse.js';
-import { PARSE_ERROR_MESSAGES } from './wire/parse.js';
+import { PARSE_ERROR_MESSAGES, parsedLayers } from './wire/parse.js';
 import { buildFrameBytes } from './wire/build.js';
 import { bytesToHex, packetToJson } from './packet-json.js';
 import { finish } from './devices/disposition.js';
@@ -55,6 +55,9 @@ export class Simulator {
   private malformed(inPort: number, err: ParseError): ResultCode {
     const ctx = this.ctx;
     ctx.ingressPort = inPort;
+    // The trace's match is this frame's, as far as it parsed: never the previous packet's fields.
+    ctx.origPkt.copyFrom(ctx.pkt);
+    ctx.origLayers = parsedLayers(err);
     const port = ctx.topo.ports[inPort];
     if (ctx.traced && port !== undefined) {
       ctx.step(Step.frameReceived(port));

@@ -27,6 +27,7 @@ export type Reason =
   | 'router_vlan_tagged'
   | 'router_unsupported_ethertype'
   | 'router_not_for_me'
+  | 'router_l2_broadcast'
   | 'no_route'
   | 'blackhole_route'
   | 'reject_route'

@@ -29,6 +29,9 @@ export const STEP_KINDS = {
   mac_learned: { stage: 'processing', about: 'MAC learning: the source MAC learned, refreshed or moved (previousPortId), or not learned because the table is full', fields: { mac: 'string', portId: 'string', vlan: 'number', previousPortId: 'string|null', full: 'boolean' } },
   mac_known: { stage: 'processing', about: 'the destination MAC is learned on a port of the bridge', fields: { portId: 'string' } },
   arp_redirected: { stage: 'processing', about: 'an ARP request for a linked router port\'s address goes to that port only', fields: { portId: 'string' } },
+  arp_gratuitous: { stage: 'processing', about: 'a gratuitous ARP (sender address = target address) announces its sender: it is not answered from the ARP table, it floods (Midolman)', fields: { ip: 'string', gratuitous: 'boolean' } },
+  echo_reply_routed: { stage: 'processing', about: 'a router\'s echo reply is routed like any packet the router originates: the port it leaves by and its next hop', fields: { from: 'string', to: 'string', portId: 'string', nextHop: 'string' } },
+  echo_reply_suppressed: { stage: 'processing', about: 'a router sent no echo reply (no route back, next hop MAC unknown, or its post-routing filter dropped it)', fields: { why: 'string', suppressed: 'boolean' } },
   arp_learned: { stage: 'processing', about: 'a router\'s ARP cache learned an address from an ARP request or reply', fields: { ip: 'string', mac: 'string' } },
   route_chosen: { stage: 'processing', about: 'the route a router chose (longest prefix, source prefix, weight, ECMP); routeId is null for a port\'s implicit route', fields: { routeId: 'string|null', type: 'string', dst: 'string', src: 'string', weight: 'number', nextHopPort: 'string|null', nextHopGateway: 'string|null' } },
   ttl_decremented: { stage: 'processing', about: 'a router decremented the TTL', fields: { ttl: 'number' } },
@@ -37,7 +40,7 @@ export const STEP_KINDS = {
   chain_evaluated: { stage: 'processing', about: 'a chain started evaluating the packet, as a device\'s filter or through a jump', fields: { chainId: 'string', deviceId: 'string', rules: 'number' } },
   chain_default: { stage: 'processing', about: 'no rule of a top-level chain decided: the chain accepts', fields: { chainId: 'string', action: 'string' } },
   rule_matched: { stage: 'processing', about: 'a rule matched the packet; action is what it did (accept, drop, reject, return, jump)', fields: { ruleId: 'string', chainId: 'string', position: 'number', type: 'string', action: 'string', condition: 'string', note: 'string?' } },
-  nat_applied: { stage: 'processing', about: 'a NAT rule rewrote the packet: addresses and ports before and after', fields: { ruleId: 'string', chainId: 'string', position: 'number', type: 'string', action: 'string', binding: 'string', before: 'endpoint', after: 'endpoint' } },
+  nat_applied: { stage: 'processing', about: 'a NAT rule rewrote the packet: addresses and ports before and after', fields: { ruleId: 'string', chainId: 'string', position: 'number', type: 'string', action: 'string', binding: 'string', before: 'endpoint', after: 'endpoint', icmpError: 'string?' } },
   forwarded: { stage: 'disposition', about: 'a device forwarded the packet to one of its ports (routers: with the next hop and the rewritten MACs)', fields: { portId: 'string', nextHop: 'string?', ethSrc: 'string?', ethDst: 'string?' } },
   to_peer: { stage: 'disposition', about: 'an interior port handed the packet to its peer port', fields: { peerId: 'string' } },
   flooded: { stage: 'disposition', about: 'a bridge flooded the packet to its other ports (reason: broadcast, multicast or unknown destination)', fields: { reason: 'string' } },
@@ -146,6 +149,16 @@ export const Step = {
   arpRedirected(br: StepSite, ip: string, port: StepSite): TraceStep {
     return make('bridge', br, `ARP request for router port address ${ip}: sent to that port`, { kind: 'arp_redirected', portId: port.id });
   },
+  arpGratuitous(br: StepSite, ip: string): TraceStep {
+    return make('bridge', br, `gratuitous ARP from ${ip}: not answered from the ARP table`, { kind: 'arp_gratuitous', ip, gratuitous: true });
+  },
+  echoReplyRouted(rt: StepSite, from: string, to: string, port: StepSite, nextHop: string): TraceStep {
+    return make('router', rt, `echo reply from ${from} to ${to} routed out of port ${port.name || port.id}, next hop ${nextHop}`,
+      { kind: 'echo_reply_routed', from, to, portId: port.id, nextHop });
+  },
+  echoReplySuppressed(rt: StepSite, why: string): TraceStep {
+    return make('router', rt, `no echo reply sent: ${why}`, { kind: 'echo_reply_suppressed', why, suppressed: true });
+  },
   arpLearned(rt: StepSite, ip: string, mac: string): TraceStep {
     return make('router', rt, `ARP cache: ${ip} is at ${mac}`, { kind: 'arp_learned', ip, mac });
   },
@@ -184,7 +197,10 @@ export const Step = {
     const a = d.after;
     return make('rule', rule,
       `rule ${d.position} (${d.type}, ${d.binding}) rewrote ${endpointText(b.nwSrc, b.tpSrc)} → ${endpointText(b.nwDst, b.tpDst)} into `
-        + `${endpointText(a.nwSrc, a.tpSrc)} → ${endpointText(a.nwDst, a.tpDst)}, then ${d.action}`,
+        + `${endpointText(a.nwSrc, a.tpSrc)} → ${endpointText(a.nwDst, a.tpDst)}`
+        + (d.icmpError === 'quoted' ? ' (an ICMP error: the datagram it quotes too)'
+          : d.icmpError === 'flow' ? ' (an ICMP error, bound to its flow by the datagram it quotes)' : '')
+        + `, then ${d.action}`,
       { kind: 'nat_applied', ruleId: rule.id, ...d });
   },
   /** `hop`: a router's next hop, with the MACs it rewrote. */

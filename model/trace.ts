@@ -3,8 +3,9 @@ import type { ConditionJson } from './topology/doc.js';
 import type { ResultName } from './result.js';
 import type { Stage, StepDetails, StepDeviceType } from './step.js';
 
+/** The packet as it entered; a malformed frame's match has only the fields its parse read. */
 export interface MatchSummary {
-  ethSrc: string; ethDst: string; etherType: number; vlan?: number;
+  ethSrc?: string; ethDst?: string; etherType?: number; vlan?: number;
   nwSrc?: string; nwDst?: string; nwProto?: number; tpSrc?: number; tpDst?: number;
 }
 

@@ -447,6 +447,36 @@ t.test('any valid-hex frame is simulated: a runt is an errorDrop with its reason
   isErrorBody(t, await call('POST', '/simulations', { inPort: vm1, frame: 258 }), 400, 'invalid_packet', /^frame: /);
 });
 
+t.test('simulations: Midolman\'s verdicts for no route, TTL, L2 broadcast; a malformed frame\'s trace match is its own', async (t) => {
+  const bcast = 'ff:ff:ff:ff:ff:ff';
+  const r = await call<SimulationResultJson[]>('POST', '/simulations?trace=true', [
+    { inPort: vm1, packet: pk.udp(MAC.vm1, MAC.r, IP.vm1, '172.16.0.1') },
+    { inPort: vm1, packet: pk.udp(MAC.vm1, MAC.r, IP.vm1, '172.16.0.1', { ttl: 1 }) },
+    { inPort: vm1, packet: pk.udp(MAC.vm1, bcast, IP.vm1, '10.0.0.255') },
+    { inPort: vm1, packet: pk.udp(MAC.vm1, bcast, IP.vm1, '255.255.255.255') },
+    { inPort: vm1, frame: '028e00506ae101000100000008004500001c0000000040110000c0a80001c0a800020035003500080000' },
+    { inPort: vm1, frame: 'fffffffeffff6a1617e067e708060001080006aaaaaaaaaaaaaaaaaaaaaa' },
+  ]);
+  t.equal(r.status, 200);
+  const [noRoute, ttl1, subnet, limited, , malformed] = r.body;
+  for (const [x, what] of [[noRoute!, 'no route'], [ttl1!, 'TTL 1 towards no route']] as const) {
+    t.equal(x.result, 'shortDrop', what);
+    t.equal(x.reason, 'no_route', what);
+    t.match(x.emitted.map((e) => e.packet), [{ icmpType: 3, icmpCode: 0, nwDst: IP.vm1 }], `${what}: ICMP 3/0 to the sender`);
+  }
+  for (const [x, what] of [[subnet!, '10.0.0.255'], [limited!, '255.255.255.255']] as const) {
+    t.equal(x.result, 'forward', what);
+    t.same(x.emitted.map((e) => e.portId).sort(), [api.net.id('vm2'), api.net.id('vm3')].sort(), `${what}: flooded to the exterior ports only`);
+    t.equal(x.devicesTraversed, 1, `${what}: the router never sees it`);
+  }
+  t.equal(malformed!.reason, 'malformed_frame');
+  const tr = await waitFor('the malformed frame\'s trace', async () => {
+    const g = await call<Trace>('GET', `/traces/${malformed!.traceIds[0]!}`);
+    return g.status === 200 ? g : null;
+  });
+  t.same(tr.body.match, { ethSrc: '6a:16:17:e0:67:e7', ethDst: 'ff:ff:ff:fe:ff:ff', etherType: 0x0806 }, 'its own L2 fields, nothing of the packet before');
+});
+
 t.test('a condition added through the API traces the next matching packet', async (t) => {
   const c = await call<TraceConditionJson>('POST', '/trace_conditions', {
     name: 'vm3-udp', nwSrcAddress: IP.vm3, nwSrcLength: 32, nwProto: 17,

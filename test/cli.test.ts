@@ -408,3 +408,36 @@ t.test('--timeout bounds every call: a daemon that accepts and never answers is 
   const bad = await cli(['--api', url, '--timeout', 'soon', 'list', 'trace']);
   userError(t, bad, /^midotrace: --timeout soon: must be a number of seconds/, 'a bad --timeout');
 });
+
+// P9 items 7a and 8, exactly as reported: `midotrace simulate` on the example topology.
+t.test('simulate: an ICMP error about a packet SNATed on its way out reaches the sender, addressed to it', async (t) => {
+  const r = await run('simulate', '--topology', 'examples/topology.json', '--in-port', 'c0000000-0000-4000-8000-000000000013', '--json', '--packet',
+    '{"ethSrc":"fa:16:3e:00:01:11","ethDst":"02:00:00:00:01:01","nwSrc":"10.0.1.11","nwDst":"198.51.100.77","nwProto":"udp","tpSrc":5000,"tpDst":53}');
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as SimulationResultJson;
+  t.equal(out.result, 'shortDrop');
+  const icmp = out.emitted.filter((e) => e.generated && (e.packet as { nwProto?: number }).nwProto === 1);
+  t.equal(icmp.length, 1, 'one ICMP error');
+  t.equal(icmp[0]!.portId, 'c0000000-0000-4000-8000-000000000013', 'out of web1, where the sender is');
+  t.match(icmp[0]!.packet, { nwSrc: '10.0.1.1', nwDst: '10.0.1.11', ethDst: 'fa:16:3e:00:01:11', icmpType: 3, icmpCode: 1 }, 'addressed to 10.0.1.11, not to the SNAT address');
+});
+
+t.test('simulate --packets --trace: a malformed frame\'s match holds only its own fields', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'p9-sim-'));
+  try {
+    const web1 = 'c0000000-0000-4000-8000-000000000013';
+    const file = join(dir, 'packets.json');
+    writeFileSync(file, JSON.stringify([
+      { inPort: web1, packet: { ethSrc: 'fa:16:3e:00:01:11', ethDst: '02:00:00:00:01:01', nwSrc: '10.0.1.11', nwDst: '198.51.100.77', nwProto: 'udp', tpSrc: 5000, tpDst: 53 } },
+      { inPort: web1, frame: '028e00506ae101000100000008004500001c0000000040110000c0a80001c0a800020035003500080000' },
+      { inPort: web1, frame: 'fffffffeffff6a1617e067e708060001080006aaaaaaaaaaaaaaaaaaaaaa' },
+    ]));
+    const r = await run('simulate', '--topology', 'examples/topology.json', '--packets', file, '--trace', '--json');
+    t.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as (SimulationResultJson & { trace: Trace })[];
+    t.equal(out[1]!.trace.match.ethSrc, '01:00:01:00:00:00', 'the second frame\'s own match');
+    t.same(out[2]!.trace.match, { ethSrc: '6a:16:17:e0:67:e7', ethDst: 'ff:ff:ff:fe:ff:ff', etherType: 0x0806 }, 'the truncated ARP frame shows its L2 fields, nothing of the frame before');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -269,30 +269,33 @@ t.test('chain: jump, return and falling off a jumped-to chain continue after the
   t.equal(ruleId(topo), 'c-acc');
 });
 
-t.test('chain: jump loops are a drop with a reason; repeated non-nested jumps are not loops', async (t) => {
+t.test('chain: a jump to a chain already visited is skipped (Midolman): loops end, a repeated jump runs once', async (t) => {
   const topo = chainTopo([
-    { id: 'a', rules: [{ id: 'a-j', type: 'jump', jumpChainId: 'b' }] },
+    { id: 'a', rules: [{ id: 'a-j', type: 'jump', jumpChainId: 'b' }, { id: 'a-drop', type: 'drop', nwProto: 6 }] },
     { id: 'b', rules: [{ id: 'b-acc', type: 'accept', ...UDP }, { id: 'b-j', type: 'jump', jumpChainId: 'a' }] },
-    { id: 'self', rules: [{ id: 's-j', type: 'jump', jumpChainId: 'self' }] },
+    { id: 'self', rules: [{ id: 's-j', type: 'jump', jumpChainId: 'self' }, { id: 's-rej', type: 'reject' }] },
     { id: 'twice', rules: [
-      { id: 't-j1', type: 'jump', jumpChainId: 'noop' }, { id: 't-j2', type: 'jump', jumpChainId: 'noop' },
+      { id: 't-j1', type: 'jump', jumpChainId: 'once' }, { id: 't-j2', type: 'jump', jumpChainId: 'once' },
       { id: 't-drop', type: 'drop' },
     ] },
-    { id: 'noop', rules: [{ id: 'n-c', type: 'continue' }] },
+    { id: 'once', rules: [{ id: 'o-acc', type: 'accept', nwProto: 47 }] },
   ]);
-  t.equal(run(topo, 'a', ip({ proto: 'tcp' })), ChainAction.Drop);
+  t.equal(run(topo, 'a', ip({ proto: 'tcp' })), ChainAction.Drop, 'b jumps back to a: skipped, b falls off, a drops TCP');
   t.equal(chainVerdict.jumpLoop, true);
   t.equal(chainVerdict.reason, 'chain_drop');
-  t.equal(ruleId(topo), 'b-j');
-  t.equal(run(topo, 'self'), ChainAction.Drop);
+  t.equal(ruleId(topo), 'a-drop');
+  t.equal(run(topo, 'a', ip({ proto: 17 })), ChainAction.Accept, 'decided in b before the loop');
+  t.equal(run(topo, 'a', ip({ proto: 1 })), ChainAction.Accept, 'nothing decides: accept');
+  t.equal(run(topo, 'self'), ChainAction.Reject, 'a jump to itself is skipped; the next rule decides');
   t.equal(chainVerdict.jumpLoop, true);
+  t.equal(ruleId(topo), 's-rej');
   // The visited marks are cleared after each evaluation, however it ended.
-  t.equal(run(topo, 'a', ip({ proto: 'udp' })), ChainAction.Accept);
-  t.equal(chainVerdict.jumpLoop, false);
   t.equal(run(topo, 'b', ip({ proto: 'udp' })), ChainAction.Accept);
-  t.equal(run(topo, 'twice'), ChainAction.Drop);
   t.equal(chainVerdict.jumpLoop, false);
+  t.equal(run(topo, 'twice'), ChainAction.Drop);
+  t.equal(chainVerdict.jumpLoop, true, 'the second jump to the same chain is skipped, as in Midolman');
   t.equal(ruleId(topo), 't-drop');
+  t.equal(run(topo, 'twice', ip({ proto: 47 })), ChainAction.Accept, 'the first jump still runs it');
 });
 
 t.test('chain: traced packets record chain and rule steps; untraced record none', async (t) => {

@@ -1,11 +1,12 @@
-// A virtual L2 switch, as Midolman's Bridge: MAC learning per VLAN, flooding, ARP answers from the
-// seeded table, router ports known by MAC, VLAN-aware interior ports.
+// A virtual L2 switch, as Midolman's Bridge: MAC learning per VLAN, flooding to exterior ports, ARP
+// answers from the seeded table (never for a gratuitous ARP), router ports known by MAC, VLAN-aware
+// interior ports.
 import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, isMulticastMac, macHi, macLo, macToString } from '../../model/addr.js';
 import { ETH_ARP } from '../packet.js';
 import { ResultCode } from '../../model/result.js';
 import { MAC_TTL_MS, Put } from '../state/types.js';
-import type { CBridge } from '../topology/compiled.js';
+import { DeviceKind, type CBridge, type CompiledTopology } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { fillArpReply } from '../wire/icmp-error.js';
 import { finish } from './disposition.js';
@@ -40,9 +41,10 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
 
   learn(ctx, br, inPort);
 
-  // ARP requests for an address in the seeded table are answered here, without flooding.
+  // ARP requests for an address in the seeded table are answered here, without flooding. A gratuitous
+  // ARP (sender = target address) announces its sender: it is not answered, it floods (Midolman).
   if (pkt.etherType === ETH_ARP && pkt.arpOp === ARP_REQUEST) {
-    const mac = br.arpTable.get(pkt.arpTpa | 0);
+    const mac = pkt.arpSpa === pkt.arpTpa ? undefined : br.arpTable.get(pkt.arpTpa | 0);
     if (mac !== undefined) {
       fillArpReply(pkt, mac, ctx.generate(inPort));
       if (ctx.traced) {
@@ -58,6 +60,9 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
       const rp = br.routerPortByMac.get(rmac)!;
       if (ctx.traced) ctx.step(Step.arpRedirected(br, ipToString(pkt.arpTpa), ctx.topo.ports[rp]!));
       return forward(ctx, br, rp, inPort, filtered);
+    }
+    if (ctx.traced && pkt.arpSpa === pkt.arpTpa) {
+      ctx.step(Step.arpGratuitous(br, ipToString(pkt.arpSpa)));
     }
   }
 
@@ -118,27 +123,43 @@ function forward(ctx: PacketContext, br: CBridge, out: number, inPort: number, f
 }
 
 /**
- * Floods to every other port: exterior ports, router ports and untagged interior links. Each branch
- * starts from the packet as it is now, so the packet is saved once and the branches are queued for
- * the dispatch loop (floodBranch below runs each).
+ * Whether a flood goes out of bridge port `p`: Midolman floods to the exterior ports, and from a
+ * VLAN-unaware bridge also to its links to a VLAN-aware bridge's VLAN ports. Router ports and plain
+ * bridge-to-bridge links are not flooded: a router learns nothing from a broadcast that is not ARP, and
+ * ARP for a router port is sent to that port by address.
+ */
+function floods(topo: CompiledTopology, p: number): boolean {
+  const cfg = topo.ports[p]!;
+  if (cfg.exterior) return true;
+  if (cfg.vlanId >= 0) return false; // VLAN interior ports take only their VLAN (handled before flooding)
+  const peer = topo.ports[cfg.peer]!;
+  return peer.deviceKind === DeviceKind.Bridge && peer.vlanId >= 0;
+}
+
+/**
+ * Floods to the ports floods() allows. Each branch starts from the packet as it is now, so the packet
+ * is saved once and the branches are queued for the dispatch loop (floodBranch below runs each).
  */
 function flood(ctx: PacketContext, br: CBridge, inPort: number, why: string): number {
   const ports = br.ports;
-  if (ctx.traced) ctx.step(Step.flooded(br, why, ports.length - 1));
+  if (ctx.traced) {
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) if (ports[i] !== inPort && floods(ctx.topo, ports[i]!)) n++;
+    ctx.step(Step.flooded(br, why, n));
+  }
   const forks = ctx.forks;
   forks.fork(ctx.pkt, ctx.inPort);
   let branches = 0;
   // Pushed last to first, so the branches run in port order.
   for (let i = ports.length - 1; i >= 0; i--) {
     const p = ports[i]!;
-    if (p === inPort) continue;
-    if (ctx.topo.ports[p]!.vlanId >= 0) continue; // VLAN interior ports take only their VLAN (handled above)
+    if (p === inPort || !floods(ctx.topo, p)) continue;
     forks.push(floodBranchHop(p));
     branches++;
   }
   if (branches === 0) {
     forks.abandon();
-    return drop(ctx, br, 'no_exterior_port', 'no other port to flood to');
+    return drop(ctx, br, 'no_exterior_port', 'no other exterior port to flood to');
   }
   return Hop.Done;
 }

@@ -1,6 +1,7 @@
-// A virtual L3 router, as Midolman's Router: pre-routing filter, local addresses (echo), TTL, route
-// lookup (longest prefix, source prefix, weight, ECMP), blackhole/reject/no-route with ICMP, post-routing
-// filter, next-hop MAC and MAC rewrite.
+// A virtual L3 router, as Midolman's Router: pre-routing filter, local addresses (echo), route lookup
+// (longest prefix, source prefix, weight, ECMP), blackhole/reject/no-route with ICMP, TTL on port
+// routes, post-routing filter, next-hop MAC, TTL decrement and MAC rewrite. ICMP errors quote the packet
+// as the router received it (Midolman's preRoutingMatch), before its own NAT and TTL decrement.
 import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, macToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
@@ -32,9 +33,12 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): nu
   }
   if (pkt.etherType === ETH_ARP) return routerArp(ctx, rt, inPort);
   if (pkt.etherType !== ETH_IPV4) return drop(ctx, rt, 'router_unsupported_ethertype', ctx.traced ? `ethertype 0x${pkt.etherType.toString(16).padStart(4, '0')} is not routed` : '');
-  if (pkt.ethDst !== inCfg.mac && pkt.ethDst !== BROADCAST_MAC) {
+  // Midolman's handleL2Broadcast: of L2 broadcasts a router takes only ARP.
+  if (pkt.ethDst === BROADCAST_MAC) return drop(ctx, rt, 'router_l2_broadcast', 'L2 broadcast that is not ARP');
+  if (pkt.ethDst !== inCfg.mac) {
     return drop(ctx, rt, 'router_not_for_me', ctx.traced ? `destination MAC ${macToString(pkt.ethDst)} is not the port's ${macToString(inCfg.mac)}` : '');
   }
+  ctx.preRoutingTaken = false;
 
   ctx.outPort = -1;
   if (rt.inChain >= 0) {
@@ -44,22 +48,21 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): nu
 
   if (rt.localAddrs.has(pkt.nwDst | 0)) {
     if (pkt.nwProto === PROTO_ICMP && pkt.hasL4 && pkt.tpSrc === ICMP_ECHO_REQUEST) {
-      sendEchoReply(ctx, inPort);
-      if (ctx.traced) ctx.step(Step.consumed('router', rt, { reason: 'icmp_echo_reply' }, `echo reply sent from ${ipToString(pkt.nwDst)}`));
+      // Midolman's NoOp: consumed whether or not the reply finds its way back (sendEchoReply traces why not).
+      const sent = sendEchoReply(ctx, rt);
+      if (ctx.traced) {
+        ctx.step(Step.consumed('router', rt, { reason: 'icmp_echo_reply' },
+          sent ? `echo reply sent from ${ipToString(pkt.nwDst)}` : 'echo request, no reply sent'));
+      }
       return finish(ctx, ResultCode.Consumed, 'icmp_echo_reply');
     }
     return drop(ctx, rt, 'local_delivery', ctx.traced ? `addressed to the router's own address ${ipToString(pkt.nwDst)}` : '');
   }
 
-  if (pkt.ttl <= 1) {
-    sendIcmpError(ctx, rt, inPort, 11, 0);
-    return errorDrop(ctx, rt, 'ttl_expired', ctx.traced ? `TTL ${pkt.ttl} expired` : '');
-  }
-
   const ri = rt.routes.lookup(pkt.nwDst | 0, pkt.nwSrc | 0, ctx.flowHash);
   if (ri < 0) {
     sendIcmpError(ctx, rt, inPort, 3, 0);
-    return errorDrop(ctx, rt, 'no_route', ctx.traced ? `no route to ${ipToString(pkt.nwDst)}` : '');
+    return shortDrop(ctx, rt, 'no_route', ctx.traced ? `no route to ${ipToString(pkt.nwDst)}` : '');
   }
   const route = ctx.topo.routes[ri]!;
   if (ctx.traced) {
@@ -73,41 +76,44 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): nu
   if (route.type === RouteType.Blackhole) return errorDrop(ctx, rt, 'blackhole_route', 'blackhole route');
   if (route.type === RouteType.Reject) {
     sendIcmpError(ctx, rt, inPort, 3, 13);
-    return rejected(ctx, rt, 'reject_route', 'a reject route');
+    return shortDrop(ctx, rt, 'reject_route', 'reject route');
   }
   if (route.type === RouteType.Local) return drop(ctx, rt, 'local_delivery', 'local route');
 
+  // TTL is checked only for port routes, as in Midolman: a blackhole or reject verdict comes first.
+  if (pkt.ttl <= 1) {
+    sendIcmpError(ctx, rt, inPort, 11, 0);
+    return errorDrop(ctx, rt, 'ttl_expired', ctx.traced ? `TTL ${pkt.ttl} expired` : '');
+  }
   const outPort = route.nextHopPort;
-  pkt.ttl--;
-  if (ctx.traced) ctx.step(Step.ttlDecremented(rt, pkt.ttl));
 
   ctx.outPort = outPort;
   if (rt.outChain >= 0) {
     const action = runChain(ctx, rt.outChain, rt.id, rt.name);
-    if (action !== ChainAction.Accept) {
-      pkt.ttl++; // an ICMP error quotes the packet as it arrived
-      return chainDrop(ctx, rt, inPort, action, 'post-routing');
-    }
+    if (action !== ChainAction.Accept) return chainDrop(ctx, rt, inPort, action, 'post-routing');
   }
 
   const nextHop = route.nextHopGateway !== 0 ? route.nextHopGateway : pkt.nwDst;
   const outCfg = ctx.topo.ports[outPort]!;
   if (!resolveNextHop(ctx, rt, outPort, nextHop)) {
     sendArpRequest(ctx, outPort, nextHop);
-    pkt.ttl++;
     if (ctx.holdArp && !ctx.generating) {
       ctx.heldRouter = rt.idx;
       ctx.heldNextHop = nextHop;
       if (ctx.traced) ctx.step(Step.arpHeld(rt, ipToString(nextHop)));
       return finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
     }
-    sendIcmpError(ctx, rt, inPort, 3, nextHop === pkt.nwDst ? 1 : 0);
+    sendIcmpError(ctx, rt, inPort, 3, route.nextHopGateway === 0 ? 1 : 0);
     if (ctx.traced) {
       const ip = ipToString(nextHop);
       ctx.step(Step.dropped('router', rt, { reason: 'arp_unresolved', nextHop: ip }, `no MAC known for next hop ${ip} (ARP request sent)`));
     }
     return finish(ctx, ResultCode.ShortDrop, 'arp_unresolved');
   }
+  // Decremented once the packet surely leaves (no condition reads the TTL), so the ICMP errors above
+  // quote it as it arrived without a copy.
+  pkt.ttl--;
+  if (ctx.traced) ctx.step(Step.ttlDecremented(rt, pkt.ttl));
   pkt.ethSrc = outCfg.mac;
   pkt.ethDst = ctx.nextHopMac;
   if (ctx.traced) {
@@ -136,6 +142,11 @@ function errorDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string)
 function rejected(ctx: PacketContext, rt: CRouter, reason: 'chain_reject' | 'reject_route', by: string): Hop.Done {
   if (ctx.traced) ctx.step(Step.rejected('router', rt, reason, by));
   return finish(ctx, ResultCode.ErrorDrop, reason);
+}
+
+function shortDrop(ctx: PacketContext, rt: CRouter, reason: Reason, why: string): Hop.Done {
+  if (ctx.traced) ctx.step(Step.dropped('router', rt, { reason }, why));
+  return finish(ctx, ResultCode.ShortDrop, reason);
 }
 
 /**

@@ -3,11 +3,10 @@
 // jump evaluates the target and, when it returns or falls off its end, continues after the jump;
 // falling off the top-level chain accepts. NAT rules rewrite then act per their flowAction.
 //
-// Jumps use an explicit stack and an on-stack mark per chain (both preallocated module scratch, one
-// per worker thread) instead of recursion. A jump to a chain already on the stack is a loop: the
-// packet is dropped with reason 'chain_drop' and chainVerdict.jumpLoop set (the trace says "jump
-// loop"). Midolman instead skips such a jump; a loop is a configuration error we prefer to surface.
-// Jumping to the same chain twice in sequence (not nested) is not a loop.
+// Jumps use an explicit stack and a visited mark per chain (both preallocated module scratch, one per
+// worker thread) instead of recursion. As in Midolman's Chain.jump, a jump to a chain already visited
+// in this evaluation is skipped (the trace says so) and evaluation goes on with the next rule: that is
+// how a jump loop ends, and a chain jumped to twice runs once.
 import { ipToString } from '../../model/addr.js';
 import type { PacketContext } from '../context.js';
 import { Step } from '../../model/step.js';
@@ -16,6 +15,7 @@ import { type CChain, type CRule, type CompiledTopology, FlowAction, RuleType } 
 import { describeCondition, matchCondition } from './condition.js';
 import { portOwnerDevice } from './conntrack.js';
 import { applyNat, natInfo, NatOutcome } from './nat.js';
+import { isNatIcmpError } from './nat-icmp.js';
 
 export const enum ChainAction { Accept = 0, Drop = 1, Reject = 2 }
 
@@ -25,7 +25,7 @@ export interface ChainVerdict {
   ruleIdx: number;
   /** 'none' on accept; 'chain_drop', 'chain_reject', 'nat_exhausted' or 'state_table_full' otherwise. */
   reason: Reason;
-  /** The drop came from a jump loop. */
+  /** Some jump was skipped because its target chain had already been visited (a loop, or a repeat). */
   jumpLoop: boolean;
 }
 
@@ -35,7 +35,8 @@ export const RULE_TYPE_NAMES = ['accept', 'drop', 'reject', 'continue', 'return'
   'dnat', 'snat', 'rev_dnat', 'rev_snat'] as const;
 const ACTION_NAMES = ['accept', 'drop', 'reject'] as const;
 
-let onStack = new Uint8Array(16);
+let visited = new Uint8Array(16);
+let visitedList = new Int32Array(16);
 let stackChain = new Int32Array(17);
 let stackPos = new Int32Array(17);
 
@@ -62,8 +63,9 @@ export function runChain(ctx: PacketContext, chainIdx: number, deviceId: string,
   if (chainIdx < 0) return ChainAction.Accept;
   const topo = ctx.topo;
   const chains = topo.chains;
-  if (onStack.length < chains.length) {
-    onStack = new Uint8Array(chains.length);
+  if (visited.length < chains.length) {
+    visited = new Uint8Array(chains.length);
+    visitedList = new Int32Array(chains.length);
     stackChain = new Int32Array(chains.length + 1);
     stackPos = new Int32Array(chains.length + 1);
   }
@@ -73,7 +75,9 @@ export function runChain(ctx: PacketContext, chainIdx: number, deviceId: string,
   let pos = 0;
   let action = ChainAction.Accept;
   stackChain[0] = cur;
-  onStack[cur] = 1;
+  visited[cur] = 1;
+  visitedList[0] = cur;
+  let nVisited = 1;
   if (ctx.traced) traceEnter(ctx, chains[cur]!, deviceId, deviceName, -1);
 
   run: for (;;) {
@@ -99,25 +103,24 @@ export function runChain(ctx: PacketContext, chainIdx: number, deviceId: string,
       if (type === RuleType.Jump) {
         const target = r.jumpChain;
         if (target < 0 || target >= chains.length) continue;
-        if (onStack[target] === 1) {
-          action = ChainAction.Drop;
-          v.ruleIdx = r.idx;
-          v.reason = 'chain_drop';
+        if (visited[target] === 1) {
           v.jumpLoop = true;
-          if (ctx.traced) traceRule(ctx, r, 'drop', `jump loop: chain ${chains[target]!.name || chains[target]!.id} is already being evaluated`);
-          break run;
+          if (ctx.traced) traceRule(ctx, r, 'skip', `chain ${chains[target]!.name || chains[target]!.id} was already evaluated for this packet; going on with the next rule`);
+          continue;
         }
         if (ctx.traced) traceRule(ctx, r, 'jump', `to chain ${chains[target]!.name || chains[target]!.id}`);
         stackPos[depth] = pos;
         depth++;
         stackChain[depth] = target;
-        onStack[target] = 1;
+        visited[target] = 1;
+        visitedList[nVisited++] = target;
         if (ctx.traced) traceEnter(ctx, chains[target]!, deviceId, deviceName, cur);
         cur = target;
         pos = 0;
         continue run;
       }
-      // dnat, snat, rev_dnat, rev_snat
+      // dnat, snat, rev_dnat, rev_snat. A router's ICMP errors quote the packet as it arrived there.
+      if (!ctx.preRoutingTaken) { ctx.preRouting.copyFrom(ctx.pkt); ctx.preRoutingTaken = true; }
       const p = ctx.pkt;
       const bSrc = p.nwSrc, bDst = p.nwDst, bTpSrc = p.tpSrc, bTpDst = p.tpDst;
       const res = applyNat(ctx, r, zone);
@@ -141,12 +144,11 @@ export function runChain(ctx: PacketContext, chainIdx: number, deviceId: string,
       if (v.ruleIdx < 0 && ctx.traced) traceFellOff(ctx, chains[cur]!);
       break;
     }
-    onStack[cur] = 0;
     depth--;
     cur = stackChain[depth]!;
     pos = stackPos[depth]!;
   }
-  for (let d = 0; d <= depth; d++) onStack[stackChain[d]!] = 0;
+  for (let i = 0; i < nVisited; i++) visited[visitedList[i]!] = 0;
   return action;
 }
 
@@ -190,10 +192,12 @@ function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport:
   const p = ctx.pkt;
   const binding = r.type >= RuleType.RevDnat ? 'reverse binding' : natInfo.isStatic ? 'static'
     : natInfo.created ? 'new binding' : 'existing binding';
+  const icmpError = isNatIcmpError(p);
   ctx.step(Step.natApplied({ id: r.id, name: ruleName(ctx, r) }, {
     chainId: ctx.topo.chains[r.chainIdx]!.id, position: r.position + 1, type: RULE_TYPE_NAMES[r.type]!,
     action: ['accept', 'continue', 'return'][r.flowAction]!, binding,
     before: { nwSrc: ipToString(src >>> 0), nwDst: ipToString(dst >>> 0), tpSrc: sport, tpDst: dport },
     after: { nwSrc: ipToString(p.nwSrc >>> 0), nwDst: ipToString(p.nwDst >>> 0), tpSrc: p.tpSrc, tpDst: p.tpDst },
+    ...(icmpError ? { icmpError: natInfo.isStatic ? 'quoted' : 'flow' } : {}),
   }));
 }

@@ -14,7 +14,7 @@ export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number)
     conditionIds: ctx.conditionIds.slice(),
     startedAtMs,
     ingressPortId: port !== undefined ? port.id : '',
-    match: matchSummary(ctx.origPkt),
+    match: matchSummary(ctx.origPkt, ctx.origLayers),
     result: RESULT_NAMES[ctx.result],
     // The context starts a fresh array for the next traced packet, so this one can be handed over.
     steps: ctx.steps,

@@ -31,6 +31,21 @@ export const PARSE_ERROR_MESSAGES: Readonly<Record<ParseError, string>> = Object
   icmp_truncated: 'The IPv4 payload is shorter than an 8-byte ICMP header.',
 });
 
+/** How much of a packet a parse left valid (a trace's match shows only these fields). */
+export const enum Layers { None = 0, Macs = 1, L2 = 2, L3 = 3, All = 4 }
+
+/** What a parse that ended with `err` left in the packet that came from the frame. */
+export function parsedLayers(err: ParseError): Layers {
+  switch (err) {
+    case 'ok': return Layers.All;
+    case 'bad_range': case 'eth_truncated': return Layers.None;
+    case 'vlan_truncated': case 'too_many_vlans': return Layers.Macs;
+    case 'tcp_truncated': case 'tcp_bad_offset': case 'udp_truncated': case 'udp_bad_length':
+    case 'icmp_truncated': return Layers.L3;
+    default: return Layers.L2; // ARP and IPv4 header errors: the header's fields are not trusted
+  }
+}
+
 /**
  * Parses the Ethernet frame at buf[off, off+len) into pkt (reset first; pkt.buf becomes buf).
  * ARP must be IPv4-over-Ethernet; IPv4 is parsed down to TCP/UDP/ICMP (not below a non-first

@@ -123,11 +123,11 @@ const PROTOS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
 const ETHER: Record<number, string> = { 0x0800: 'IPv4', 0x0806: 'ARP', 0x86dd: 'IPv6', 0x8100: '802.1Q' };
 
 export const protoName = (n: number | undefined): string => (n === undefined ? '' : PROTOS[n] ?? String(n));
-export const etherName = (n: number): string => ETHER[n] ?? `0x${n.toString(16).padStart(4, '0')}`;
+export const etherName = (n: number | undefined): string => (n === undefined ? '?' : ETHER[n] ?? `0x${n.toString(16).padStart(4, '0')}`);
 
 /** One line a person can scan: `tcp 10.0.1.10:40000 → 10.0.2.10:80`, or the MACs for non-IP frames. */
 export function matchLine(m: MatchSummary): string {
-  if (m.nwSrc === undefined && m.nwDst === undefined) return `${etherName(m.etherType)} ${m.ethSrc} → ${m.ethDst}`;
+  if (m.nwSrc === undefined && m.nwDst === undefined) return `${etherName(m.etherType)} ${m.ethSrc ?? '?'} → ${m.ethDst ?? '?'}`;
   const port = (p: number | undefined) => (p === undefined || m.nwProto === 1 ? '' : `:${p}`);
   const proto = protoName(m.nwProto);
   return `${proto ? proto + ' ' : ''}${m.nwSrc ?? '?'}${port(m.tpSrc)} → ${m.nwDst ?? '?'}${port(m.tpDst)}`;

@@ -119,3 +119,40 @@ export const pk = {
     return { ethSrc: sha, ethDst: 'ff:ff:ff:ff:ff:ff', arp: { op: 1, sha, spa, tha: '00:00:00:00:00:00', tpa }, ...extra };
   },
 };
+
+/**
+ * Hex of an Ethernet frame holding ICMP error type/code from nwSrc to nwDst that quotes the IPv4
+ * header and first 8 payload bytes of `aboutFrame` (hex of an untagged frame, e.g. an emitted one), as
+ * a host on the far side would send it. SPEC §3 packet JSON has no field for the quoted datagram.
+ */
+export function icmpErrorFrame(ethSrc: string, ethDst: string, nwSrc: string, nwDst: string, type: number, code: number, aboutFrame: string): string {
+  const about = Buffer.from(aboutFrame, 'hex');
+  const ihl = (about[14]! & 0x0f) * 4;
+  const quoted = about.subarray(14, 14 + ihl + 8);
+  const icmp = Buffer.concat([Buffer.from([type, code, 0, 0, 0, 0, 0, 0]), quoted]);
+  icmp.writeUInt16BE(inetChecksum(icmp), 2);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45; ip.writeUInt16BE(20 + icmp.length, 2); ip[8] = 64; ip[9] = 1;
+  Buffer.from(nwSrc.split('.').map(Number)).copy(ip, 12);
+  Buffer.from(nwDst.split('.').map(Number)).copy(ip, 16);
+  ip.writeUInt16BE(inetChecksum(ip), 10);
+  const mac = (m: string): Buffer => Buffer.from(m.replace(/:/g, ''), 'hex');
+  return Buffer.concat([mac(ethDst), mac(ethSrc), Buffer.from([0x08, 0x00]), ip, icmp]).toString('hex');
+}
+
+/** The datagram an ICMP error frame (hex, untagged) quotes: its addresses and first two L4 words. */
+export function quotedOf(frame: string): { nwSrc: string; nwDst: string; nwProto: number; tpSrc: number; tpDst: number } {
+  const b = Buffer.from(frame, 'hex');
+  const q = 14 + (b[14]! & 0x0f) * 4 + 8;
+  const ihl = (b[q]! & 0x0f) * 4;
+  const ip = (o: number): string => [...b.subarray(o, o + 4)].join('.');
+  return { nwSrc: ip(q + 12), nwDst: ip(q + 16), nwProto: b[q + 9]!, tpSrc: b.readUInt16BE(q + ihl), tpDst: b.readUInt16BE(q + ihl + 2) };
+}
+
+function inetChecksum(b: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
+  if (b.length % 2 === 1) sum += b[b.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
