@@ -9,6 +9,7 @@
 // the registry (trace_buckets_v2), so both can grow with the deployment: readers use what each
 // bucket says, never a constant.
 import type { ResultName } from '../../model/result.js';
+import { fnv1a } from '../hash.js';
 
 export interface IndexLayout {
   /** Width of a time bucket of the index (one partition per scope, bucket and shard). */
@@ -29,16 +30,6 @@ const TWO_32 = 0x1_0000_0000;
 /** Start (ms) of the bucket of width `widthMs` holding `ms`: buckets of any width align on the epoch. */
 export function bucketStart(ms: number, widthMs: number): number {
   return Math.floor(clampMs(ms) / widthMs) * widthMs;
-}
-
-/** 32-bit FNV-1a: stable across releases (shards are computed again by deletes). */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /**

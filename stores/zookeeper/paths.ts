@@ -25,6 +25,7 @@
 
 import { createHash } from 'node:crypto';
 import { jsonObject, parseZnodeJson } from './znode-json.js';
+import { fnv1a } from '../hash.js';
 
 /** The SPEC §2 lists, in document order. */
 export const TOPOLOGY_KINDS = ['bridges', 'routers', 'ports', 'routes', 'chains', 'portGroups', 'ipAddrGroups'] as const;
@@ -67,16 +68,6 @@ export function parseConnectString(s: string): ConnectString {
   if (i === -1) return { hosts: s, chroot: null };
   const chroot = normalizeRoot(s.slice(i));
   return { hosts: s.slice(0, i), chroot: chroot === '/' ? null : chroot };
-}
-
-/** 32-bit FNV-1a over UTF-16 code units: stable, fast, spreads sequential test ids as well as UUIDs. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /** One of 256 buckets, `00`..`ff`. */

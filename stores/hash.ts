@@ -1,0 +1,12 @@
+// The one string hash the stores place data with. Its values are persisted (ZooKeeper bucket names,
+// Cassandra shards recomputed by deletes), so it must never change.
+
+/** 32-bit FNV-1a over UTF-16 code units: stable across releases, fast, spreads sequential ids as well as UUIDs. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
