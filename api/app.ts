@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import type { ApiDeps } from './deps.js';
 import { authMiddleware } from './auth.js';
 import { fail } from './errors.js';
-import { isStoreError, type StoreErrorCode } from '../model/errors.js';
+import { storeErrorCode } from '../model/errors.js';
 import { panelMiddleware } from './static.js';
 import { registerTraceRoutes } from './traces.js';
 import { registerConditionRoutes } from './conditions.js';
@@ -21,10 +21,10 @@ async function errorsAsJson(ctx: Context, next: Next): Promise<void> {
     await next();
   } catch (err) {
     // A store that cannot reach its backend says so with a stable code (model/errors.ts): a 503 the
-    // client may retry, not a 500. Duck-typed too, for errors from a store loaded in another realm.
-    const code = (err as { code?: unknown }).code;
-    if (isStoreError(err) || code === 'backend_unavailable' || code === 'write_outcome_unknown') {
-      fail(ctx, code as StoreErrorCode, (err as Error).message);
+    // client may retry, not a 500.
+    const code = storeErrorCode(err);
+    if (code !== undefined) {
+      fail(ctx, code, (err as Error).message);
       return;
     }
     ctx.app.emit('error', err, ctx);

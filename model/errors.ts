@@ -2,7 +2,8 @@
 // Every store uses these classes, so the API needs one rule for all of them, whatever the backend.
 
 /** Stable codes a store error may carry; each is also an API error code. */
-export type StoreErrorCode = 'backend_unavailable' | 'write_outcome_unknown';
+export const STORE_ERROR_CODES = ['backend_unavailable', 'write_outcome_unknown'] as const;
+export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
 
 export class StoreError extends Error {
   constructor(readonly code: StoreErrorCode, message: string) {
@@ -24,6 +25,11 @@ export class WriteOutcomeUnknownError extends StoreError {
   constructor(message: string) { super('write_outcome_unknown', message); }
 }
 
-export function isStoreError(e: unknown): e is StoreError {
-  return e instanceof StoreError;
+/**
+ * The store code an error carries, or undefined. Read from `code` rather than by class, so that an
+ * error thrown by a store module loaded in another realm (a worker, a second copy) answers the same.
+ */
+export function storeErrorCode(e: unknown): StoreErrorCode | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (STORE_ERROR_CODES as readonly unknown[]).includes(code) ? code as StoreErrorCode : undefined;
 }
