@@ -16,22 +16,29 @@ export interface SimRequest {
   holdArp: boolean;
 }
 
-/** Emitted frames of a batch (daemon/pool/protocol.ts EmittedFrames has the same shape). */
+/** Frames a batch emitted, back to back in emission order (the worker pool returns them as they are). */
 export interface SimEmitted {
   count: number;
   data: Uint8Array;
+  /** Frame i is data[offsets[i] .. offsets[i+1]). */
   offsets: Int32Array;
+  /** Egress port of frame i, as an index into portIds (the batch's distinct egress ports). */
   port: Uint16Array;
   portIds: string[];
+  /** Index in the batch of the frame whose simulation emitted frame i. */
   src: Int32Array;
+  /** 1 for answers and ICMP errors the network generated. */
   generated: Uint8Array;
 }
+
+/** A frame held for ARP: `routerId` waits for the MAC of `nextHop` (an IPv4 address as a number). */
+export interface SimHeld { index: number; routerId: string; nextHop: number }
 
 export interface SimReply {
   /** ResultCode per frame (0 forward, 1 drop, 2 shortDrop, 3 errorDrop, 4 consumed; 255 unknown port). */
   codes: Uint8Array;
   emitted: SimEmitted | undefined;
-  held: { index: number; routerId: string; nextHop: number }[] | undefined;
+  held: SimHeld[] | undefined;
 }
 
 /** Resolves null when the batch could not run (worker died, shutting down): its frames are dropped. */

@@ -4,6 +4,7 @@ import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
 import type { RouteChange } from '../../engine/topology/compile.js';
+import type { SimEmitted as EmittedFrames, SimHeld as HeldFrame } from '../../datapath/types.js';
 
 export interface WorkerInit {
   hostId: string;
@@ -65,23 +66,8 @@ export interface BatchTask {
 /** Result code per frame: ResultCode values, or UNKNOWN_PORT when the ingress port is not exterior. */
 export const UNKNOWN_PORT = 255;
 
-/** Frames the batch emitted (BatchTask.emit), back to back in emission order. */
-export interface EmittedFrames {
-  count: number;
-  data: Uint8Array;
-  /** Frame i is data[offsets[i] .. offsets[i+1]). */
-  offsets: Int32Array;
-  /** Egress port of frame i, as an index into portIds (the batch's distinct egress ports). */
-  port: Uint16Array;
-  portIds: string[];
-  /** Index in the batch of the frame whose simulation emitted frame i. */
-  src: Int32Array;
-  /** 1 for answers and ICMP errors the network generated. */
-  generated: Uint8Array;
-}
-
-/** A frame held for ARP: `routerId` waits for the MAC of `nextHop` (an IPv4 address as a number). */
-export interface HeldFrame { index: number; routerId: string; nextHop: number }
+/** Frames the batch emitted (BatchTask.emit) and frames held for ARP: the datapath's own types, as it reads them. */
+export type { EmittedFrames, HeldFrame };
 
 export interface BatchResult {
   codes: Uint8Array;
