@@ -1,19 +1,11 @@
 // A stored step as SPEC §5 STEP JSON: the one conversion every reader uses (SQLite, Cassandra, and
 // `simulate` straight from the engine). Steps stored before details had a `kind` still read: their
 // kind is told from the fields and sentence the engine wrote then.
-import type { Stage, StepDeviceType, StepDetails, StepKind } from './step.js';
+import type { Stage, StepDeviceType, StepDetails, StepKind, TraceStep } from './step.js';
 import type { StepJson } from './trace.js';
 
 /** A step as a store holds it; `details` is whatever was stored (new form with `kind`, or old form). */
-export interface StoredStep {
-  timestampMs: number;
-  stage: Stage;
-  deviceType: StepDeviceType;
-  deviceId: string;
-  deviceName: string;
-  message: string;
-  details: unknown;
-}
+export type StoredStep = Omit<TraceStep, 'step' | 'details'> & { details: unknown };
 
 /** Step number `n` (1-based) of a trace recorded on `hostId`. */
 export function toStepJson(n: number, hostId: string, s: StoredStep): StepJson {
