@@ -4,11 +4,12 @@
 import t from 'tap';
 import { ZkClient } from '../stores/zookeeper/client.js';
 import { bucketOf, parseCurrent, TopologyPaths } from '../stores/zookeeper/paths.js';
-import { importTopology, type ImportResult } from '../stores/zookeeper/topology-import.js';
+import { importTopology } from '../stores/zookeeper/topology-import.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import { testNet } from './helpers/api-deps.js';
 import { Net } from './helpers/net.js';
 import { startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
+import { importOk, readCurrent } from './helpers/zk-topology.js';
 
 await runIfZooKeeper(t, run);
 
@@ -19,15 +20,8 @@ async function run(): Promise<void> {
   if (!admin.ok) throw new Error(admin.error.message);
   const c = admin.value;
   t.teardown(() => c.close());
-  const ok = (r: ImportResult): Extract<ImportResult, { ok: true }> => {
-    if (!r.ok) throw new Error(`import failed: ${r.code}: ${r.message}`);
-    return r;
-  };
-  const currentOf = async (root: string) => {
-    const r = await c.get(new TopologyPaths(root).current);
-    if (!r.ok) throw new Error(r.error.message);
-    return { pointer: parseCurrent(r.value.data)!, version: r.value.stat.version };
-  };
+  const ok = importOk;
+  const currentOf = (root: string) => readCurrent(c, root);
   const net = testNet();
   const doc = net.doc;
 

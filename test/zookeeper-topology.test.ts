@@ -11,8 +11,8 @@ import { buildProgram } from '../cli/main.js';
 import { UserError } from '../cli/exit.js';
 import { ZkClient, type ZkOp } from '../stores/zookeeper/client.js';
 import type { ZkOps } from '../stores/zookeeper/batch.js';
-import { bucketOf, contentHash, parseCurrent, TopologyPaths } from '../stores/zookeeper/paths.js';
-import { exportTopology, importTopology, type ImportResult } from '../stores/zookeeper/topology-import.js';
+import { bucketOf, contentHash, TopologyPaths } from '../stores/zookeeper/paths.js';
+import { exportTopology, importTopology } from '../stores/zookeeper/topology-import.js';
 import { ZkTopologySource } from '../stores/zookeeper/topology-store.js';
 import { ZkSession } from '../stores/zookeeper/session.js';
 import { createLogger } from '../daemon/log.js';
@@ -23,6 +23,7 @@ import { startTestDaemon } from './helpers/daemon.js';
 import { Net, pk } from './helpers/net.js';
 import { until } from './helpers/condition-store-conformance.js';
 import { fourLetter, startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
+import { importOk, readCurrent } from './helpers/zk-topology.js';
 
 await runIfZooKeeper(t, run);
 
@@ -76,15 +77,8 @@ async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'midotrace-zktopo-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-  const ok = (r: ImportResult): Extract<ImportResult, { ok: true }> => {
-    if (!r.ok) throw new Error(`import failed: ${r.code}: ${r.message}`);
-    return r;
-  };
-  const currentOf = async (root: string) => {
-    const r = await c.get(new TopologyPaths(root).current);
-    if (!r.ok) throw new Error(r.error.message);
-    return { pointer: parseCurrent(r.value.data)!, version: r.value.stat.version };
-  };
+  const ok = importOk;
+  const currentOf = (root: string) => readCurrent(c, root);
   const exported = async (root: string): Promise<TopologyDoc> => {
     const r = await exportTopology(c, root);
     if (!r.ok) throw new Error(r.message);
