@@ -142,11 +142,6 @@ function floods(topo: CompiledTopology, p: number): boolean {
  */
 function flood(ctx: PacketContext, br: CBridge, inPort: number, why: string): number {
   const ports = br.ports;
-  if (ctx.traced) {
-    let n = 0;
-    for (let i = 0; i < ports.length; i++) if (ports[i] !== inPort && floods(ctx.topo, ports[i]!)) n++;
-    ctx.step(Step.flooded(br, why, n));
-  }
   const forks = ctx.forks;
   forks.fork(ctx.pkt, ctx.inPort);
   let branches = 0;
@@ -157,6 +152,8 @@ function flood(ctx: PacketContext, br: CBridge, inPort: number, why: string): nu
     forks.push(floodBranchHop(p));
     branches++;
   }
+  // Recorded after queueing: the branches run (and record their steps) only once this returns.
+  if (ctx.traced) ctx.step(Step.flooded(br, why, branches));
   if (branches === 0) {
     forks.abandon();
     return drop(ctx, br, 'no_exterior_port', 'no other exterior port to flood to');
