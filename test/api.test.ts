@@ -17,6 +17,7 @@ import type { Trace, TraceConditionJson, TraceSummary } from '../model/trace.js'
 import { STEP_KIND_NAMES, STEP_KINDS } from '../model/step.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
 import { pk } from './helpers/net.js';
+import { waitForValue } from './helpers/wait.js';
 
 interface Reply<T = unknown> { status: number; headers: Headers; body: T; text: string }
 
@@ -80,16 +81,6 @@ function isErrorBody(t: TestT, r: Reply, status: number, code: string, msg?: Reg
   t.type(b.message, 'string');
   t.same(Object.keys(b).sort(), ['code', 'message'], 'errors are { code, message }');
   if (msg) t.match(String(b.message), msg);
-}
-
-async function waitFor<T>(what: string, f: () => Promise<T | null>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 let api: TestApi;
@@ -408,7 +399,7 @@ t.test('simulations: one object gives one result, an array gives an array; trace
   t.equal(byFrame.body.result, 'forward', 'a hex frame simulates too');
 
   const id = one.body.traceIds[0]!;
-  const tr = await waitFor('the trace', async () => {
+  const tr = await waitForValue('the trace', async () => {
     const r = await call<Trace>('GET', `/traces/${id}`);
     return r.status === 200 ? r : null;
   });
@@ -470,7 +461,7 @@ t.test('simulations: Midolman\'s verdicts for no route, TTL, L2 broadcast; a mal
     t.equal(x.devicesTraversed, 1, `${what}: the router never sees it`);
   }
   t.equal(malformed!.reason, 'malformed_frame');
-  const tr = await waitFor('the malformed frame\'s trace', async () => {
+  const tr = await waitForValue('the malformed frame\'s trace', async () => {
     const g = await call<Trace>('GET', `/traces/${malformed!.traceIds[0]!}`);
     return g.status === 200 ? g : null;
   });
@@ -489,7 +480,7 @@ t.test('a condition added through the API traces the next matching packet', asyn
     { inPort: vm1, packet: udp() },
   ]);
   t.same(r.body.map((x) => x.traceIds.length), [1, 0, 0], 'only the matching packet is traced');
-  const listed = await waitFor('the condition trace', async () => {
+  const listed = await waitForValue('the condition trace', async () => {
     const l = await call<TraceSummary[]>('GET', `/traces?conditionId=${c.body.id}`);
     return l.body.length > 0 ? l : null;
   });
@@ -501,7 +492,7 @@ t.test('a condition added through the API traces the next matching packet', asyn
   t.equal(withHits.body.hits, 1, 'hits counts it');
 
   await call('DELETE', `/trace_conditions/${c.body.id}`);
-  const after = await waitFor('the deletion to reach the workers', async () => {
+  const after = await waitForValue('the deletion to reach the workers', async () => {
     const x = await call<SimulationResultJson>('POST', '/simulations', { inPort: vm3, packet: pk.udp(MAC.vm3, MAC.vm1, IP.vm3, IP.vm1) });
     return x.body.traceIds.length === 0 ? x : null;
   });

@@ -5,7 +5,6 @@
 // crashes or rejects unhandled.
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
@@ -13,6 +12,7 @@ import { CqlTestServer } from '../tools/cql-test-server/src/server.js';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import type { SinkStats } from '../model/stores.js';
+import { waitUntil } from './helpers/wait.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown): void => { unhandled.push(e); };
@@ -62,26 +62,17 @@ const delta = (a: SinkStats, b: SinkStats) => ({
   tracesLost: b.tracesLost - a.tracesLost, stepsLost: b.stepsLost - a.stepsLost, writeErrors: b.writeErrors - a.writeErrors,
 });
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await fn()) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** Traced packets until one of their traces can be read back whole: the sink has recovered. */
 async function recovered(d: TestDaemon): Promise<number> {
   let salt = 10_000;
-  return until('a new trace stored again', async () => {
+  return waitUntil('a new trace stored again', async () => {
     const r = await d.daemon.simulate(packets(5, salt++), true);
     if (!r.ok) return false;
     await d.daemon.backends.sink.flush();
     const id = r.results[4]!.traceIds[0]!;
     const tr = await d.daemon.backends.traces.get(id).catch(() => null);
     return tr !== null && tr.complete;
-  });
+  }, 20_000);
 }
 
 /**
@@ -170,12 +161,12 @@ t.test('killed mid-run: losses counted, unhealthy, then back on its own', async 
   keepsPace(tt, during, base, 'node down');
   await d.daemon.backends.sink.flush();
   tt.ok(delta(before, stats(d)).tracesLost >= during.ids.length, 'every trace of the outage counted lost');
-  await until('the sink reports unhealthy', () => sinkHealth(d)?.ok === false, 10_000);
+  await waitUntil('the sink reports unhealthy', () => sinkHealth(d)?.ok === false, 10_000);
   tt.equal(d.daemon.health().ok, false, '/healthz says so');
   await server.start();
   const ms = await recovered(d);
   tt.pass(`recovered ${ms} ms after the node came back`);
-  await until('healthy again', () => sinkHealth(d)?.ok === true, 10_000);
+  await waitUntil('healthy again', () => sinkHealth(d)?.ok === true, 10_000);
 });
 
 t.test('down at daemon start: it starts anyway, counts losses, and connects when Cassandra comes', async (tt) => {
@@ -210,7 +201,7 @@ t.test('down at daemon start: it starts anyway, counts losses, and connects when
     srv.close();
   }
   await later.start();
-  await until('connected', () => sinkHealth(d2)?.ok === true, 20_000);
+  await waitUntil('connected', () => sinkHealth(d2)?.ok === true, 20_000);
   await recovered(d2);
   const listed = await d2.daemon.backends.traces.list({ limit: 5 });
   tt.match(listed, { ok: true }, 'the schema was created on the late connection');

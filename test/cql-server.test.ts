@@ -3,6 +3,7 @@ import net from 'node:net';
 import cassandra from 'cassandra-driver';
 import t from 'tap';
 import { CqlTestServer } from '../tools/cql-test-server/src/server.js';
+import { waitUntil } from './helpers/wait.js';
 
 const { types, errors, policies } = cassandra;
 const codes = types.responseErrorCodes;
@@ -44,19 +45,6 @@ function responseCode(err: Error): number | undefined {
 /** A failure to reach the node ("Socket was closed" or, once the host is down, NoHostAvailableError). */
 function isConnectionError(err: Error): boolean {
   return err instanceof errors.DriverError && !(err instanceof errors.ResponseError) && responseCode(err) === undefined;
-}
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const server = await CqlTestServer.start({ port: 0 });
@@ -502,9 +490,9 @@ t.test('schema changes are pushed to other clients as events', async (t) => {
   await other.connect();
   t.teardown(() => other.shutdown());
   await db.execute("CREATE KEYSPACE evt WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
-  await until('the other client to learn about keyspace evt', async () => other.metadata.keyspaces['evt'] !== undefined);
+  await waitUntil('the other client to learn about keyspace evt', async () => other.metadata.keyspaces['evt'] !== undefined);
   await db.execute('DROP KEYSPACE evt');
-  await until('the other client to forget keyspace evt', async () => other.metadata.keyspaces['evt'] === undefined);
+  await waitUntil('the other client to forget keyspace evt', async () => other.metadata.keyspaces['evt'] === undefined);
   t.pass('events delivered');
 });
 
@@ -577,7 +565,7 @@ t.test('faults', async (t) => {
     const err = await rejection(c.execute('SELECT v FROM ks.f WHERE k = ?', ['wt'], { prepare: true }));
     t.ok(err instanceof errors.NoHostAvailableError || err instanceof errors.OperationTimedOutError, String(err));
     faulty.setFault({ kind: 'none' });
-    await until('the driver to use the connection again', async () => (await read('wt')) === 1);
+    await waitUntil('the driver to use the connection again', () => read('wt').then((n) => n === 1, () => false));
   });
 
   t.test('drop_connections: requests fail while set, the driver reconnects after', async (t) => {
@@ -586,7 +574,7 @@ t.test('faults', async (t) => {
     t.ok(isConnectionError(err), String(err));
     t.equal(faulty.connectionCount, 0);
     faulty.setFault({ kind: 'none' });
-    await until('reconnection', async () => (await read('wt')) === 1);
+    await waitUntil('reconnection', () => read('wt').then((n) => n === 1, () => false));
     t.ok(faulty.connectionCount > 0);
   });
 
@@ -597,7 +585,7 @@ t.test('faults', async (t) => {
     t.ok(isConnectionError(err), String(err));
     await faulty.start();
     t.equal(faulty.port, port);
-    await until('reconnection after restart', async () => (await read('wt')) === 1);
+    await waitUntil('reconnection after restart', () => read('wt').then((n) => n === 1, () => false));
     t.pass('reconnected');
   });
 });

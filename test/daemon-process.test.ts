@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { openSqliteTraceBackend } from '../stores/sqlite/trace-backend.js';
 import { CLI_ENTRY, ROOT } from './helpers/cli-entry.js';
 import { Net, pk } from './helpers/net.js';
+import { waitUntil } from './helpers/wait.js';
 
 const n = new Net().bridge('b').port('b', 'p1').port('b', 'p2').port('b', 'p3');
 
@@ -30,14 +31,6 @@ async function startDaemon(config: string): Promise<Running> {
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`daemon exited ${code}: ${err}`)); });
   });
   return { child, url, stdout: () => out };
-}
-
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 t.test('serve, SIGHUP good and bad config, SIGTERM drains every accepted trace', async (t) => {
@@ -63,12 +56,12 @@ t.test('serve, SIGHUP good and bad config, SIGTERM drains every accepted trace',
 
   writeFileSync(cfgPath, config('debug'));
   d.child.kill('SIGHUP');
-  await waitFor('the good config to be applied', () => /SIGHUP: configuration applied/.test(d.stdout()));
+  await waitUntil('the good config to be applied', () => /SIGHUP: configuration applied/.test(d.stdout()));
   t.match(d.stdout(), /"applied":\["log.level"\]/, 'the new log level is taken');
 
   writeFileSync(cfgPath, config('info', 'bogusKey: 1'));
   d.child.kill('SIGHUP');
-  await waitFor('the bad config to be refused', () => /new configuration refused/.test(d.stdout()));
+  await waitUntil('the bad config to be refused', () => /new configuration refused/.test(d.stdout()));
   t.match(d.stdout(), /bogusKey/, 'the refusal names the key');
   t.equal((await fetch(`${d.url}/healthz`)).status, 200, 'still serving on the old config');
 

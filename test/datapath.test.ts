@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Net } from './helpers/net.js';
 import { LiveNet, type Guest } from './helpers/live-net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { waitUntil } from './helpers/wait.js';
 import type { DatapathReport } from '../api/deps.js';
 
 const skip = LiveNet.canRun();
@@ -50,21 +51,12 @@ let api = '';
 t.before(async () => {
   d = await startTestDaemon(topo, { server: true, config: { hostId: HOST, datapath: { arpRetryMs: 500, arpTimeoutMs: 1500 } } });
   api = `http://127.0.0.1:${d.daemon.port}`;
-  await waitFor(async () => { const r = await report(); return r.status === 'running' && r.ports.length === 4 && r.ports.every((p) => p.state === 'up'); }, 'every bound port up', 20_000);
+  await waitUntil('every bound port up', async () => { const r = await report(); return r.status === 'running' && r.ports.length === 4 && r.ports.every((p) => p.state === 'up'); }, 20_000);
 });
 t.teardown(() => d?.close());
 
 async function report(): Promise<DatapathReport> {
   return await (await fetch(`${api}/datapath`)).json() as DatapathReport;
-}
-
-async function waitFor(ok: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await ok()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** `count` replies within 10 s (a cold worker's first batch may take a second under a loaded test run). */
@@ -98,7 +90,7 @@ t.test('curl across the router with SNAT; the reply comes back through conntrack
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'hello.txt'), 'hello from the uplink\n');
   net.background(U, 'python3', ['-m', 'http.server', '8080', '--bind', U.ip, '--directory', dir]);
-  await waitFor(async () => (await net.run(U, 'curl', ['-s', '-o', '/dev/null', `http://${U.ip}:8080/`])).code === 0, 'HTTP server');
+  await waitUntil('HTTP server', async () => (await net.run(U, 'curl', ['-s', '-o', '/dev/null', `http://${U.ip}:8080/`])).code === 0, 5000);
   const r = await net.run(C, 'curl', ['-s', '-m', '10', `http://${U.ip}:8080/hello.txt`]);
   t.equal(r.code, 0, r.out);
   t.equal(r.out, 'hello from the uplink\n');
@@ -115,7 +107,7 @@ t.test('a 10 MB TCP transfer with default offloads on both ends arrives intact',
   const offloads = net.exec(C, 'ethtool', '-k', C.nsIf);
   t.match(offloads, /tx-checksumming: on/, 'default veth offloads are on');
   net.background(C, 'python3', ['-m', 'http.server', '8081', '--bind', C.ip, '--directory', dir]);
-  await waitFor(async () => (await net.run(C, 'curl', ['-s', '-o', '/dev/null', `http://${C.ip}:8081/`])).code === 0, 'HTTP server');
+  await waitUntil('HTTP server', async () => (await net.run(C, 'curl', ['-s', '-o', '/dev/null', `http://${C.ip}:8081/`])).code === 0, 5000);
   const r = await net.run(A, 'sh', ['-c', `curl -s -m 30 http://${C.ip}:8081/blob | sha256sum`], 40_000);
   t.equal(r.code, 0, r.out);
   t.equal(r.out.split(' ')[0], createHash('sha256').update(blob).digest('hex'));
@@ -128,11 +120,11 @@ t.test('an ICMP trace condition records traces whose ingress is the bound port',
   const r = await ping(A, C.ip, 1);
   t.equal(r.code, 0, r.out);
   let ids: string[] = [];
-  await waitFor(async () => {
+  await waitUntil('a stored trace', async () => {
     const l = await d.daemon.backends.traces.list({ conditionId: c.condition.id, limit: 10 });
     ids = l.ok ? l.items.map((i) => i.id) : [];
     return ids.length > 0;
-  }, 'a stored trace');
+  }, 5000);
   const tr = (await d.daemon.backends.traces.get(ids[0]!))!;
   t.equal(tr.ingressPortId, n.id('a'));
   t.equal(tr.hostId, HOST);
@@ -147,7 +139,7 @@ t.test('a malformed frame written raw is a counted errorDrop', async (t) => {
   const hex = 'ffffffffffff0200000000aa0800450000';
   const r = await net.run(A, 'python3', ['-c', `import socket; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('${A.nsIf}', 0)); s.send(bytes.fromhex('${hex}'))`]);
   t.equal(r.code, 0, r.out);
-  await waitFor(async () => ((await report()).ports.find((p) => p.portId === n.id('a'))!.dropReasons.errorDrop ?? 0) > (before.dropReasons.errorDrop ?? 0), 'errorDrop counted');
+  await waitUntil('errorDrop counted', async () => ((await report()).ports.find((p) => p.portId === n.id('a'))!.dropReasons.errorDrop ?? 0) > (before.dropReasons.errorDrop ?? 0), 5000);
   // Not execFileSync: the daemon answering it runs in this very process.
   const { stdout: cli } = await execFileP(process.execPath, ['--import', 'tsx', 'cli/main.ts', '--api', api, 'show', 'datapath'], { encoding: 'utf8' });
   t.match(cli, new RegExp(`a +${A.rootIf} +up`), 'midotrace show datapath lists the bound ports');
@@ -158,12 +150,12 @@ t.test('a malformed frame written raw is a counted errorDrop', async (t) => {
 
 t.test('an interface deleted and re-created is picked up again', async (t) => {
   net.unplug(B);
-  await waitFor(async () => (await report()).ports.find((p) => p.portId === n.id('b'))!.state === 'missing', 'port b missing');
+  await waitUntil('port b missing', async () => (await report()).ports.find((p) => p.portId === n.id('b'))!.state === 'missing', 5000);
   const h = await (await fetch(`${api}/healthz`)).json() as { ok: boolean; backends: { name: string; detail: string }[] };
   t.ok(h.ok, 'a VM interface going away does not make the host unhealthy');
   t.match(h.backends.find((b) => b.name === 'datapath')!.detail, /missing/);
   net.plug(B);
-  await waitFor(async () => (await report()).ports.find((p) => p.portId === n.id('b'))!.state === 'up', 'port b up again');
+  await waitUntil('port b up again', async () => (await report()).ports.find((p) => p.portId === n.id('b'))!.state === 'up', 5000);
   const r = await ping(A, B.ip, 2);
   t.equal(r.code, 0, r.out);
 });
@@ -174,7 +166,7 @@ t.test('a topology change rebinds ports without a restart', async (t) => {
   d.daemon.setTopology(without);
   t.same((await report()).ports.map((p) => p.name).sort(), ['a', 'c', 'uplink'], 'port b unbound');
   d.daemon.setTopology(topo);
-  await waitFor(async () => (await report()).ports.find((p) => p.name === 'b')?.state === 'up', 'port b bound again');
+  await waitUntil('port b bound again', async () => (await report()).ports.find((p) => p.name === 'b')?.state === 'up', 5000);
   const r = await ping(A, B.ip, 1);
   t.equal(r.code, 0, r.out);
 });
@@ -194,9 +186,9 @@ t.test('without CAP_NET_RAW the daemon says so once and serves everything else',
   child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
   t.teardown(() => { child.kill('SIGKILL'); });
   let r: DatapathReport | null = null;
-  await waitFor(async () => {
+  await waitUntil('the daemon serving', async () => {
     try { r = await (await fetch(`http://127.0.0.1:${port}/datapath`)).json() as DatapathReport; return r.status !== 'starting'; } catch { return false; }
-  }, 'the daemon serving', 20_000);
+  }, 20_000);
   t.equal(r!.status, 'no_permission');
   t.same(r!.ports.map((p) => p.state), ['down', 'down', 'down', 'down']);
   const h = await fetch(`http://127.0.0.1:${port}/healthz`);

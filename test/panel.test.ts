@@ -22,6 +22,7 @@ import { FaultySink } from '../stores/faulty.js';
 import { launchChromium, type BrowserLaunch } from './helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { Net, pk } from './helpers/net.js';
+import { waitUntil } from './helpers/wait.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -406,7 +407,9 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     t.same(sims.body.map((s) => s.result).filter((r) => r === 'drop').length, 3);
     const cond = (await apiJson<TraceConditionJson>(base, 'POST', '/trace_conditions', { name: 'ssh', nwProto: 6, tpDst: { start: 22, end: 22 } })).body;
     const condTrace = await injectUntilTraced(base, tcpTo(22, 43000));
-    const all = (await apiJson<TraceSummary[]>(base, 'GET', '/traces?limit=1000')).body;
+    // The sink is fire-and-forget: a trace id is returned before its trace is stored.
+    let all: TraceSummary[] = [];
+    await waitUntil('13 traces stored', async () => (all = (await apiJson<TraceSummary[]>(base, 'GET', '/traces?limit=1000')).body).length >= 13);
     t.equal(all.length, 13);
 
     await page.goto(`${base}/ui/`);

@@ -25,6 +25,7 @@ import { startZooKeeper, runIfZooKeeper } from './helpers/zookeeper.js';
 import { IP, MAC, startTestApi, testNet } from './helpers/api-deps.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { pk } from './helpers/net.js';
+import { waitUntil } from './helpers/wait.js';
 
 await runIfZooKeeper(t, run);
 
@@ -383,7 +384,7 @@ async function run(): Promise<void> {
       const s = new ZkSession({ connect: zk.connectString, sessionTimeoutMs: 10_000, log, name: 'race', attemptTimeoutMs: 10_000 });
       sessions.add(s);
       s.start();
-      await poll(() => s.connected, 30_000);
+      await waitUntil('the session to connect', () => s.connected, 30_000);
       return s;
     };
     const started = Date.now();
@@ -419,10 +420,3 @@ async function run(): Promise<void> {
   });
 }
 
-async function poll(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}

@@ -3,6 +3,7 @@
 import type { TraceConditionJson } from '../../model/trace.js';
 import type { ConditionStore } from '../../model/stores.js';
 import type { Tap } from './sink-conformance.js';
+import { waitUntil } from './wait.js';
 
 export interface ConditionStoreUnderTest {
   store: ConditionStore;
@@ -154,10 +155,4 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `cond` until it holds; rejects after `timeoutMs`. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(10);
-  }
-}
+export const until = (cond: () => boolean, what: string, timeoutMs = 2000): Promise<number> => waitUntil(what, cond, timeoutMs, 10);
