@@ -21,6 +21,7 @@ import type { ConditionStore, TraceSink } from '../model/stores.js';
 import { RESULT_NAMES, ResultCode } from '../model/result.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
+import { readOwnTraces } from './own-traces.js';
 
 
 /** Daemon.simulate(): the results as objects. */
@@ -264,7 +265,7 @@ export class Daemon {
     const deps: ApiDeps = {
       hostId: this.hostId,
       conditions: this.apiConditions(),
-      traces: this.backends.traces,
+      traces: readOwnTraces(this.backends.traces, () => this.backends.sink),
       simulate: (inputs, forceTrace) => this.simulateJson(inputs, forceTrace),
       conditionHits: (id) => this.limits.count(id),
       health: () => this.health(),

@@ -262,3 +262,28 @@ t.test('a trace stored through the workers\' encoding reads back as the offline 
   t.same(content(stored), content(offline), 'the same steps, messages and details');
   t.same({ ...stored, id: '', hostId: '', startedAt: '', steps: [] }, { ...offline, id: '', hostId: '', startedAt: '', steps: [] }, 'the same summary');
 });
+
+t.test('the API reads its own traces: a trace id it handed out is found at once, a stalled sink costs a bounded wait', async (t) => {
+  let faulty: FaultySink | null = null;
+  const d = await startTestDaemon(n.doc, { server: true, wrapSink: (s) => (faulty = new FaultySink(s, { kind: 'stall', ms: 400 })) });
+  t.teardown(() => d.close());
+  const base = `http://127.0.0.1:${d.daemon.port}`;
+  const post = async (i: number): Promise<string> => {
+    const r = await fetch(`${base}/simulations?trace=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([udpFromVm1(i)]) });
+    return ((await r.json()) as { traceIds: string[] }[])[0]!.traceIds[0]!;
+  };
+  const id = await post(1);
+  const got = await fetch(`${base}/traces/${id}`);
+  t.equal(got.status, 200, 'GET right after the 200 finds the trace the sink still held');
+  t.equal(((await got.json()) as { id: string }).id, id);
+  const second = await post(2);
+  const listed = (await (await fetch(`${base}/traces`)).json()) as { id: string }[];
+  t.ok(listed.some((x) => x.id === second), 'so does a list');
+
+  faulty!.setMode({ kind: 'stall', ms: 60_000 });
+  const stuck = await post(3);
+  const start = Date.now();
+  t.equal((await fetch(`${base}/traces/${stuck}`)).status, 404, 'a sink that does not store it in time: 404');
+  const waited = Date.now() - start;
+  t.ok(waited >= 1500 && waited < 5000, `after a bounded wait (${waited} ms)`);
+});
