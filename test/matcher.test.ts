@@ -11,6 +11,7 @@ import { ConditionMatcher } from '../engine/trace/matcher.js';
 import { compileCondition, matchCondition, refsFromTopology } from '../engine/rules/condition.js';
 import { ETH_ARP, ETH_IPV4, ETH_QINQ, ETH_VLAN, Frag, Packet } from '../engine/packet.js';
 import { buildFrameBytes } from '../engine/wire/build.js';
+import { packetFromJson } from '../engine/packet-json.js';
 import { parseFrame } from '../engine/wire/parse.js';
 import type { TraceConditionJson } from '../model/trace.js';
 import { Net } from './helpers/net.js';
@@ -243,4 +244,29 @@ t.test('screening reads L4 fields as the parser does: ICMP code, 0 for other pro
   t.equal(screenFor(cond(6, 7), udp), 0, 'the source port is not tpDst');
   const later = frame({ nwProto: 17, fragment: Frag.Later, fragOffset: 1, payLen: 0 });
   t.equal(screenFor(cond(7, 0), later), 0, 'a later fragment has no L4 fields at all');
+});
+
+t.test('a condition scoped to a device inside a flood branch restarts the run traced, from the ingress port', async (t) => {
+  // x floods to h2 and over its link to y's VLAN 10 port (the only interior link a flood crosses);
+  // the condition is scoped to y, reached in the first branch while the branch to h2 still waits on
+  // the fork stack.
+  const net = new Net().bridge('x').bridge('y')
+    .port('x', 'h1').port('x', 'xy').port('x', 'h2').port('y', 'yx', { vlanId: 10 }).port('y', 'h3')
+    .link('xy', 'yx');
+  const tp = compileTopology(net.doc);
+  const cond: TraceConditionJson = { id: '00000000-0000-4000-8000-00000000000f', deviceType: 'bridge', deviceId: net.id('y') };
+  const sim = new Simulator(tp, createStateTables({ shared: false }), 'h',
+    new ConditionMatcher(tp, [{ slot: 0, condition: cond }], new Int32Array(1)));
+  const ctx = sim.ctx;
+  const pkt = new Packet();
+  t.ok(packetFromJson({ ethSrc: '02:00:00:00:00:01', ethDst: 'ff:ff:ff:ff:ff:ff', nwSrc: '10.0.0.1', nwDst: '10.0.0.255', nwProto: 'udp', tpSrc: 1, tpDst: 2 }, pkt).ok);
+  const frame = buildFrameBytes(pkt);
+  sim.runFrame(tp.portIndex.get(net.id('h1'))!, frame, 0, frame.length, 0);
+  t.equal(ctx.traced, true);
+  t.same(ctx.conditionIds, [cond.id], 'the condition is recorded once');
+  const name = (i: number) => tp.ports[ctx.emitPorts[i]!]!.name;
+  t.same(Array.from({ length: ctx.emitCount }, (_, i) => name(i)), ['h3', 'h2'], 'each branch emitted once: the first run left nothing behind');
+  t.equal(ctx.steps[0]!.deviceId, net.id('h1'), 'the trace starts at the ingress port');
+  t.equal(ctx.steps.filter((s) => /^flooded/.test(s.message)).length, 2, 'one flood step per bridge');
+  t.equal(ctx.devicesTraversed, 2);
 });

@@ -422,6 +422,23 @@ t.test('bridges in a ring do not loop: a flood goes to exterior ports only', asy
   t.equal(r!.devicesTraversed, 1);
 });
 
+t.test('nested floods: branches run in port order, each from the packet as flooded', async (t) => {
+  // x floods to h2 and over its link to y's VLAN 10 port; y tags the frame and floods again, to its
+  // exterior ports h3 and h4. Depth first, in port order.
+  const n = new Net().bridge('x').bridge('y')
+    .port('x', 'h1').port('x', 'xy').port('x', 'h2').port('y', 'yx', { vlanId: 10 }).port('y', 'h3').port('y', 'h4')
+    .link('xy', 'yx');
+  const [r] = run(n, [{ in: 'h1', packet: pk.udp(MAC.vm1, 'ff:ff:ff:ff:ff:ff', '10.0.0.1', '10.0.0.255') }]);
+  t.equal(r!.result, 'forward');
+  const names = new Map(n.doc.ports.map((p) => [p.id, p.name!]));
+  t.same(r!.emitted.map((e) => names.get(e.portId)), ['h3', 'h4', 'h2']);
+  for (const e of r!.emitted) t.match(e.packet, { ethSrc: MAC.vm1, ethDst: 'ff:ff:ff:ff:ff:ff', nwDst: '10.0.0.255' });
+  t.same(r!.emitted.map((e) => (e.packet as unknown as Pkt).vlan), [10, 10, undefined], 'tagged in y\'s branch only: h2 gets the frame as x flooded it');
+  t.equal(r!.devicesTraversed, 2);
+  const floods = r!.trace!.steps.filter((s) => /^flooded/.test(s.message)).map((s) => s.deviceName);
+  t.same(floods, ['x', 'y']);
+});
+
 t.test('malformed frames are an errorDrop, never a crash', async (t) => {
   const n = base();
   const out = run(n, [{ in: 'vm1', frame: '0102' }, { in: 'vm1', frame: 'ffffffffffff020000000001080045' }]);
