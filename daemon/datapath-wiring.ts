@@ -31,6 +31,8 @@ export interface DatapathParts {
   sink: () => TraceSink;
   /** Condition limits across hosts (ConditionLimits.admit): the traces that may be stored. */
   admitTraces: (traces: TraceRecord[]) => Promise<TraceRecord[]>;
+  /** Whether a condition with a limit is in force: its traces must pass admitTraces one by one. */
+  limitsActive: () => boolean;
   metrics: DaemonMetrics;
 }
 
@@ -74,14 +76,22 @@ export class DatapathWiring {
   }
 
   private async simulate(req: SimRequest): Promise<SimReply | null> {
+    // As for POST /simulations: unless a limit must be checked trace by trace, the workers hand back
+    // traces encoded for the sink, so this thread (which also moves every frame) neither copies trace
+    // objects across threads nor encodes them.
+    const sink = this.p.sink();
+    const traceOutput = !this.p.limitsActive() && sink.writeBatch !== undefined ? 'encoded' : 'records';
     const r = await this.p.pool.run({
       data: req.data, offsets: req.offsets, ports: req.ports, forceTrace: false, detail: false,
-      nowMs: Date.now(), emit: true, holdArp: req.holdArp,
+      nowMs: Date.now(), emit: true, holdArp: req.holdArp, traceOutput,
     });
     if (!r.ok) return null;
     const res = r.result;
     const m = this.p.metrics;
-    if (res.traces.length > 0) {
+    if (res.encoded !== null) {
+      sink.writeBatch!(res.encoded);
+      m.traced.inc(res.encoded.ends.length);
+    } else if (res.traces.length > 0) {
       // Frames do not wait for the limit check (it may ask the condition store): they go out now,
       // their traces are stored once admitted.
       this.p.admitTraces(res.traces).then((keep) => {

@@ -77,6 +77,7 @@ export class Daemon {
     this.datapath = new DatapathWiring({
       config, log, hostId, pool, sink: () => this.backends.sink, metrics: this.metrics,
       admitTraces: async (traces) => (await this.limits.admit(traces, false)).keep,
+      limitsActive: () => this.limits.active(),
     });
   }
 
