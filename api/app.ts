@@ -57,6 +57,16 @@ function registerSystemRoutes(router: Router, deps: ApiDeps): void {
     ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
     ctx.body = text;
   });
+  // Someone who types the daemon's address into a browser wants the panel.
+  router.get('/', (ctx) => {
+    ctx.redirect('/ui/');
+  });
+  router.get('/topology', (ctx) => {
+    if (readQuery(ctx, NoQuerySchema) === null) return;
+    const t = deps.topology();
+    if (t === null) return fail(ctx, 'backend_unavailable', 'no topology loaded yet');
+    ctx.body = { version: t.version, appliedAt: t.appliedAt, topology: t.doc };
+  });
   router.get('/openapi.json', (ctx) => {
     openapi ??= JSON.stringify(buildOpenApi());
     ctx.type = 'application/json';

@@ -15,7 +15,7 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Paths any client may read without a token. */
 export function isPublic(method: string, path: string): boolean {
   if (method !== 'GET' && method !== 'HEAD') return false;
-  return path === '/healthz' || path === '/ui' || path.startsWith('/ui/');
+  return path === '/healthz' || path === '/' || path === '/ui' || path.startsWith('/ui/');
 }
 
 export function authMiddleware(tokens: ApiDeps['tokens']): (ctx: Context, next: Next) => Promise<void> {

@@ -1,6 +1,7 @@
 // What the REST API needs from the daemon. The daemon (daemon/service.ts) provides it; tests build it
 // from real parts. The API holds no state of its own.
 import type { BackendHealth, ConditionStore, SinkStats, TraceStore } from '../model/stores.js';
+import type { TopologyDoc } from '../model/topology/doc.js';
 
 /** One packet of POST /simulations (SPEC §3): fields or a frame, and its ingress port. */
 export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
@@ -34,6 +35,14 @@ export interface DatapathReport {
   tunnels: { hostId: string; ipAddress: string; txFrames: number; rxFrames: number; drops: number }[];
 }
 
+export interface TopologyView {
+  /** 1 for the topology loaded at start, then one more for each change applied. */
+  version: number;
+  /** When this version was applied (ISO 8601). */
+  appliedAt: string;
+  doc: TopologyDoc;
+}
+
 export interface ApiDeps {
   hostId: string;
   conditions: ConditionStore;
@@ -49,6 +58,8 @@ export interface ApiDeps {
    * condition with a `limit`, the count shared by every host and kept across restarts.
    */
   conditionHits(id: string): Promise<number>;
+  /** The topology the workers run, and how many times it was replaced since start; null before the first. */
+  topology(): TopologyView | null;
   health(): HealthReport;
   /** The live datapath's ports; absent in tests that build the API without a daemon. */
   datapath?(): DatapathReport;

@@ -2,6 +2,7 @@
 // (schemas.ts) and the ones describing its answers (doc-schemas.ts). Built once per app.
 import { z } from 'zod';
 import { VERSION } from '../model/version.js';
+import { TopologyDocSchema } from '../model/topology/schema.js';
 import {
   ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema,
 } from './schemas.js';
@@ -51,6 +52,7 @@ export function buildOpenApi(): Json {
         Trace: schema(TraceSchema, 'output'),
         HealthReport: schema(HealthReportSchema, 'output'),
         Error: schema(ErrorSchema, 'output'),
+        Topology: schema(TopologyDocSchema, 'output'),
       },
     },
     security: [{ bearer: [] }],
@@ -116,6 +118,17 @@ export function buildOpenApi(): Json {
         get: {
           summary: 'liveness and backend health (no token needed)', security: [],
           responses: { 200: ok('healthy', ref('HealthReport')), 503: ok('unhealthy', ref('HealthReport')) },
+        },
+      },
+      '/': {
+        get: { summary: 'redirects to the control panel, /ui/ (no token needed)', security: [], responses: { 302: { description: 'to /ui/' } } },
+      },
+      '/topology': {
+        get: {
+          summary: 'the topology the daemon runs (SPEC §2), with its version: 1 at start, one more per change applied',
+          responses: { 200: ok('the topology', { type: 'object', required: ['version', 'appliedAt', 'topology'], properties: {
+            version: { type: 'integer' }, appliedAt: { type: 'string', format: 'date-time' }, topology: ref('Topology'),
+          } }), 503: err('no topology loaded yet'), ...common },
         },
       },
       '/datapath': {

@@ -46,6 +46,8 @@ export class Daemon {
   private ports: PortIndex;
   /** The document the workers run (a route-only change reaches them as a delta). */
   private doc: TopologyDoc | null = null;
+  private topologyVersion = 0;
+  private topologyAppliedAt = '';
   private server: ApiServer | null = null;
   private unwatch: (() => void) | null = null;
   private unwatchTopology: (() => void) | null = null;
@@ -102,7 +104,7 @@ export class Daemon {
     });
     const d = new Daemon(config, log, hostId, backends, pool, topologySource, portIndexOf(doc));
     pool.setTopology(doc);
-    d.doc = doc;
+    d.applied(doc);
     d.unwatchTopology = topologySource.watch(() => {
       d.reloadTopology().then((r) => {
         if (r.ok) log.info('topology changed: published to the workers');
@@ -145,12 +147,19 @@ export class Daemon {
     // found by identity and only the routers it touches are recompiled, in the workers. Its ports
     // are those of the running topology.
     const routes = this.doc === null ? null : routeChangeBetween(this.doc, doc);
-    if (routes !== null && routes.upserts.length === 0 && routes.removes.length === 0) { this.doc = doc; return; }
+    if (routes !== null && routes.upserts.length === 0 && routes.removes.length === 0) { this.applied(doc); return; }
     const ports = routes !== null ? this.ports : portIndexOf(doc);
     this.pool.setTopology(doc, routes);
     this.ports = ports;
     this.datapath?.apply(doc);
+    this.applied(doc);
+  }
+
+  private applied(doc: TopologyDoc): void {
+    if (doc === this.doc) return;
     this.doc = doc;
+    this.topologyVersion++;
+    this.topologyAppliedAt = new Date().toISOString();
   }
 
   /**
@@ -269,6 +278,7 @@ export class Daemon {
       traces: readOwnTraces(this.backends.traces, () => this.backends.sink),
       simulate: (inputs, forceTrace) => this.simulateJson(inputs, forceTrace),
       conditionHits: (id) => this.limits.count(id),
+      topology: () => this.doc === null ? null : { version: this.topologyVersion, appliedAt: this.topologyAppliedAt, doc: this.doc },
       health: () => this.health(),
       datapath: () => this.datapath.report(),
       sinkStats: () => this.backends.sink.stats(),

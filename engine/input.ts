@@ -64,7 +64,7 @@ export function readInput(input: unknown, ports: PortIndex): InputResult {
   const o = input as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!INPUT_KEYS.has(k)) return refuse('invalid_packet', k, 'unknown field');
   if (typeof o.inPort !== 'string') return refuse('invalid_packet', 'inPort', 'required: the UUID of an exterior port');
-  const port = ports.get(o.inPort);
+  const port = ports.get(o.inPort) ?? ports.get(o.inPort.toLowerCase());
   if (port === undefined) return refuse('unknown_port', 'inPort', `no port ${o.inPort} in the topology`);
   if (!port.exterior) return refuse('unknown_port', 'inPort', `port ${o.inPort} is interior; packets enter at exterior ports`);
   if ((o.packet === undefined) === (o.frame === undefined)) return refuse('invalid_packet', 'packet', 'give exactly one of "packet" or "frame"');

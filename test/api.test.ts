@@ -125,7 +125,7 @@ t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
   const o = await call<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties: Record<string, unknown>; additionalProperties?: boolean }> } }>('GET', '/openapi.json');
   t.equal(o.status, 200);
   t.equal(o.body.openapi, '3.1.0');
-  t.same(Object.keys(o.body.paths).sort(), ['/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/{id}']);
+  t.same(Object.keys(o.body.paths).sort(), ['/', '/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/topology', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/{id}']);
   t.same(Object.keys(o.body.paths['/trace_conditions/{id}']!).filter((k) => k !== 'parameters').sort(), ['delete', 'get', 'put']);
   const tc = o.body.components.schemas.TraceCondition!;
   t.equal(tc.additionalProperties, false, 'trace conditions are strict');
@@ -174,7 +174,7 @@ t.test('trace conditions: create, read, replace, delete', async (t) => {
   t.match(c.body.id, /^[0-9a-f-]{36}$/, 'server-assigned id');
   t.equal(c.headers.get('location'), `/trace_conditions/${c.body.id}`);
   t.ok(c.body.creationTimestampMs! >= before - 1000 && c.body.creationTimestampMs! <= Date.now() + 1000, 'creationTimestampMs set');
-  t.same(c.body, { ...input, id: c.body.id, creationTimestampMs: c.body.creationTimestampMs }, 'answers exactly what was stored');
+  t.same(c.body, { ...input, id: c.body.id, enabled: true, creationTimestampMs: c.body.creationTimestampMs }, 'answers what was stored, every field shown (enabled defaults to true)');
 
   const one = await call<TraceConditionJson>('GET', `/trace_conditions/${c.body.id}`);
   t.equal(one.status, 200);
@@ -218,7 +218,7 @@ t.test('trace conditions round-trip exactly, every field', async (t) => {
     portGroup: p('pg'), invPortGroup: true, inPortGroup: p('pg'), invInPortGroup: false, outPortGroup: p('pg'), invOutPortGroup: true,
     ipAddrGroupSrc: p('ag'), invIpAddrGroupSrc: false, ipAddrGroupDst: p('ag'), invIpAddrGroupDst: true,
     dlType: 2048, invDlType: false, dlSrc: '02:00:00:00:00:01', dlSrcMask: 'ffff.ffff.0000', invDlSrc: true,
-    dlDst: 'AA:bb:cc:dd:ee:ff', dlDstMask: 'ffff.0000.0000', invDlDst: false, nwTos: 16, invNwTos: true, nwProto: 6, invNwProto: false,
+    dlDst: 'aa:bb:cc:dd:ee:ff', dlDstMask: 'ffff.0000.0000', invDlDst: false, nwTos: 16, invNwTos: true, nwProto: 6, invNwProto: false,
     nwSrcAddress: '10.0.0.0', nwSrcLength: 8, invNwSrc: true, nwDstAddress: '192.168.1.7', nwDstLength: 32, invNwDst: false,
     tpSrc: { start: 1024, end: 65535 }, invTpSrc: true, tpDst: { start: 0, end: 0 }, invTpDst: false,
     fragmentPolicy: 'header', vlan: 4095, noVlan: false, traversedDevice: p('r'), invTraversedDevice: true, matchNwDstRewritten: false,
@@ -231,10 +231,52 @@ t.test('trace conditions round-trip exactly, every field', async (t) => {
   t.same(rest, full, 'what you PUT is what you GET, plus creationTimestampMs');
   t.same(Object.keys(rest).sort(), Object.keys(full).sort(), 'no field added or lost');
   const withTime = { ...full, name: 'everything-2', id: '0a0b0c0d-0000-4000-8000-000000000002', creationTimestampMs: 12345 };
+  const before = Date.now();
   t.equal((await call('POST', '/trace_conditions', withTime)).status, 201);
-  t.same((await call('GET', `/trace_conditions/${withTime.id}`)).body, withTime, 'a given creationTimestampMs is kept');
+  const stored = (await call<TraceConditionJson>('GET', `/trace_conditions/${withTime.id}`)).body;
+  t.ok(stored.creationTimestampMs! >= before - 1000, `a client's creationTimestampMs is ignored: the server's time is kept (${stored.creationTimestampMs})`);
+  t.same(stored, { ...withTime, creationTimestampMs: stored.creationTimestampMs }, 'the rest as given');
   await call('DELETE', `/trace_conditions/${full.id}`);
   await call('DELETE', `/trace_conditions/${withTime.id}`);
+});
+
+t.test('trace conditions in one spelling: lower-case ids and MACs, trimmed names, prefixes checked, scopes that exist', async (t) => {
+  const vm1 = api.net.id('vm1');
+  const br = api.net.id('br');
+  const up = await call<TraceConditionJson>('POST', '/trace_conditions', {
+    name: '  spaced  ', inPorts: [vm1.toUpperCase()], deviceType: 'bridge', deviceId: br.toUpperCase(), dlSrc: '02:00:00:00:AB:CD', dlSrcMask: 'FFFF.FFFF.0000',
+  });
+  t.equal(up.status, 201, up.text);
+  t.match(up.body, { name: 'spaced', inPorts: [vm1], deviceId: br, dlSrc: '02:00:00:00:ab:cd', dlSrcMask: 'ffff.ffff.0000' }, 'stored lower-case and trimmed');
+  // The upper-case spelling of an id reads the same condition.
+  t.equal((await call('GET', `/trace_conditions/${up.body.id.toUpperCase()}`)).status, 200);
+  // And it matches: the port named in upper case is the port.
+  const r = await call<{ traceIds: string[] }>('POST', '/simulations', { inPort: vm1.toUpperCase(), packet: udp() });
+  t.equal(r.status, 200, 'an upper-case inPort is the port');
+  t.equal(r.body.traceIds.length, 1, 'and the condition naming it in upper case traces it');
+
+  isErrorBody(t, await call('POST', '/trace_conditions', { name: '   ' }), 400, 'invalid_field', /^name: /);
+  isErrorBody(t, await call('POST', '/trace_conditions', { nwSrcLength: 24 }), 400, 'invalid_field', /^nwSrcLength: needs nwSrcAddress/);
+  isErrorBody(t, await call('POST', '/trace_conditions', { nwDstAddress: '10.0.0.5', nwDstLength: 8 }), 400, 'invalid_field', /^nwDstAddress: 10\.0\.0\.5 has host bits set for \/8; did you mean 10\.0\.0\.0\/8\?/);
+  t.equal((await call('POST', '/trace_conditions', { name: 'host', nwDstAddress: '10.0.0.5', nwDstLength: 32 })).status, 201, 'a /32 is a host');
+  const nowhere = '00000000-0000-4000-8000-00000000dead';
+  isErrorBody(t, await call('POST', '/trace_conditions', { deviceType: 'router', deviceId: nowhere }), 400, 'invalid_field', /^deviceId: no router/);
+  isErrorBody(t, await call('POST', '/trace_conditions', { deviceType: 'router', deviceId: br }), 400, 'invalid_field', /^deviceId: .* is a bridge, not a router/);
+  isErrorBody(t, await call('POST', '/trace_conditions', { inPorts: [vm1, nowhere] }), 400, 'invalid_field', /^inPorts\[1\]: no port/);
+  isErrorBody(t, await call('POST', '/trace_conditions', { outPorts: [br] }), 400, 'invalid_field', /^outPorts\[0\]: no port/);
+  isErrorBody(t, await call('PUT', `/trace_conditions/${up.body.id}`, { deviceType: 'port', deviceId: nowhere }), 400, 'invalid_field', /^deviceId: /);
+});
+
+t.test('GET /topology: the running document and its version; GET / leads to the panel', async (t) => {
+  const r = await call<{ version: number; appliedAt: string; topology: { ports: { id: string }[] } }>('GET', '/topology');
+  t.equal(r.status, 200);
+  t.equal(r.body.version, 1, 'the topology loaded at start');
+  t.ok(Date.parse(r.body.appliedAt) > 0);
+  t.same(r.body.topology, api.net.doc, 'the document as loaded');
+  isErrorBody(t, await call('GET', '/topology?x=1'), 400, 'invalid_query');
+  const root = await fetch(`${api.url}/`, { redirect: 'manual' });
+  t.equal(root.status, 302);
+  t.equal(root.headers.get('location'), '/ui/');
 });
 
 t.test('400s name the JSON path of the bad field', async (t) => {

@@ -84,7 +84,7 @@ t.test('trace conditions: add, list, show, del with every kind of LABEL', async 
   const stored = await get<TraceConditionJson>(`/trace_conditions/${id}`);
   t.same(stored, {
     id, name: 'web', nwSrcAddress: '10.0.0.0', nwSrcLength: 24, nwProto: 6, tpDst: { start: 80, end: 81 }, invTpDst: true,
-    deviceType: 'port', deviceId: vm1, limit: 3, creationTimestampMs: stored.creationTimestampMs,
+    deviceType: 'port', deviceId: vm1, limit: 3, enabled: true, creationTimestampMs: stored.creationTimestampMs,
   }, 'the words became this condition');
 
   const addJson = await run('--json', 'add', 'trace-condition', 'name', 'arp', 'ethertype', 'arp', 'disabled', 'inverted');

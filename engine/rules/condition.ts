@@ -9,6 +9,7 @@ import type { CIpAddrGroup, CompiledTopology } from '../topology/compiled.js';
 import { bridgeDevice, portDevice, routerDevice } from '../topology/compiled.js';
 import type { ConditionJson } from '../../model/topology/doc.js';
 import { isForwardFlow } from './conntrack.js';
+import { lookupId } from '../topology/id-lookup.js';
 
 /** Bits of CCondition.set / CCondition.inv, one per CONDITION field, in the order matchCondition tests them. */
 export const enum F {
@@ -84,11 +85,11 @@ export function refsFromTopology(t: CompiledTopology): ConditionRefs {
     portGroupIndex: t.portGroupIndex,
     ipAddrGroupIndex: t.ipAddrGroupIndex,
     deviceNumber(id: string): number {
-      const b = t.bridgeIndex.get(id);
+      const b = lookupId(t.bridgeIndex, id);
       if (b !== undefined) return bridgeDevice(t, b);
-      const r = t.routerIndex.get(id);
+      const r = lookupId(t.routerIndex, id);
       if (r !== undefined) return routerDevice(t, r);
-      const p = t.portIndex.get(id);
+      const p = lookupId(t.portIndex, id);
       return p !== undefined ? portDevice(t, p) : -1;
     },
   };
@@ -113,12 +114,12 @@ function prefix(addr: string | undefined, len: number | undefined, path: string)
 
 function ports(ids: readonly string[] | undefined, index: ReadonlyMap<string, number>): Int32Array {
   const out = new Int32Array(ids?.length ?? 0);
-  for (let i = 0; i < out.length; i++) out[i] = index.get(ids![i]!) ?? -1;
+  for (let i = 0; i < out.length; i++) out[i] = lookupId(index, ids![i]!) ?? -1;
   return out;
 }
 
 function idx(id: string | undefined, index: ReadonlyMap<string, number>): number {
-  return id === undefined ? -1 : index.get(id) ?? -1;
+  return id === undefined ? -1 : lookupId(index, id) ?? -1;
 }
 
 export function compileCondition(json: ConditionJson, refs: ConditionRefs): CCondition {

@@ -18,6 +18,7 @@ import { ETH_IPV4, ETH_QINQ, ETH_VLAN, MAX_VLANS, PROTO_ICMP, PROTO_TCP, PROTO_U
 import { read16, read32 } from '../wire/bytes.js';
 import { ETH_HDR_LEN, VLAN_TAG_LEN } from '../wire/ethernet.js';
 import { IPV4_HDR_LEN } from '../wire/ipv4.js';
+import { lookupId } from '../topology/id-lookup.js';
 
 /** One enabled condition as published to workers: its hit-counter slot travels with it. */
 export interface PublishedCondition {
@@ -352,11 +353,11 @@ export class ConditionMatcher implements TraceMatcher {
 }
 
 function deviceNumber(t: CompiledTopology, type: string | undefined, id: string): number {
-  const p = t.portIndex.get(id);
+  const p = lookupId(t.portIndex, id);
   if (p !== undefined && (type === undefined || type === 'port')) return portDevice(t, p);
-  const b = t.bridgeIndex.get(id);
+  const b = lookupId(t.bridgeIndex, id);
   if (b !== undefined && (type === undefined || type === 'bridge')) return bridgeDevice(t, b);
-  const r = t.routerIndex.get(id);
+  const r = lookupId(t.routerIndex, id);
   if (r !== undefined && (type === undefined || type === 'router')) return routerDevice(t, r);
   return -1;
 }

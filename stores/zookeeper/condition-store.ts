@@ -32,7 +32,8 @@ import { mapLimit } from '../limit.js';
 import { Coalescer } from './coalescer.js';
 import { decodeCondition, encodeCondition, looseFields, validateCondition } from './condition-codec.js';
 import { basename, ConditionPaths, isUuid } from './paths.js';
-import { ZkOperationError, type ZkSession } from './session.js';
+import { ZkOperationError, ZkUnavailableError, type ZkSession } from './session.js';
+import { WriteOutcomeUnknownError } from '../../model/errors.js';
 import { ZkConditionHits } from './condition-hits.js';
 
 export interface ZkConditionStoreOptions {
@@ -172,7 +173,7 @@ export class ZkConditionStore implements ConditionStore {
         return { ok: false, code: 'duplicate_name' };
       }
       if (e.code === 'NO_NODE' && (await this.ensureDirs(zk))) continue;
-      throw this.failure('creating', cond.id, e);
+      throw this.failure('creating', cond.id, e, true);
     }
     throw new Error(`creating trace condition ${cond.id}: gave up after ${WRITE_ATTEMPTS} attempts under contention`);
   }
@@ -222,7 +223,7 @@ export class ZkConditionStore implements ConditionStore {
         if (e.code === 'NO_NODE' && e.opIndex === 0 && !old.ok) await this.ensureDirs(zk);
         continue;
       }
-      throw this.failure('storing', id, e);
+      throw this.failure('storing', id, e, true);
     }
     throw new Error(`storing trace condition ${id}: gave up after ${WRITE_ATTEMPTS} attempts under contention`);
   }
@@ -250,7 +251,7 @@ export class ZkConditionStore implements ConditionStore {
         return true;
       }
       if (r.error.code === 'BAD_VERSION' || r.error.code === 'NO_NODE') continue;
-      throw this.failure('deleting', id, r.error);
+      throw this.failure('deleting', id, r.error, true);
     }
     throw new Error(`deleting trace condition ${id}: gave up after ${WRITE_ATTEMPTS} attempts under contention`);
   }
@@ -408,7 +409,10 @@ export class ZkConditionStore implements ConditionStore {
   private async reclaimName(zk: ZkClient, name: string): Promise<boolean> {
     const path = this.paths.name(name);
     const held = await zk.get(path);
-    if (!held.ok) return held.error.code === 'NO_NODE';
+    if (!held.ok) {
+      if (isConnectionProblem(held.error)) throw this.failure('reading the name index for', name, held.error);
+      return held.error.code === 'NO_NODE';
+    }
     const holder = held.value.data.toString();
     if (isUuid(holder)) {
       const cond = await zk.get(this.paths.condition(holder));
@@ -416,6 +420,8 @@ export class ZkConditionStore implements ConditionStore {
       if (!cond.ok && cond.error.code !== 'NO_NODE') throw this.failure('reading', holder, cond.error);
     }
     const removed = await zk.remove(path, held.value.stat.version);
+    // Only a stale index entry was at stake: the condition itself was not sent yet.
+    if (!removed.ok && isConnectionProblem(removed.error)) throw this.failure('reclaiming the name of', holder, removed.error);
     if (removed.ok) this.log.info({ name, staleHolder: holder }, 'reclaimed a stale trace condition name');
     return removed.ok || removed.error.code === 'NO_NODE' || removed.error.code === 'BAD_VERSION';
   }
@@ -438,8 +444,18 @@ export class ZkConditionStore implements ConditionStore {
     if (problem !== null) throw new TypeError(`invalid trace condition ${c.id}: ${problem}`);
   }
 
-  private failure(what: string, id: string, e: ZkError): Error {
-    return new ZkOperationError(`${what} trace condition ${id} in ZooKeeper: ${e.message}`, e);
+  /**
+   * A failed call as the API must see it. ZooKeeper out of reach before anything was sent is a
+   * retryable 503; a write that went out before the connection dropped may still be applied by the
+   * server (a frozen server works through its socket buffer when it resumes), so the client is told
+   * the outcome is unknown rather than that it failed.
+   */
+  private failure(what: string, id: string, e: ZkError, sent = false): Error {
+    const message = `${what} trace condition ${id} in ZooKeeper: ${e.message}`;
+    if (!isConnectionProblem(e)) return new ZkOperationError(message, e);
+    return sent
+      ? new WriteOutcomeUnknownError(`${message}; the write was sent and may still take effect: reading trace condition ${id} back, or retrying with the same id or name, tells`)
+      : new ZkUnavailableError(message);
   }
 
   private check(): void {
