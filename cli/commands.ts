@@ -112,7 +112,7 @@ async function showDatapath(client: ApiClient, g: Globals, print: Print): Promis
 }
 
 async function addCondition(client: ApiClient, g: Globals, print: Print, words: string[]): Promise<void> {
-  const parsed = parseCondWords(words);
+  const parsed = parseCondWords(words, { requireMatch: true });
   if (!parsed.ok) throw new UserError(parsed.message);
   const { body } = await client.post<TraceConditionJson>('/trace_conditions', parsed.condition);
   print(g.json ? JSON.stringify(body, null, 2) : body.id);

@@ -98,14 +98,27 @@ const FLAG_WORDS: Record<string, (c: Cond) => void> = {
   'no-vlan': (c) => { c.noVlan = true; },
   disabled: (c) => { c.enabled = false; },
   inverted: (c) => { c.condInvert = true; },
+  // Sets nothing: it says that a condition with no matching word is meant to match every packet.
+  all: () => {},
 };
+
+/** Words that do not narrow which packets match (the rest do, scope words included). */
+const NON_MATCHING = new Set(['name', 'limit', 'disabled', 'inverted', 'all']);
 
 /** Words that set the same fields: giving two of them is a mistake, not an override. */
 const SLOT: Record<string, string> = { port: 'scope', bridge: 'scope', router: 'scope' };
 
 export const COND_WORDS: readonly string[] = [...Object.keys(VALUE_WORDS), ...Object.keys(FLAG_WORDS)];
 
-export function parseCondWords(words: readonly string[]): CondWordsResult {
+export interface CondWordsOptions {
+  /**
+   * Refuse words that set no matching field unless the word `all` is among them: a condition
+   * without one traces every packet, which on a busy host is rarely what was meant (SPEC §7).
+   */
+  requireMatch?: boolean;
+}
+
+export function parseCondWords(words: readonly string[], o: CondWordsOptions = {}): CondWordsResult {
   const c: Cond = {};
   const seen = new Map<string, string>();
   try {
@@ -128,6 +141,11 @@ export function parseCondWords(words: readonly string[]): CondWordsResult {
         c[vw.inv] = true;
       }
       vw.apply(c, value, word);
+    }
+    const matching = [...seen.keys()].find((w) => !NON_MATCHING.has(w));
+    if (seen.has('all') && matching !== undefined) throw new Bad(`all means every packet: it cannot be combined with ${seen.get(matching)}`);
+    if (o.requireMatch === true && matching === undefined && !seen.has('all')) {
+      throw new Bad('no word says which packets to match, so this would trace every packet: add a word such as proto, src or dst-port, or the word all if every packet is meant');
     }
   } catch (e) {
     if (e instanceof Bad) return { ok: false, message: e.message };

@@ -132,7 +132,15 @@ t.test('trace conditions: add, list, show, del with every kind of LABEL', async 
   t.same(JSON.parse(byId.stdout), arp, 'show by full id, any case, as JSON');
   userError(t, ambiguous, /abcd0000 is ambiguous: it matches abcd0000-0000-4000-8000-000000000001 \(twin1\), abcd0000-0000-4000-8000-000000000002 \(twin2\)$/, 'ambiguous prefix');
   userError(t, short, /at least 4 characters/, 'prefix too short');
-  userError(t, none, /no trace condition has the id, id prefix or name no-such-name/, 'unknown label');
+  userError(t, none, /no trace condition has the id, id prefix or suffix, or name no-such-name/, 'unknown label');
+  const bySuffix = await run('show', 'trace-condition', id.slice(-6));
+  t.equal(bySuffix.stdout, byName.stdout, 'show by a 6-character id suffix');
+  // A name that is also another condition's id prefix could mean either: refused, both listed.
+  t.equal((await run('add', 'trace-condition', 'name', id.slice(0, 6), 'proto', 'udp')).code, 0);
+  const nameOrPrefix = await run('show', 'trace-condition', id.slice(0, 6));
+  userError(t, nameOrPrefix, new RegExp(`${id.slice(0, 6)} is ambiguous: it matches .*${id} \\(web\\).*\\(${id.slice(0, 6)}\\)|${id.slice(0, 6)} is ambiguous: it matches .*\\(${id.slice(0, 6)}\\).*${id} \\(web\\)`), 'a name that is another id\'s prefix is ambiguous');
+  const namesake = (await get<TraceConditionJson[]>('/trace_conditions')).find((c) => c.name === id.slice(0, 6))!;
+  t.equal((await run('del', 'trace-condition', namesake.id)).code, 0, 'its full id is never ambiguous');
 
   const del = await run('del', 'trace-condition', 'twin1');
   t.equal(del.code, 0, del.stderr);
@@ -157,8 +165,9 @@ t.test('bad condition words: exit 1 with one line, nothing stored', async (t) =>
   runs.forEach((r, i) => userError(t, r, cases[i]![1], cases[i]![0].join(' ')));
   userError(t, await run('add', 'trace', 'src', '10.0.0.1'), /only trace-condition can be added/, 'add trace');
   userError(t, await run('list', 'conditions'), /unknown object "conditions"/, 'unknown noun');
-  t.equal((await run('add', 'trace-condition', 'name', 'dup')).code, 0);
-  userError(t, await run('add', 'trace-condition', 'name', 'dup'), /already exists \(duplicate_name\)$/, 'the API refuses a duplicate name');
+  userError(t, await run('add', 'trace-condition', 'name', 'dup'), /no word says which packets to match.*the word all/, 'no matching word: refused');
+  t.equal((await run('add', 'trace-condition', 'name', 'dup', 'all')).code, 0, 'unless all says every packet is meant');
+  userError(t, await run('add', 'trace-condition', 'name', 'dup', 'all'), /already exists \(duplicate_name\)$/, 'the API refuses a duplicate name');
   t.equal((await get<unknown[]>('/trace_conditions')).length, 1, 'only the first was stored');
   await run('del', 'trace-condition', 'dup');
 });
@@ -197,7 +206,7 @@ t.test('traces: list, --condition, --limit, show as a timeline, del, by prefix',
   t.equal(new Set(manyIds).size, 1050, 'without duplicates');
   t.equal(all.stdout.trimEnd().split('\n').length, 101, 'default 100');
   userError(t, await run('list', 'trace', '--limit', 'lots'), /--limit: "lots" must be a positive integer/, 'bad --limit');
-  userError(t, await run('list', 'trace', '--condition', 'nope'), /no trace condition has the id, id prefix or name nope/, 'unknown --condition');
+  userError(t, await run('list', 'trace', '--condition', 'nope'), /no trace condition has the id, id prefix or suffix, or name nope/, 'unknown --condition');
 
   const id = ids[0]!;
   const [show, showJson, ambiguous] = await Promise.all([
@@ -214,7 +223,9 @@ t.test('traces: list, --condition, --limit, show as a timeline, del, by prefix',
   t.ok(trace.steps.every((s, i) => stepLines[i]!.includes(s.message)), 'in order, with each step message');
   t.same(JSON.parse(showJson.stdout), trace, '--json prints the trace');
   userError(t, ambiguous, new RegExp(`^midotrace: ${id.slice(0, 4)} is ambiguous: it matches .*${'[0-9a-f-]{36}'}`), 'ambiguous trace prefix');
-  userError(t, await run('show', 'trace', 'ffff'), /no trace has an id starting with ffff/, 'no such trace');
+  userError(t, await run('show', 'trace', 'ffff0000ffff'), /no trace has an id starting or ending with ffff0000ffff/, 'no such trace');
+  const bySuffix = await run('show', 'trace', id.slice(-12));
+  t.equal(bySuffix.stdout, show.stdout, 'show by a 12-character id suffix');
   userError(t, await run('show', 'trace', 'xyz'), /too short/, 'short trace label');
 
   const del = await run('del', 'trace', id.slice(0, 28));

@@ -45,6 +45,8 @@ const OK: [string, Record<string, unknown>][] = [
   [`bridge ${P1.toUpperCase()}`, { deviceType: 'bridge', deviceId: P1 }],
   [`router ${P2}`, { deviceType: 'router', deviceId: P2 }],
   ['inverted', { condInvert: true }],
+  ['all', {}],
+  ['name everything all limit 5', { name: 'everything', limit: 5 }],
   ['', {}],
   ['name !weird', { name: '!weird' }],
 ];
@@ -55,6 +57,19 @@ t.test('each word fills its SPEC §2 field', async (t) => {
     t.same(r, { ok: true, condition: want }, words);
     if (r.ok) t.ok(TraceConditionSchema.safeParse(r.condition).success, `${words}: accepted by the API schema`);
   }
+});
+
+t.test('a condition for every packet must say all (SPEC §7)', async (t) => {
+  const need = { requireMatch: true };
+  for (const words of ['', 'name web', 'name web limit 3 disabled', 'inverted']) {
+    const r = parseCondWords(words === '' ? [] : words.split(' '), need);
+    t.match(r, { ok: false, message: /no word says which packets to match.*the word all/ }, `"${words}" refused`);
+  }
+  t.same(parseCondWords(['name', 'web', 'all'], need), { ok: true, condition: { name: 'web' } }, 'all says it is meant');
+  t.same(parseCondWords(['proto', 'tcp'], need), { ok: true, condition: { nwProto: 6 } });
+  t.same(parseCondWords([`bridge`, P1], need), { ok: true, condition: { deviceType: 'bridge', deviceId: P1 } }, 'a scope narrows too');
+  t.match(parseCondWords(['all', 'proto', 'tcp']), { ok: false, message: 'all means every packet: it cannot be combined with proto' });
+  t.same(parseCondWords([]), { ok: true, condition: {} }, 'without requireMatch, nothing is refused');
 });
 
 t.test('every word in COND_WORDS is covered above', async (t) => {
