@@ -289,15 +289,25 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     t.match(conds.body, [{ name: 'ssh-to-vm3', nwProto: 6, nwDstAddress: '10.0.2.10', tpDst: { start: 22, end: 22 }, enabled: true }], 'the API holds what the form said');
     const condId = conds.body[0]!.id;
 
+    const lists: string[] = [];
+    const streams: string[] = [];
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path === '/traces') lists.push(r.url());
+      if (path === '/traces/stream') streams.push(r.url());
+    });
     await page.getByRole('link', { name: 'Traces', exact: true }).click();
     await page.locator('.empty').waitFor();
     t.ok(await page.getByLabel('Live').isChecked(), 'live mode is on');
+    await page.locator('.live', { hasText: 'following new traces' }).waitFor();
     await page.evaluate('window.marker = "same page"');
 
     const traceId = await injectUntilTraced(base, tcpTo(22));
     const row = page.locator(`tr[data-id="${traceId}"]`);
     await row.waitFor({ timeout: 10_000 });
     t.equal(await page.evaluate('window.marker'), 'same page', 'the trace appeared without a reload');
+    t.equal(lists.length, 1, 'the list was loaded once: the new trace came by the stream, not by polling');
+    t.equal(streams.length, 1, 'one stream');
     t.match(await row.textContent(), /drop.*tcp 10\.0\.1\.10:40000 → 10\.0\.2\.10:22.*ssh-to-vm3/);
     await shot(t, page, 'list-live');
 
