@@ -13,6 +13,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { buildPanel } from '../panel/build.js';
 import { fieldErrors, formToJson, jsonToForm } from '../panel/src/condition-fields.js';
 import { apiBase, nextLink } from '../panel/src/links.js';
+import { SseParser, type SseEvent } from '../panel/src/sse.js';
 import { decidingRules, matchLine, traceModel } from '../panel/src/trace-model.js';
 import { isoToLocal, localToIso, tracesPath } from '../panel/src/trace-filters.js';
 import type { StepJson, Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';
@@ -43,6 +44,29 @@ function oldForm(s: StepJson): StepJson {
   const { kind: _kind, ...rest } = s.details;
   return toStepJson(s.step, s.hostId, { ...s, timestampMs: Date.parse(s.timestamp), details: rest });
 }
+
+t.test('event stream parser: events split anywhere, CRLF, comments, multi-line data, the last id kept', async (t) => {
+  const text = ': keep-alive\r\nevent: trace\r\nid: a1\r\ndata: {"id":"a1"}\r\n\r\n'
+    + 'data: one\ndata: two\n\n' + 'event: trace\nid: b2\ndata:{"id":"b2"}\n\n' + 'id\n\n' + 'data: no end yet';
+  const expected: SseEvent[] = [
+    { event: 'trace', data: '{"id":"a1"}', id: 'a1' },
+    { event: 'message', data: 'one\ntwo', id: 'a1' },
+    { event: 'trace', data: '{"id":"b2"}', id: 'b2' },
+  ];
+  const parse = (chunks: string[]) => {
+    const seen: SseEvent[] = [];
+    const p = new SseParser((e) => seen.push(e));
+    for (const c of chunks) p.push(c);
+    return { seen, lastId: p.lastId };
+  };
+  t.same(parse([text]), { seen: expected, lastId: '' }, 'a bare id line resets the last id; an unfinished event waits');
+  // Every way of cutting the text in two gives the same events.
+  const badCuts = [];
+  for (let cut = 0; cut <= text.length; cut++) {
+    if (JSON.stringify(parse([text.slice(0, cut), text.slice(cut)]).seen) !== JSON.stringify(expected)) badCuts.push(cut);
+  }
+  t.same(badCuts, [], 'the same events wherever the text is cut');
+});
 
 t.test('trace model: hops per device, interior links on arrows, deciding rule, NAT, route, drop', async (t) => {
   stepNo = 0;
@@ -265,15 +289,25 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     t.match(conds.body, [{ name: 'ssh-to-vm3', nwProto: 6, nwDstAddress: '10.0.2.10', tpDst: { start: 22, end: 22 }, enabled: true }], 'the API holds what the form said');
     const condId = conds.body[0]!.id;
 
+    const lists: string[] = [];
+    const streams: string[] = [];
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path === '/traces') lists.push(r.url());
+      if (path === '/traces/stream') streams.push(r.url());
+    });
     await page.getByRole('link', { name: 'Traces', exact: true }).click();
     await page.locator('.empty').waitFor();
     t.ok(await page.getByLabel('Live').isChecked(), 'live mode is on');
+    await page.locator('.live', { hasText: 'following new traces' }).waitFor();
     await page.evaluate('window.marker = "same page"');
 
     const traceId = await injectUntilTraced(base, tcpTo(22));
     const row = page.locator(`tr[data-id="${traceId}"]`);
     await row.waitFor({ timeout: 10_000 });
     t.equal(await page.evaluate('window.marker'), 'same page', 'the trace appeared without a reload');
+    t.equal(lists.length, 1, 'the list was loaded once: the new trace came by the stream, not by polling');
+    t.equal(streams.length, 1, 'one stream');
     t.match(await row.textContent(), /drop.*tcp 10\.0\.1\.10:40000 → 10\.0\.2\.10:22.*ssh-to-vm3/);
     await shot(t, page, 'list-live');
 

@@ -26,10 +26,28 @@ export function whenUnauthorized(l: Listener): void { onUnauthorized = l; }
 
 const base = apiBase(location.pathname);
 
-export async function call<T>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
+function authHeaders(accept: string): Record<string, string> {
+  const headers: Record<string, string> = { Accept: accept };
   const token = getToken();
   if (token !== null) headers.Authorization = `Bearer ${token}`;
+  return headers;
+}
+
+/** An event stream's body, or null when the server refused it (a 401 also asks for a token). */
+export async function streamRequest(path: string, lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
+  const headers = authHeaders('text/event-stream');
+  if (lastEventId !== null) headers['Last-Event-ID'] = lastEventId;
+  const res = await fetch(base + path, { headers, signal, cache: 'no-store' });
+  if (res.status === 401) {
+    const e = await res.json().catch(() => null) as { message?: unknown } | null;
+    onUnauthorized(typeof e?.message === 'string' ? e.message : 'a token is needed');
+  }
+  if (!res.ok || res.body === null) return null;
+  return res.body;
+}
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
+  const headers = authHeaders('application/json');
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res: Response;
   try {

@@ -1,17 +1,20 @@
-// Traces, newest first: filters, paging through the API's Link header, live updates, deletion.
+// Traces, newest first: filters, paging through the API's Link header, live updates from the trace
+// stream, deletion.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { useConditionNames } from './conditions-data.js';
 import { flash } from './flash.js';
+import { followTraces, type FollowState } from './follow.js';
 import { go, href } from './route.js';
 import { filterParams, filtersFrom, isoToLocal, localToIso, tracesPath, type Filters } from './trace-filters.js';
 import { matchLine } from './trace-model.js';
 import { RESULTS, type TraceSummary } from './types.js';
 import { checkedOf, ConfirmDialog, ErrorBox, fmtTime, Loading, ResultBadge, ShortId, valueOf, type ShownError } from './ui.js';
 
-/** How often live mode asks for the newest page. */
-export const LIVE_INTERVAL_MS = 2000;
+/** Live arrivals shown above the first page before it is reloaded whole (bounds the page's memory). */
+const LIVE_MAX_ROWS = 1000;
 const PAGE_SIZES = [10, 25, 50, 100, 250];
+const STREAM_WORDS: Record<FollowState, string> = { connecting: 'connecting…', live: 'following new traces', reconnecting: 'connection lost, reconnecting…' };
 
 function FilterForm({ filters, conditions }: { filters: Filters; conditions: Map<string, string> }) {
   const [f, setF] = useState<Filters>(filters);
@@ -58,6 +61,7 @@ export function TraceList({ query }: { query: URLSearchParams }) {
   const [error, setError] = useState<ShownError | null>(null);
   const [live, setLive] = useState(true);
   const [updated, setUpdated] = useState<Date | null>(null);
+  const [stream, setStream] = useState<FollowState>('connecting');
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [confirming, setConfirming] = useState<string[] | null>(null);
@@ -68,18 +72,12 @@ export function TraceList({ query }: { query: URLSearchParams }) {
 
   useEffect(() => { setPages([first]); setSelected(new Set()); setFresh(new Set()); itemsRef.current = null; }, [first]);
 
-  const load = useCallback(async (path: string, poll: boolean) => {
-    if (inFlight.current && poll) return;
+  const load = useCallback(async (path: string, skipIfBusy = false) => {
+    if (inFlight.current && skipIfBusy) return;
     inFlight.current = true;
     const r = await api.get<TraceSummary[]>(path);
     inFlight.current = false;
     if (!r.ok) { setError(r); return; }
-    const before = itemsRef.current;
-    if (poll && before !== null) {
-      const known = new Set(before.map((t) => t.id));
-      const added = r.data.filter((t) => !known.has(t.id)).map((t) => t.id);
-      if (added.length > 0) setFresh(new Set(added));
-    }
     itemsRef.current = r.data;
     setItems(r.data);
     setNext(r.next);
@@ -89,14 +87,23 @@ export function TraceList({ query }: { query: URLSearchParams }) {
     setSelected((s) => new Set([...s].filter((id) => ids.has(id))));
   }, []);
 
-  useEffect(() => { setItems(null); itemsRef.current = null; void load(page, false); }, [page]);
+  useEffect(() => { setItems(null); itemsRef.current = null; void load(page); }, [page]);
 
-  // Live mode refreshes the newest page only: older pages stay put while someone reads them.
+  // Live mode adds what the stream sends on top of the newest page only: older pages stay put while
+  // someone reads them. The first page's "Older" cursor stays right, as it points past what was loaded.
   const onFirstPage = pages.length === 1;
   useEffect(() => {
     if (!live || !onFirstPage) return;
-    const timer = setInterval(() => { if (!document.hidden) void load(page, true); }, LIVE_INTERVAL_MS);
-    return () => clearInterval(timer);
+    return followTraces(filterParams(filters), (tr) => {
+      const before = itemsRef.current;
+      if (before === null || before.some((x) => x.id === tr.id)) return;
+      if (before.length >= LIVE_MAX_ROWS) { void load(page, true); return; }
+      const now = [tr, ...before];
+      itemsRef.current = now;
+      setItems(now);
+      setFresh((f) => new Set([...f, tr.id]));
+      setUpdated(new Date());
+    }, setStream);
   }, [live, onFirstPage, page]);
 
   const toggle = (id: string, on: boolean) => setSelected((s) => {
@@ -118,7 +125,7 @@ export function TraceList({ query }: { query: URLSearchParams }) {
     const done = ids.length - failures.length;
     flash(`Deleted ${done} trace${done === 1 ? '' : 's'}.`);
     if (failures.length > 0) setError({ code: 'delete_failed', message: failures.join('; ') });
-    await load(page, false);
+    await load(page);
   }
 
   const allOnPage = items !== null && items.length > 0 && items.every((t) => selected.has(t.id));
@@ -132,7 +139,7 @@ export function TraceList({ query }: { query: URLSearchParams }) {
             <input type="checkbox" checked={live} onChange={(e) => setLive(checkedOf(e))} /> Live
           </label>
           <span class="muted" aria-live="polite">
-            {live ? (onFirstPage ? `checking every ${LIVE_INTERVAL_MS / 1000} s` : 'paused on older pages') : 'off'}
+            {live ? (onFirstPage ? STREAM_WORDS[stream] : 'paused on older pages') : 'off'}
             {updated !== null ? ` · updated ${updated.toLocaleTimeString()}` : ''}
             {fresh.size > 0 ? ` · ${fresh.size} new` : ''}
           </span>
@@ -143,7 +150,7 @@ export function TraceList({ query }: { query: URLSearchParams }) {
       <div class="toolbar">
         <button type="button" class="danger" disabled={selected.size === 0}
           onClick={() => setConfirming([...selected])}>Delete selected ({selected.size})</button>
-        <button type="button" onClick={() => void load(page, false)}>Refresh</button>
+        <button type="button" onClick={() => void load(page)}>Refresh</button>
         <label>Per page <select value={String(pageSize)} onChange={(e) => setPageSize(Number(valueOf(e)))}>
           {PAGE_SIZES.map((n) => <option value={String(n)}>{n}</option>)}
         </select></label>
