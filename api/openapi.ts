@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { VERSION } from '../model/version.js';
 import { TopologyDocSchema } from '../model/topology/schema.js';
 import {
-  ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema,
+  ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema, TraceStreamQuerySchema,
 } from './schemas.js';
 import {
   ErrorSchema, HealthReportSchema, SimulationInputSchema, SimulationResultSchema, TraceConditionWithHitsSchema,
@@ -65,6 +65,14 @@ export function buildOpenApi(): Json {
               { Link: { description: 'present when more remain: <URL>; rel="next"', schema: { type: 'string' } } }),
             400: err('bad query parameter or cursor'), ...common,
           },
+        },
+      },
+      '/traces/stream': {
+        get: {
+          summary: 'Server-Sent Events: one `trace` event (data: a trace summary, id: the trace id) per new trace, oldest first; '
+            + 'a Last-Event-ID header resumes after that trace; a `: ping` comment every 15 s',
+          parameters: [...queryParams(TraceStreamQuerySchema), { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }],
+          responses: { 200: { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 400: err('bad filter'), ...common },
         },
       },
       '/traces/{id}': {

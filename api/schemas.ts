@@ -20,6 +20,9 @@ export const TraceListQuerySchema = z.strictObject({
   until: z.string().optional().describe('startedAt before: ISO-8601 or milliseconds since the epoch'),
 }).describe('GET /traces query parameters');
 
+export const TraceStreamQuerySchema = TraceListQuerySchema.omit({ limit: true, cursor: true })
+  .describe('GET /traces/stream query parameters: the filters of GET /traces');
+
 export const ConditionListQuerySchema = z.strictObject({
   stats: z.enum(['true', 'false']).optional()
     .describe('true adds a read-only `hits` field (traces started so far) to each condition'),

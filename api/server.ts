@@ -1,6 +1,7 @@
 // Serves a Koa app on HOST:PORT with node:http. Port 0 picks a free port (tests); close() stops
-// accepting, ends idle keep-alive connections and resolves once in-flight requests are answered.
-import { createServer, type Server } from 'node:http';
+// accepting, ends idle keep-alive connections and event streams (they never finish by themselves),
+// and resolves once in-flight requests are answered.
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type Koa from 'koa';
 import { errorBody } from './errors.js';
@@ -30,6 +31,11 @@ export function startApiServer(app: Koa, listen: string, opts: ServerOptions = {
   if (addr === null) return Promise.reject(new Error(`listen address ${JSON.stringify(listen)} must be HOST:PORT`));
   const handler = app.callback();
   const server: Server = createServer(handler);
+  const open = new Set<ServerResponse>();
+  server.on('request', (_req, res: ServerResponse) => {
+    open.add(res);
+    res.once('close', () => open.delete(res));
+  });
   // `Expect: 100-continue` (curl's default for large bodies): answer an announced oversized body
   // with its 413 at once instead of inviting the client to send megabytes it will have to throw away.
   server.on('checkContinue', (req, res) => {
@@ -61,6 +67,7 @@ export function startApiServer(app: Koa, listen: string, opts: ServerOptions = {
         close: () => new Promise<void>((done) => {
           server.close(() => done());
           server.closeIdleConnections();
+          for (const res of open) if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) res.destroy();
         }),
       });
     });

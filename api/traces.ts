@@ -5,7 +5,8 @@ import type { ApiDeps } from './deps.js';
 import type { TraceQuery } from '../model/stores.js';
 import { fail } from './errors.js';
 import { readQuery } from './query.js';
-import { parseTime, TraceListQuerySchema } from './schemas.js';
+import { parseTime, TraceListQuerySchema, TraceStreamQuerySchema } from './schemas.js';
+import { TraceStream, type StreamFilter } from './trace-stream.js';
 
 export const DEFAULT_TRACE_LIMIT = 100;
 
@@ -21,21 +22,29 @@ function nextPageUrl(ctx: Context, cursor: string): string {
   return `${origin}${ctx.path}?${params.toString()}`;
 }
 
-async function listTraces(ctx: Context, deps: ApiDeps): Promise<void> {
-  const q = readQuery(ctx, TraceListQuerySchema);
-  if (q === null) return;
-  const query: TraceQuery = { limit: q.limit ?? DEFAULT_TRACE_LIMIT };
-  if (q.cursor !== undefined) query.cursor = q.cursor;
-  if (q.conditionId !== undefined) query.conditionId = q.conditionId;
-  if (q.hostId !== undefined) query.hostId = q.hostId;
-  if (q.result !== undefined) query.result = q.result;
+/** The filters of GET /traces and /traces/stream, or null after answering 400. */
+function readFilters(ctx: Context, q: { conditionId?: string; hostId?: string; result?: StreamFilter['result']; since?: string; until?: string }): StreamFilter | null {
+  const f: StreamFilter = {};
+  if (q.conditionId !== undefined) f.conditionId = q.conditionId;
+  if (q.hostId !== undefined) f.hostId = q.hostId;
+  if (q.result !== undefined) f.result = q.result;
   for (const key of ['since', 'until'] as const) {
     const raw = q[key];
     if (raw === undefined) continue;
     const ms = parseTime(raw);
-    if (ms === null) return fail(ctx, 'invalid_query', `query.${key}: must be an ISO-8601 time or milliseconds since the epoch`);
-    query[key] = ms;
+    if (ms === null) { fail(ctx, 'invalid_query', `query.${key}: must be an ISO-8601 time or milliseconds since the epoch`); return null; }
+    f[key] = ms;
   }
+  return f;
+}
+
+async function listTraces(ctx: Context, deps: ApiDeps): Promise<void> {
+  const q = readQuery(ctx, TraceListQuerySchema);
+  if (q === null) return;
+  const f = readFilters(ctx, q);
+  if (f === null) return;
+  const query: TraceQuery = { limit: q.limit ?? DEFAULT_TRACE_LIMIT, ...f };
+  if (q.cursor !== undefined) query.cursor = q.cursor;
   const r = await deps.traces.list(query);
   if (!r.ok) return fail(ctx, r.code === 'invalid_cursor' ? 'invalid_cursor' : 'invalid_query', r.message);
   if (r.nextCursor !== null) ctx.set('Link', `<${nextPageUrl(ctx, r.nextCursor)}>; rel="next"`);
@@ -44,6 +53,24 @@ async function listTraces(ctx: Context, deps: ApiDeps): Promise<void> {
 
 export function registerTraceRoutes(router: Router, deps: ApiDeps): void {
   router.get('/traces', (ctx) => listTraces(ctx, deps));
+
+  const stream = new TraceStream(deps.traces);
+  // Before /traces/:id, which would take `stream` for an id.
+  router.get('/traces/stream', async (ctx) => {
+    const q = readQuery(ctx, TraceStreamQuerySchema);
+    if (q === null) return;
+    const f = readFilters(ctx, q);
+    if (f === null) return;
+    const last = ctx.get('Last-Event-ID');
+    // An event stream has no end: no socket timeout, no buffering proxy.
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.type = 'text/event-stream';
+    ctx.status = 200;
+    ctx.body = await stream.open(f, last === '' ? undefined : last);
+  });
 
   router.get('/traces/:id', async (ctx) => {
     const id = ctx.params.id!;

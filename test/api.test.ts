@@ -18,6 +18,7 @@ import { STEP_KIND_NAMES, STEP_KINDS } from '../model/step.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
 import { pk } from './helpers/net.js';
 import { waitForValue } from './helpers/wait.js';
+import { SseParser, type SseEvent } from '../panel/src/sse.js';
 
 interface Reply<T = unknown> { status: number; headers: Headers; body: T; text: string }
 
@@ -125,7 +126,7 @@ t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
   const o = await call<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties: Record<string, unknown>; additionalProperties?: boolean }> } }>('GET', '/openapi.json');
   t.equal(o.status, 200);
   t.equal(o.body.openapi, '3.1.0');
-  t.same(Object.keys(o.body.paths).sort(), ['/', '/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/topology', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/{id}']);
+  t.same(Object.keys(o.body.paths).sort(), ['/', '/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/topology', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/stream', '/traces/{id}']);
   t.same(Object.keys(o.body.paths['/trace_conditions/{id}']!).filter((k) => k !== 'parameters').sort(), ['delete', 'get', 'put']);
   const tc = o.body.components.schemas.TraceCondition!;
   t.equal(tc.additionalProperties, false, 'trace conditions are strict');
@@ -277,6 +278,97 @@ t.test('GET /topology: the running document and its version; GET / leads to the 
   const root = await fetch(`${api.url}/`, { redirect: 'manual' });
   t.equal(root.status, 302);
   t.equal(root.headers.get('location'), '/ui/');
+});
+
+/** Follows GET /traces/stream until stopped; the events so far are in `events`. */
+function follow(path: string, lastEventId?: string) {
+  const events: SseEvent[] = [];
+  const abort = new AbortController();
+  const parser = new SseParser((e) => events.push(e));
+  const opened = fetch(`${api.url}${path}`, { signal: abort.signal, headers: lastEventId !== undefined ? { 'last-event-id': lastEventId } : {} });
+  const done = opened.then(async (res) => {
+    const reader = res.body!.getReader();
+    const text = new TextDecoder();
+    for (;;) {
+      const { value, done: end } = await reader.read();
+      if (end) return;
+      parser.push(text.decode(value, { stream: true }));
+    }
+  }).catch(() => undefined);
+  return {
+    events, opened,
+    traceIds: () => events.filter((e) => e.event === 'trace').map((e) => e.id!),
+    stop: async () => { abort.abort(); await done; },
+  };
+}
+
+t.test('GET /traces/stream: new traces as they are stored, filtered, resumed with Last-Event-ID', async (t) => {
+  const sim = async (packet: unknown): Promise<string> =>
+    (await call<{ traceIds: string[] }[]>('POST', '/simulations?trace=true', [{ inPort: api.net.id('vm1'), packet }])).body[0]!.traceIds[0]!;
+  const before = await sim(udp({ tpSrc: 7000 }));
+  const all = follow('/traces/stream');
+  const res = await all.opened;
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /^text\/event-stream/);
+  const drops = follow('/traces/stream?result=shortDrop');
+  await drops.opened;
+  const a = await sim(udp({ tpSrc: 7001 }));
+  const dropped = await sim(pk.udp(MAC.vm1, MAC.r, IP.vm1, '192.0.2.1'));
+  const b = await sim(udp({ tpSrc: 7002 }));
+  await waitForValue('three traces streamed', async () => (all.traceIds().length >= 3 ? true : null), 5_000);
+  t.same(all.traceIds(), [a, dropped, b], 'each new trace once, in the order made; none from before the stream opened');
+  const first = all.events.find((e) => e.id === a)!;
+  t.match(JSON.parse(first.data), { id: a, result: 'forward', hostId: api.deps.hostId, numSteps: Number }, 'the data is the trace summary');
+  await waitForValue('the drop streamed', async () => (drops.traceIds().length >= 1 ? true : null), 5_000);
+  t.same(drops.traceIds(), [dropped], 'filters of GET /traces apply');
+  t.notOk(all.traceIds().includes(before));
+  await all.stop();
+  await drops.stop();
+
+  const c = await sim(udp({ tpSrc: 7003 }));
+  const d = await sim(udp({ tpSrc: 7004 }));
+  const resumed = follow('/traces/stream', b);
+  await resumed.opened;
+  await waitForValue('the missed traces replayed', async () => (resumed.traceIds().length >= 2 ? true : null), 5_000);
+  const e = await sim(udp({ tpSrc: 7005 }));
+  await waitForValue('then the live one', async () => (resumed.traceIds().length >= 3 ? true : null), 5_000);
+  t.same(resumed.traceIds(), [c, d, e], 'Last-Event-ID: what came after it, then live, no repeats');
+  await resumed.stop();
+
+  isErrorBody(t, await call('GET', '/traces/stream?result=maybe'), 400, 'invalid_query', /query\.result/);
+  isErrorBody(t, await call('GET', '/traces/stream?limit=5'), 400, 'invalid_query');
+});
+
+t.test('the trace stream lets go of a client that leaves, and stops polling with the last one', async (t) => {
+  const { TraceStream } = await import('../api/trace-stream.js');
+  const s = new TraceStream(api.deps.traces, { pollMs: 20 });
+  let closed = 0;
+  const one = await s.open({}, undefined, () => closed++);
+  const two = await s.open({}, undefined, () => closed++);
+  t.equal(s.size, 2);
+  one.destroy();
+  await waitForValue('the first client dropped', async () => (s.size === 1 ? true : null), 2_000);
+  two.destroy();
+  await waitForValue('the last client dropped', async () => (s.size === 0 ? true : null), 2_000);
+  t.equal(closed, 2);
+  const slow = new TraceStream(api.deps.traces, { pollMs: 20, maxBufferBytes: 10 });
+  const never = await slow.open({}, undefined);
+  t.equal(slow.size, 1, 'a client that reads nothing');
+  const sims = await call<{ traceIds: string[] }[]>('POST', '/simulations?trace=true', [{ inPort: api.net.id('vm1'), packet: udp() }]);
+  t.equal(sims.status, 200);
+  await waitForValue('dropped once it fell behind', async () => (slow.size === 0 ? true : null), 5_000);
+  t.ok(never.writableEnded, 'its stream was ended');
+
+  // A server with a client on the stream still closes: event streams never finish by themselves.
+  const app = createApp(api.deps);
+  app.silent = true;
+  const server = await startApiServer(app, '127.0.0.1:0', {});
+  const res = await fetch(`http://127.0.0.1:${server.port}/traces/stream`);
+  t.equal(res.status, 200);
+  const started = Date.now();
+  await server.close();
+  t.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms with a stream open`);
+  await res.body!.cancel().catch(() => undefined);
 });
 
 t.test('400s name the JSON path of the bad field', async (t) => {

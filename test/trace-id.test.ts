@@ -1,6 +1,7 @@
 // Trace ids are UUIDv7: well-formed, carrying their creation time, strictly increasing per generator.
 import t from 'tap';
-import { createTraceIdGenerator, newTraceId, traceIdTimeMs } from '../engine/trace/trace-id.js';
+import { createTraceIdGenerator, newTraceId } from '../engine/trace/trace-id.js';
+import { traceIdTimeMs } from '../model/trace-id.js';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
