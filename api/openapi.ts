@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { VERSION } from '../model/version.js';
 import { TopologyDocSchema } from '../model/topology/schema.js';
 import {
-  ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema, TraceStreamQuerySchema,
+  ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema, TraceStreamQuerySchema, TraceDiffQuerySchema,
 } from './schemas.js';
 import {
   ErrorSchema, HealthReportSchema, SimulationInputSchema, SimulationResultSchema, TraceConditionWithHitsSchema,
@@ -65,6 +65,13 @@ export function buildOpenApi(): Json {
               { Link: { description: 'present when more remain: <URL>; rel="next"', schema: { type: 'string' } } }),
             400: err('bad query parameter or cursor'), ...common,
           },
+        },
+      },
+      '/traces/diff': {
+        get: {
+          summary: 'two traces aligned device by device: { a, b, firstDivergence: { stepA, stepB, deviceId, why } | null, steps: [{ deviceId, deviceType, deviceName, a, b, same }] }',
+          parameters: queryParams(TraceDiffQuerySchema),
+          responses: { 200: ok('the comparison', { type: 'object', required: ['a', 'b', 'firstDivergence', 'steps'] }), 400: err('a or b missing'), 404: err('no such trace (the message names a or b)'), ...common },
         },
       },
       '/traces/stream': {

@@ -23,6 +23,11 @@ export const TraceListQuerySchema = z.strictObject({
 export const TraceStreamQuerySchema = TraceListQuerySchema.omit({ limit: true, cursor: true })
   .describe('GET /traces/stream query parameters: the filters of GET /traces');
 
+export const TraceDiffQuerySchema = z.strictObject({
+  a: z.string({ error: 'required: the id of the first trace' }).min(1).max(64).describe('id of the first trace'),
+  b: z.string({ error: 'required: the id of the second trace' }).min(1).max(64).describe('id of the second trace'),
+}).describe('GET /traces/diff query parameters');
+
 export const ConditionListQuerySchema = z.strictObject({
   stats: z.enum(['true', 'false']).optional()
     .describe('true adds a read-only `hits` field (traces started so far) to each condition'),

@@ -5,7 +5,8 @@ import type { ApiDeps } from './deps.js';
 import type { TraceQuery } from '../model/stores.js';
 import { fail } from './errors.js';
 import { readQuery } from './query.js';
-import { parseTime, TraceListQuerySchema, TraceStreamQuerySchema } from './schemas.js';
+import { parseTime, TraceDiffQuerySchema, TraceListQuerySchema, TraceStreamQuerySchema } from './schemas.js';
+import { diffTraces } from '../model/trace-diff.js';
 import { TraceStream, type StreamFilter } from './trace-stream.js';
 
 export const DEFAULT_TRACE_LIMIT = 100;
@@ -70,6 +71,15 @@ export function registerTraceRoutes(router: Router, deps: ApiDeps): void {
     ctx.type = 'text/event-stream';
     ctx.status = 200;
     ctx.body = await stream.open(f, last === '' ? undefined : last);
+  });
+
+  router.get('/traces/diff', async (ctx) => {
+    const q = readQuery(ctx, TraceDiffQuerySchema);
+    if (q === null) return;
+    const [a, b] = await Promise.all([deps.traces.get(q.a.toLowerCase()), deps.traces.get(q.b.toLowerCase())]);
+    if (a === null) return fail(ctx, 'not_found', `a: no trace ${q.a}`);
+    if (b === null) return fail(ctx, 'not_found', `b: no trace ${q.b}`);
+    ctx.body = diffTraces(a, b);
   });
 
   router.get('/traces/:id', async (ctx) => {

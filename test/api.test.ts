@@ -126,7 +126,7 @@ t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
   const o = await call<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties: Record<string, unknown>; additionalProperties?: boolean }> } }>('GET', '/openapi.json');
   t.equal(o.status, 200);
   t.equal(o.body.openapi, '3.1.0');
-  t.same(Object.keys(o.body.paths).sort(), ['/', '/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/topology', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/stream', '/traces/{id}']);
+  t.same(Object.keys(o.body.paths).sort(), ['/', '/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/topology', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/diff', '/traces/stream', '/traces/{id}']);
   t.same(Object.keys(o.body.paths['/trace_conditions/{id}']!).filter((k) => k !== 'parameters').sort(), ['delete', 'get', 'put']);
   const tc = o.body.components.schemas.TraceCondition!;
   t.equal(tc.additionalProperties, false, 'trace conditions are strict');
@@ -369,6 +369,25 @@ t.test('the trace stream lets go of a client that leaves, and stops polling with
   await server.close();
   t.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms with a stream open`);
   await res.body!.cancel().catch(() => undefined);
+});
+
+t.test('GET /traces/diff: aligned by device, the first divergence and why; 400 and 404 name a or b', async (t) => {
+  const sim = async (inPort: string, packet: unknown): Promise<string> =>
+    (await call<{ traceIds: string[] }[]>('POST', '/simulations?trace=true', [{ inPort: api.net.id(inPort), packet }])).body[0]!.traceIds[0]!;
+  const flood = await sim('vm1', pk.udp(MAC.vm1, '02:00:00:00:0a:0a', IP.vm1, IP.vm2));
+  const routed = await sim('vm1', pk.udp(MAC.vm1, MAC.r, IP.vm1, IP.vm4));
+  const d = await call<{ a: { id: string }; b: { id: string }; firstDivergence: { stepA: number | null; stepB: number | null; deviceId: string; why: string } | null; steps: { deviceId: string; same: boolean }[] }>(
+    'GET', `/traces/diff?a=${flood}&b=${routed}`);
+  t.equal(d.status, 200, d.text);
+  t.equal(d.body.a.id, flood);
+  t.equal(d.body.b.id, routed);
+  t.match(d.body.firstDivergence, { deviceId: api.net.id('br'), why: /at bridge br/ });
+  t.equal(d.body.steps[0]!.deviceId, api.net.id('vm1'), 'the rows start at the ingress port');
+  t.ok(d.body.steps[0]!.same);
+  t.equal((await call<{ firstDivergence: unknown }>('GET', `/traces/diff?a=${flood}&b=${flood.toUpperCase()}`)).body.firstDivergence, null, 'a trace against itself');
+  isErrorBody(t, await call('GET', `/traces/diff?a=${flood}`), 400, 'invalid_query', /query\.b/);
+  isErrorBody(t, await call('GET', `/traces/diff?a=00000000-0000-7000-8000-000000000000&b=${flood}`), 404, 'not_found', /^a: /);
+  isErrorBody(t, await call('GET', `/traces/diff?a=${flood}&b=nope`), 404, 'not_found', /^b: /);
 });
 
 t.test('400s name the JSON path of the bad field', async (t) => {

@@ -8,6 +8,7 @@ import { icmpErrorFrame, Net, pk, quotedOf } from './helpers/net.js';
 import { StepSchema } from '../api/doc-schemas.js';
 import { STEP_KINDS, STEP_KIND_NAMES } from '../model/step.js';
 import type { StepJson } from '../model/trace.js';
+import { diffTraces } from '../model/trace-diff.js';
 
 const MAC = {
   vm1: '02:00:00:00:00:01', vm2: '02:00:00:00:00:02', vm3: '02:00:00:00:00:03', vm4: '02:00:00:00:00:04',
@@ -437,6 +438,35 @@ t.test('nested floods: branches run in port order, each from the packet as flood
   t.equal(r!.devicesTraversed, 2);
   const floods = r!.trace!.steps.filter((s) => /^flooded/.test(s.message)).map((s) => s.deviceName);
   t.same(floods, ['x', 'y']);
+});
+
+t.test('diff: two traces aligned device by device, and where and why they part', async (t) => {
+  const id = (x: string) => new Net().id(x);
+  const n = base()
+    .chain('web-only', [{ type: 'accept', nwProto: 6, tpDst: { start: 80, end: 80 } }, { type: 'drop', nwProto: 6 }])
+    .set('routers', 'r', { inboundFilterId: id('web-only') });
+  const [web, ssh, flood, reply, known] = run(n, [
+    { in: 'vm1', packet: pk.tcp(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.10', { tpSrc: 40000, tpDst: 80 }) },
+    { in: 'vm1', packet: pk.tcp(MAC.vm1, MAC.r1, '10.0.1.10', '10.0.2.10', { tpSrc: 40000, tpDst: 22 }) },
+    { in: 'vm1', packet: pk.udp(MAC.vm1, MAC.vm2, '10.0.1.10', '10.0.1.11') },
+    { in: 'vm2', packet: pk.udp(MAC.vm2, MAC.vm1, '10.0.1.11', '10.0.1.10') },
+    { in: 'vm1', packet: pk.udp(MAC.vm1, MAC.vm2, '10.0.1.10', '10.0.1.11') },
+  ]);
+  const d = diffTraces(web!.trace!, ssh!.trace!);
+  t.equal(d.a.id, web!.trace!.id);
+  t.match(d.firstDivergence, { deviceId: id('r'), why: /^another rule decided at router r: A: rule 1 \(accept\).*B: rule 2 \(drop\)/ });
+  const stepA = web!.trace!.steps.find((s) => s.step === d.firstDivergence!.stepA)!;
+  t.equal(stepA.details.kind, 'rule_matched', 'stepA is the deciding step of A');
+  t.same(d.steps.map((r) => [r.deviceName, r.a !== null, r.b !== null, r.same]),
+    [['vm1', true, true, true], ['b1', true, true, true], ['b1-r', true, true, true], ['r-b1', true, true, true], ['r', true, true, false],
+      ['r-b2', true, false, false], ['b2-r', true, false, false], ['b2', true, false, false], ['vm3', true, false, false]],
+    'aligned by device: A goes on where B was dropped');
+
+  const m = diffTraces(flood!.trace!, known!.trace!);
+  t.match(m.firstDivergence, { deviceId: id('b1'), why: /^a MAC not yet learned at bridge b1 in A/ });
+  t.ok(reply);
+  t.equal(diffTraces(known!.trace!, known!.trace!).firstDivergence, null, 'a trace does not differ from itself');
+  t.ok(diffTraces(known!.trace!, known!.trace!).steps.every((r) => r.same));
 });
 
 t.test('malformed frames are an errorDrop, never a crash', async (t) => {
