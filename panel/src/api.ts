@@ -33,15 +33,15 @@ function authHeaders(accept: string): Record<string, string> {
   return headers;
 }
 
-/** An event stream's body, or null when the server refused it (a 401 also asks for a token). */
-export async function streamRequest(path: string, lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
+/**
+ * An event stream's body, null when the server refused it, or 'unauthorized' on a 401 (the list
+ * request of the same view asks for the token; the stream does not ask again).
+ */
+export async function streamRequest(path: string, lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null | 'unauthorized'> {
   const headers = authHeaders('text/event-stream');
   if (lastEventId !== null) headers['Last-Event-ID'] = lastEventId;
   const res = await fetch(base + path, { headers, signal, cache: 'no-store' });
-  if (res.status === 401) {
-    const e = await res.json().catch(() => null) as { message?: unknown } | null;
-    onUnauthorized(typeof e?.message === 'string' ? e.message : 'a token is needed');
-  }
+  if (res.status === 401) return 'unauthorized';
   if (!res.ok || res.body === null) return null;
   return res.body;
 }

@@ -20,6 +20,7 @@ export function followTraces(query: URLSearchParams, onTrace: (t: TraceSummary) 
       });
       try {
         const res = await streamRequest(`traces/stream?${query.toString()}`, lastId, abort.signal);
+        if (res === 'unauthorized') return;
         if (res !== null) {
           onState('live');
           const reader = res.getReader();
