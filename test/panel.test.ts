@@ -429,6 +429,8 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     await page.locator(`tr[data-id="${id}"]`).getByRole('button', { name: 'Delete web' }).click();
     await page.locator('dialog.confirm').getByRole('button', { name: 'Delete' }).click();
     await page.locator('.notice', { hasText: 'Deleted trace condition web' }).waitFor();
+    // The notice may show before the list has been fetched again.
+    await page.locator(`tr[data-id="${id}"]`).waitFor({ state: 'detached' });
     t.equal(await page.locator(`tr[data-id="${id}"]`).count(), 0, 'gone from the list');
     t.equal((await apiJson(base, 'GET', `/trace_conditions/${id}`)).status, 404, 'and from the API');
     await shot(t, page, 'condition-deleted');
