@@ -117,8 +117,8 @@ export function registerConditionRoutes(router: Router, deps: ApiDeps): void {
   });
 
   router.delete('/trace_conditions/:id', async (ctx) => {
-    const id = ctx.params.id!;
-    const existed = UuidSchema.safeParse(id).success && await writing(ctx, id, () => deps.conditions.delete(id.toLowerCase()));
+    const id = ctx.params.id!.toLowerCase();
+    const existed = UuidSchema.safeParse(id).success && await writing(ctx, id, () => deps.conditions.delete(id));
     if (!existed) return fail(ctx, 'not_found', `no trace condition ${id}`);
     ctx.status = 204;
   });

@@ -110,10 +110,6 @@ export class TraceStream {
     return out;
   }
 
-  close(): void {
-    for (const s of [...this.subs]) { s.out.end(); s.close(); }
-  }
-
   private drop(sub: Subscriber): void {
     this.subs.delete(sub);
     if (this.subs.size > 0) return;
@@ -173,25 +169,19 @@ export class TraceStream {
   }
 
   /** Sends the traces newer than `lastId` that pass the client's filter, oldest first. */
-  private async replay(sub: Subscriber, lastId: string): Promise<void> {
-    const at = traceIdTimeMs(lastId.toLowerCase());
+  private async replay(sub: Subscriber, lastEventId: string): Promise<void> {
+    const lastId = lastEventId.toLowerCase();
+    const at = traceIdTimeMs(lastId);
     if (at === null) return;
-    const f = sub.filter;
-    const since = Math.max(f.since ?? 0, at - START_SLACK_MS);
+    // The client's filters are the store's query, starting no earlier than the last event's trace could have.
+    const query = { ...sub.filter, limit: 1000, since: Math.max(sub.filter.since ?? 0, at - START_SLACK_MS) };
     const newer: TraceSummary[] = [];
     let cursor: string | undefined;
     try {
-      for (let page = 0; newer.length < MAX_REPLAY; page++) {
-        const r = await this.traces.list({
-          limit: 1000, since,
-          ...(f.until !== undefined ? { until: f.until } : {}),
-          ...(f.conditionId !== undefined ? { conditionId: f.conditionId } : {}),
-          ...(f.hostId !== undefined ? { hostId: f.hostId } : {}),
-          ...(f.result !== undefined ? { result: f.result } : {}),
-          ...(cursor !== undefined ? { cursor } : {}),
-        });
+      while (newer.length < MAX_REPLAY) {
+        const r = await this.traces.list(cursor !== undefined ? { ...query, cursor } : query);
         if (!r.ok) break;
-        for (const t of r.items) if (t.id > lastId.toLowerCase()) newer.push(t);
+        for (const t of r.items) if (t.id > lastId) newer.push(t);
         if (r.nextCursor === null) break;
         cursor = r.nextCursor;
       }
