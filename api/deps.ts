@@ -2,6 +2,7 @@
 // from real parts. The API holds no state of its own.
 import type { BackendHealth, ConditionStore, SinkStats, TraceStore } from '../model/stores.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
+import type { Trace } from '../model/trace.js';
 
 /** One packet of POST /simulations (SPEC §3): fields or a frame, and its ingress port. */
 export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
@@ -61,6 +62,8 @@ export interface ApiDeps {
   /** The topology the workers run, and how many times it was replaced since start; null before the first. */
   topology(): TopologyView | null;
   health(): HealthReport;
+  /** The trace as a classic pcap: its packet rebuilt as received, rewritten and emitted, in step order. */
+  tracePcap(trace: Trace): Uint8Array;
   /** The live datapath's ports; absent in tests that build the API without a daemon. */
   datapath?(): DatapathReport;
   sinkStats(): SinkStats;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { VERSION } from '../model/version.js';
 import { TopologyDocSchema } from '../model/topology/schema.js';
 import {
-  ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema, TraceStreamQuerySchema, TraceDiffQuerySchema,
+  ConditionListQuerySchema, SimulationsQuerySchema, TraceConditionSchema, TraceListQuerySchema, TraceStreamQuerySchema, TraceDiffQuerySchema, TraceExportQuerySchema,
 } from './schemas.js';
 import {
   ErrorSchema, HealthReportSchema, SimulationInputSchema, SimulationResultSchema, TraceConditionWithHitsSchema,
@@ -86,6 +86,21 @@ export function buildOpenApi(): Json {
         parameters: [idParam],
         get: { summary: 'one trace with its steps', responses: { 200: ok('the trace', ref('Trace')), 404: err('no such trace'), ...common } },
         delete: { summary: 'delete a trace', responses: { 204: ok('deleted'), 404: err('no such trace'), ...mutation } },
+      },
+      '/traces/{id}/export': {
+        parameters: [idParam],
+        get: {
+          summary: 'the trace as a file: json (the trace), pcap (its packet rebuilt from the recorded headers: as received, '
+            + 'each rewritten or emitted version and each generated packet, in step order), or otlp (OTLP/JSON: one span per device, steps as events)',
+          parameters: queryParams(TraceExportQuerySchema),
+          responses: {
+            200: {
+              description: 'the export (Content-Disposition names the file)',
+              content: { 'application/json': { schema: { type: 'object' } }, 'application/vnd.tcpdump.pcap': { schema: { type: 'string', format: 'binary' } } },
+            },
+            400: err('bad format'), 404: err('no such trace'), ...common,
+          },
+        },
       },
       '/trace_conditions': {
         get: {

@@ -28,6 +28,13 @@ export const TraceDiffQuerySchema = z.strictObject({
   b: z.string({ error: 'required: the id of the second trace' }).min(1).max(64).describe('id of the second trace'),
 }).describe('GET /traces/diff query parameters');
 
+export const EXPORT_FORMATS = ['json', 'pcap', 'otlp'] as const;
+
+export const TraceExportQuerySchema = z.strictObject({
+  format: z.enum(EXPORT_FORMATS, { error: `must be one of ${EXPORT_FORMATS.join(', ')}` }).optional()
+    .describe('json (default): the trace; pcap: the packet as received and as rewritten or emitted, in step order; otlp: OTLP/JSON spans'),
+}).describe('GET /traces/{id}/export query parameters');
+
 export const ConditionListQuerySchema = z.strictObject({
   stats: z.enum(['true', 'false']).optional()
     .describe('true adds a read-only `hits` field (traces started so far) to each condition'),

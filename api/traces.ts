@@ -5,8 +5,9 @@ import type { ApiDeps } from './deps.js';
 import type { TraceQuery } from '../model/stores.js';
 import { fail } from './errors.js';
 import { readQuery } from './query.js';
-import { parseTime, TraceDiffQuerySchema, TraceListQuerySchema, TraceStreamQuerySchema } from './schemas.js';
+import { parseTime, TraceDiffQuerySchema, TraceExportQuerySchema, TraceListQuerySchema, TraceStreamQuerySchema } from './schemas.js';
 import { diffTraces } from '../model/trace-diff.js';
+import { traceToOtlp } from '../model/trace-otlp.js';
 import { TraceStream, type StreamFilter } from './trace-stream.js';
 
 export const DEFAULT_TRACE_LIMIT = 100;
@@ -83,14 +84,32 @@ export function registerTraceRoutes(router: Router, deps: ApiDeps): void {
   });
 
   router.get('/traces/:id', async (ctx) => {
-    const id = ctx.params.id!;
+    const id = ctx.params.id!.toLowerCase();
     const trace = id.length <= MAX_ID_LENGTH ? await deps.traces.get(id) : null;
     if (trace === null) return fail(ctx, 'not_found', `no trace ${id}`);
     ctx.body = trace;
   });
 
+  router.get('/traces/:id/export', async (ctx) => {
+    const q = readQuery(ctx, TraceExportQuerySchema);
+    if (q === null) return;
+    const id = ctx.params.id!.toLowerCase();
+    const trace = id.length <= MAX_ID_LENGTH ? await deps.traces.get(id) : null;
+    if (trace === null) return fail(ctx, 'not_found', `no trace ${id}`);
+    const format = q.format ?? 'json';
+    // A file to save: its name says what it holds and which trace.
+    ctx.set('Content-Disposition', `attachment; filename="trace-${trace.id}.${format === 'otlp' ? 'otlp.json' : format}"`);
+    if (format === 'pcap') {
+      ctx.type = 'application/vnd.tcpdump.pcap';
+      ctx.body = Buffer.from(deps.tracePcap(trace));
+    } else {
+      ctx.type = 'application/json';
+      ctx.body = format === 'otlp' ? traceToOtlp(trace) : trace;
+    }
+  });
+
   router.delete('/traces/:id', async (ctx) => {
-    const id = ctx.params.id!;
+    const id = ctx.params.id!.toLowerCase();
     const existed = id.length <= MAX_ID_LENGTH && await deps.traces.delete(id);
     if (!existed) return fail(ctx, 'not_found', `no trace ${id}`);
     ctx.status = 204;

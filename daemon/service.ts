@@ -22,6 +22,7 @@ import { RESULT_NAMES, ResultCode } from '../model/result.js';
 import type { ApiDeps, HealthReport, SimulateOutcome } from '../api/deps.js';
 import type { ApiServer } from '../api/server.js';
 import { readOwnTraces } from './own-traces.js';
+import { tracePcap } from '../engine/trace/export-pcap.js';
 
 
 /** Daemon.simulate(): the results as objects. */
@@ -280,6 +281,7 @@ export class Daemon {
       conditionHits: (id) => this.limits.count(id),
       topology: () => this.doc === null ? null : { version: this.topologyVersion, appliedAt: this.topologyAppliedAt, doc: this.doc },
       health: () => this.health(),
+      tracePcap,
       datapath: () => this.datapath.report(),
       sinkStats: () => this.backends.sink.stats(),
       metrics: () => this.metrics.text(),

@@ -4,6 +4,7 @@
 // misalign the rest. Two aligned hops differ when a step that decides something differs: the rule
 // that decided, the route, the NAT binding, whether the destination MAC was known, the disposition.
 import type { StepJson, Trace, TraceSummary } from './trace.js';
+import { traceHops, type Hop } from './trace-hops.js';
 
 export interface DiffRow {
   deviceId: string;
@@ -28,20 +29,6 @@ export interface TraceDiff {
   b: TraceSummary;
   firstDivergence: Divergence | null;
   steps: DiffRow[];
-}
-
-interface Hop { deviceId: string; deviceType: StepJson['deviceType']; deviceName: string; steps: StepJson[] }
-
-/** Chain and rule steps belong to the device whose filter ran them: the hop they occur in. */
-function hops(steps: readonly StepJson[]): Hop[] {
-  const out: Hop[] = [];
-  for (const s of steps) {
-    const last = out.at(-1);
-    const filter = s.deviceType === 'chain' || s.deviceType === 'rule';
-    if (last !== undefined && (filter || last.deviceId === s.deviceId)) last.steps.push(s);
-    else out.push({ deviceId: s.deviceId, deviceType: s.deviceType, deviceName: s.deviceName, steps: [s] });
-  }
-  return out;
 }
 
 /** What a step decided, in words; null for steps that only observe (receptions, learning). */
@@ -113,8 +100,8 @@ const nums = (h: Hop): number[] => h.steps.map((s) => s.step);
 const hopName = (h: Hop): string => `${h.deviceType} ${h.deviceName !== '' ? h.deviceName : h.deviceId}`;
 
 export function diffTraces(a: Trace, b: Trace): TraceDiff {
-  const ha = hops(a.steps);
-  const hb = hops(b.steps);
+  const ha = traceHops(a.steps);
+  const hb = traceHops(b.steps);
   const rows: DiffRow[] = [];
   let first: Divergence | null = null;
   const only = (h: Hop, side: 'a' | 'b'): void => {

@@ -18,6 +18,7 @@ import { STEP_KIND_NAMES, STEP_KINDS } from '../model/step.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
 import { pk } from './helpers/net.js';
 import { waitForValue } from './helpers/wait.js';
+import { otlpTraceErrors } from './helpers/otlp-schema.js';
 import { SseParser, type SseEvent } from '../panel/src/sse.js';
 
 interface Reply<T = unknown> { status: number; headers: Headers; body: T; text: string }
@@ -126,7 +127,7 @@ t.test('GET /healthz, /metrics, /openapi.json', async (t) => {
   const o = await call<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { properties: Record<string, unknown>; additionalProperties?: boolean }> } }>('GET', '/openapi.json');
   t.equal(o.status, 200);
   t.equal(o.body.openapi, '3.1.0');
-  t.same(Object.keys(o.body.paths).sort(), ['/', '/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/topology', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/diff', '/traces/stream', '/traces/{id}']);
+  t.same(Object.keys(o.body.paths).sort(), ['/', '/datapath', '/healthz', '/metrics', '/openapi.json', '/simulations', '/topology', '/trace_conditions', '/trace_conditions/{id}', '/traces', '/traces/diff', '/traces/stream', '/traces/{id}', '/traces/{id}/export']);
   t.same(Object.keys(o.body.paths['/trace_conditions/{id}']!).filter((k) => k !== 'parameters').sort(), ['delete', 'get', 'put']);
   const tc = o.body.components.schemas.TraceCondition!;
   t.equal(tc.additionalProperties, false, 'trace conditions are strict');
@@ -388,6 +389,59 @@ t.test('GET /traces/diff: aligned by device, the first divergence and why; 400 a
   isErrorBody(t, await call('GET', `/traces/diff?a=${flood}`), 400, 'invalid_query', /query\.b/);
   isErrorBody(t, await call('GET', `/traces/diff?a=00000000-0000-7000-8000-000000000000&b=${flood}`), 404, 'not_found', /^a: /);
   isErrorBody(t, await call('GET', `/traces/diff?a=${flood}&b=nope`), 404, 'not_found', /^b: /);
+});
+
+t.test('GET /traces/{id}/export: the trace as JSON, as a pcap tshark reads, as valid OTLP/JSON', async (t) => {
+  // vm4's MAC is known to the router, so the packet is routed: its MACs and TTL are rewritten.
+  const sim = async (packet: unknown): Promise<string> =>
+    (await call<{ traceIds: string[] }[]>('POST', '/simulations?trace=true', [{ inPort: api.net.id('vm1'), packet }])).body[0]!.traceIds[0]!;
+  await call('POST', '/simulations', [{ inPort: api.net.id('vm4'), packet: { arp: { op: 1, sha: MAC.vm4, spa: IP.vm4, tpa: '10.0.1.1' }, ethSrc: MAC.vm4 } }]);
+  const id = await sim({ ...pk.udp(MAC.vm1, MAC.r, IP.vm1, IP.vm4), ttl: 9 });
+  const trace = (await call<Trace>('GET', `/traces/${id}`)).body;
+  t.equal(trace.result, 'forward', JSON.stringify(trace.steps.map((s) => s.message)));
+
+  const j = await call<Trace>('GET', `/traces/${id}/export?format=json`);
+  t.equal(j.status, 200);
+  t.same(j.body, trace, 'json is the trace');
+  t.match(j.headers.get('content-disposition'), `attachment; filename="trace-${id}.json"`);
+  t.same((await call<Trace>('GET', `/traces/${id}/export`)).body, trace, 'json is the default');
+
+  const res = await fetch(`${api.url}/traces/${id.toUpperCase()}/export?format=pcap`);
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('content-type'), 'application/vnd.tcpdump.pcap');
+  const dir = mkdtempSync(join(tmpdir(), 'mt-export-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'trace.pcap');
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  const { stdout } = await execFileAsync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|',
+    '-e', 'eth.src', '-e', 'eth.dst', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ip.ttl', '-e', 'udp.dstport', '-e', 'ip.checksum.status', '-o', 'ip.check_checksum:TRUE']);
+  const rows = stdout.trim().split('\n');
+  t.ok(rows.length >= 3, stdout);
+  t.equal(rows[0], `${MAC.vm1}|${MAC.r}|${IP.vm1}|${IP.vm4}|9|53|1`, 'first: the packet as received (checksum good)');
+  t.ok(rows.slice(1).some((r) => r === `${MAC.r2}|${MAC.vm4}|${IP.vm1}|${IP.vm4}|8|53|1`), 'then as the router rewrote it');
+  t.equal(rows.at(-1), `${MAC.r2}|${MAC.vm4}|${IP.vm1}|${IP.vm4}|8|53|1`, 'last: as emitted at vm4');
+  // No route: the router's ICMP error is in the capture, addressed back to the sender, quoting the packet.
+  const unreachable = await sim(pk.udp(MAC.vm1, MAC.r, IP.vm1, '192.168.9.9'));
+  writeFileSync(file, Buffer.from(await (await fetch(`${api.url}/traces/${unreachable}/export?format=pcap`)).arrayBuffer()));
+  const icmp = (await execFileAsync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type', '-e', 'icmp.code'])).stdout.trim().split('\n');
+  t.ok(icmp.includes('10.0.0.1,10.0.0.11|10.0.0.11,192.168.9.9|3|0'), icmp.join('; '));
+
+  const o = await call<{ resourceSpans: { scopeSpans: { spans: { name: string; spanId: string; parentSpanId?: string; events: { name: string }[] }[] }[] }[] }>(
+    'GET', `/traces/${id}/export?format=otlp`);
+  t.equal(o.status, 200);
+  t.same(otlpTraceErrors(o.body), [], 'valid against the OTLP trace messages');
+  const spans = o.body.resourceSpans[0]!.scopeSpans[0]!.spans;
+  t.same(spans.map((s) => s.name), ['port vm1', 'bridge br', 'port br-r', 'port r-br', 'router r', 'port r-br2', 'port br2-r', 'bridge br2', 'port vm4'],
+    'one span per device, in order');
+  t.equal(spans.reduce((n, s) => n + s.events.length, 0), trace.steps.length, 'every step is an event');
+  for (let i = 1; i < spans.length; i++) t.equal(spans[i]!.parentSpanId, spans[i - 1]!.spanId);
+  t.same(otlpTraceErrors({ resourceSpans: [{ scopeSpans: [{ spans: [{ spanId: 'xyz', kind: 9, nme: 'a' }] }] }] }),
+    ['$.resourceSpans[0].scopeSpans[0].spans[0].spanId: must be 16 hex digits, not all zero',
+      '$.resourceSpans[0].scopeSpans[0].spans[0].kind: not a SpanKind value',
+      '$.resourceSpans[0].scopeSpans[0].spans[0].nme: no such field in Span'], 'the checker finds what is wrong');
+
+  isErrorBody(t, await call('GET', `/traces/${id}/export?format=svg`), 400, 'invalid_query', /format/);
+  isErrorBody(t, await call('GET', '/traces/00000000-0000-7000-8000-000000000000/export?format=pcap'), 404, 'not_found');
 });
 
 t.test('400s name the JSON path of the bad field', async (t) => {

@@ -156,3 +156,33 @@ function readIdbOptions(dv: DataView, o: number, end: number, little: boolean, i
     o += 4 + ((len + 3) & ~3);
   }
 }
+
+/** One record of a capture written by writePcap. */
+export interface PcapRecord { data: Uint8Array; tsMs: number; /** Added to the microseconds, to order records of one millisecond. */ usec: number }
+
+/**
+ * A classic little-endian pcap (microsecond magic, LINKTYPE_ETHERNET, snap length 262144): the
+ * format every capture tool opens, Wireshark and tshark included.
+ */
+export function writePcap(records: readonly PcapRecord[]): Uint8Array {
+  let size = 24;
+  for (const r of records) size += 16 + r.data.length;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, PCAP_MICRO, true);
+  dv.setUint16(4, 2, true);
+  dv.setUint16(6, 4, true);
+  dv.setUint32(16, MAX_RECORD, true);
+  dv.setUint32(20, LINKTYPE_ETHERNET, true);
+  let o = 24;
+  for (const r of records) {
+    const sec = Math.floor(r.tsMs / 1000);
+    dv.setUint32(o, sec, true);
+    dv.setUint32(o + 4, Math.min(999_999, (r.tsMs - sec * 1000) * 1000 + r.usec), true);
+    dv.setUint32(o + 8, r.data.length, true);
+    dv.setUint32(o + 12, r.data.length, true);
+    out.set(r.data, o + 16);
+    o += 16 + r.data.length;
+  }
+  return out;
+}
