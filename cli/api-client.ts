@@ -53,19 +53,23 @@ export class ApiClient {
   }
 
   /** `path` is relative to the API base (`/traces?limit=5`) or a full URL from a Link header. */
-  async request<T>(method: string, path: string, body?: unknown): Promise<ApiReply<T>> {
+  async request<T>(method: string, path: string, body?: unknown, binary = false): Promise<ApiReply<T>> {
     const url = /^https?:\/\//.test(path) ? path : this.base + path;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.token !== undefined && this.token !== '') headers.authorization = `Bearer ${this.token}`;
     let res: Response;
     let text: string;
+    let bytes: Uint8Array | null = null;
     try {
       res = await fetch(url, {
         method, headers, signal: AbortSignal.timeout(this.timeoutMs),
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
-      text = await res.text();
+      if (binary && res.ok) {
+        bytes = new Uint8Array(await res.arrayBuffer());
+        text = '';
+      } else text = await res.text();
     } catch (e) {
       // The timeout covers the whole exchange, body included: a daemon that accepts the connection
       // and then goes silent ends the command too.
@@ -74,6 +78,7 @@ export class ApiClient {
       }
       throw unreachable(this.base, e);
     }
+    if (bytes !== null) return { status: res.status, body: bytes as T, next: null };
     let parsed: unknown = text;
     if (text !== '' && (res.headers.get('content-type') ?? '').includes('json')) {
       try { parsed = JSON.parse(text); } catch { /* keep the text; reported below if it was an error */ }
@@ -86,6 +91,49 @@ export class ApiClient {
       throw new UserError(msg);
     }
     return { status: res.status, body: parsed as T, next: nextLink(res.headers.get('link'), url) };
+  }
+
+  /** GET of a file (an export): the body's bytes as they are. */
+  async bytes(path: string): Promise<Uint8Array> {
+    const reply = await this.request<unknown>('GET', path, undefined, true);
+    return reply.body as Uint8Array;
+  }
+
+  /**
+   * Follows an event stream until `signal` aborts: `onText` gets the text as it arrives. Resolves when
+   * the daemon ends the stream; a daemon that cannot be reached is exit 2, as for any call. No
+   * timeout applies once the stream is open: it has no end.
+   */
+  async stream(path: string, headers: Record<string, string>, onText: (s: string) => void, signal: AbortSignal): Promise<void> {
+    const h: Record<string, string> = { accept: 'text/event-stream', ...headers };
+    if (this.token !== undefined && this.token !== '') h.authorization = `Bearer ${this.token}`;
+    // The timeout bounds the wait for the response's headers only.
+    const opening = new AbortController();
+    const timer = setTimeout(() => opening.abort(new DOMException('timeout', 'TimeoutError')), this.timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { headers: h, signal: AbortSignal.any([signal, opening.signal]) });
+    } catch (e) {
+      if (signal.aborted) return;
+      if (opening.signal.aborted) {
+        throw new UserError(`no answer from the midotrace daemon at ${this.base} within ${this.timeoutMs / 1000} s (--timeout)`, EXIT_UNREACHABLE);
+      }
+      throw unreachable(this.base, e);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.ok || res.body === null) {
+      const text = await res.text();
+      let e: { code?: unknown; message?: unknown } = {};
+      try { e = JSON.parse(text) as typeof e; } catch { /* not JSON */ }
+      throw new UserError(typeof e.message === 'string' ? `${e.message} (${String(e.code)})` : `HTTP ${res.status} from GET ${path}`);
+    }
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) onText(decoder.decode(chunk, { stream: true }));
+    } catch (e) {
+      if (!signal.aborted) throw unreachable(this.base, e);
+    }
   }
 
   get<T>(path: string): Promise<ApiReply<T>> { return this.request<T>('GET', path); }

@@ -1,19 +1,21 @@
 // The CLI verbs that talk to the daemon (SPEC §7): list / show / add / del of trace conditions and
-// traces, and `replay` of a capture file through POST /simulations.
+// traces, set / enable / disable of conditions, diff and export of traces, and `replay` of a capture
+// file through POST /simulations. The verbs themselves are in condition-verbs.ts and trace-verbs.ts.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { TraceConditionJson, Trace, TraceSummary } from '../model/trace.js';
 import type { DatapathReport } from '../api/deps.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import { LINKTYPE_ETHERNET, readCapture } from '../engine/wire/pcap.js';
 import { ApiClient, parseTimeout } from './api-client.js';
-import { describeCondition, parseCondWords } from '../model/cond-words.js';
+import { COND_WORD_HELP } from '../model/cond-words.js';
 import { UserError } from './exit.js';
-import { formatTrace } from './format.js';
-import { fetchCondition, resolveTraceId } from './labels.js';
+import { resolveTraceId } from './labels.js';
+import { fetchNames } from './names.js';
 import { formatTable } from './table.js';
-
-type Print = (s: string) => void;
+import { addCondition, deleteCondition, listConditions, setCondition, setEnabled, showCondition } from './condition-verbs.js';
+import {
+  diffTraces, EXPORT_FORMATS, exportTrace, listTraces, OUTPUT_FORMATS, showTrace, type ListTraceOptions, type OutputFormat, type Print,
+} from './trace-verbs.js';
 
 interface Globals { api: string; json: boolean; timeoutMs: number }
 
@@ -25,102 +27,43 @@ function noun(verb: string, word: string): Noun {
   throw new UserError(`${verb}: unknown object ${JSON.stringify(word)}; use ${NOUNS.join(' or ')}`);
 }
 
-function positiveInt(flag: string, v: string): number {
-  if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new UserError(`${flag}: ${JSON.stringify(v)} must be a positive integer`);
-  return Number(v);
+function only(verb: string, word: string, want: Noun): void {
+  if (noun(verb, word) !== want) throw new UserError(`${verb}: only ${want} can be given to ${verb}`);
 }
 
-/** `10.0.0.1:40000 > 10.0.0.2:53 udp`, or the MACs and ethertype for non-IP frames. */
-function matchText(t: TraceSummary): string {
-  const m = t.match;
-  const vlan = m.vlan !== undefined ? ` vlan ${m.vlan}` : '';
-  if (m.nwSrc === undefined) return `${m.ethSrc ?? '?'} > ${m.ethDst ?? '?'} ${m.etherType === undefined ? '?' : `0x${m.etherType.toString(16).padStart(4, '0')}`}${vlan}`;
-  const proto = m.nwProto === 6 ? 'tcp' : m.nwProto === 17 ? 'udp' : m.nwProto === 1 ? 'icmp' : `proto ${m.nwProto ?? '?'}`;
-  const port = (p: number | undefined): string => (p !== undefined && m.nwProto !== 1 ? `:${p}` : '');
-  return `${m.nwSrc}${port(m.tpSrc)} > ${m.nwDst}${port(m.tpDst)} ${proto}${vlan}`;
-}
-
-function scopeText(c: TraceConditionJson): string {
-  return c.deviceType !== undefined ? `${c.deviceType} ${c.deviceId ?? ''}` : 'ingress';
-}
-
-async function listConditions(client: ApiClient, g: Globals, print: Print): Promise<void> {
-  if (g.json) {
-    print(JSON.stringify((await client.get<TraceConditionJson[]>('/trace_conditions')).body, null, 2));
-    return;
-  }
-  const { body } = await client.get<(TraceConditionJson & { hits: number })[]>('/trace_conditions?stats=true');
-  print(formatTable(['ID', 'NAME', 'ENABLED', 'LIMIT', 'HITS', 'SCOPE', 'MATCH'], body.map((c) => [
-    c.id, c.name ?? '', c.enabled === false ? 'no' : 'yes', c.limit === undefined ? '-' : String(c.limit),
-    String(c.hits), scopeText(c), describeCondition(c),
-  ])));
-}
-
-async function listTraces(client: ApiClient, g: Globals, print: Print, o: { condition?: string; limit?: string }): Promise<void> {
-  const want = o.limit !== undefined ? positiveInt('--limit', o.limit) : 100;
-  const params = new URLSearchParams({ limit: String(Math.min(want, 1000)) });
-  if (o.condition !== undefined) {
-    const id = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(o.condition)
-      ? o.condition // a deleted condition's traces remain listable by its id
-      : (await fetchCondition(client, o.condition)).id;
-    params.set('conditionId', id);
-  }
-  const traces: TraceSummary[] = [];
-  let url: string | null = `/traces?${params.toString()}`;
-  while (url !== null && traces.length < want) {
-    const reply: { body: TraceSummary[]; next: string | null } = await client.get<TraceSummary[]>(url);
-    traces.push(...reply.body.slice(0, want - traces.length));
-    url = reply.next;
-  }
-  if (g.json) { print(JSON.stringify(traces, null, 2)); return; }
-  print(formatTable(['ID', 'STARTED', 'RESULT', 'STEPS', 'MATCH', 'CONDITIONS'], traces.map((t) => [
-    t.id, t.startedAt, t.result, `${t.numSteps}${t.complete ? '' : ' (incomplete)'}`, matchText(t),
-    t.conditionIds.length > 0 ? t.conditionIds.join(',') : 'forced',
-  ])));
-}
-
-async function showCondition(client: ApiClient, g: Globals, print: Print, label: string): Promise<void> {
-  const found = await fetchCondition(client, label);
-  const { body: c } = await client.get<TraceConditionJson & { hits: number }>(`/trace_conditions/${found.id}?stats=true`);
-  if (g.json) {
-    const { hits: _hits, ...plain } = c;
-    print(JSON.stringify(plain, null, 2));
-    return;
-  }
-  const rows: [string, string][] = [
-    ['id', c.id], ['name', c.name ?? ''], ['enabled', c.enabled === false ? 'no' : 'yes'],
-    ['limit', c.limit === undefined ? 'unlimited' : String(c.limit)], ['hits', String(c.hits)],
-    ['scope', scopeText(c)], ['match', describeCondition(c)],
-    ['created', c.creationTimestampMs !== undefined ? new Date(c.creationTimestampMs).toISOString() : ''],
-  ];
-  print(rows.map(([k, v]) => `${k.padEnd(8)}  ${v}`.trimEnd()).join('\n'));
-}
-
-async function showTrace(client: ApiClient, g: Globals, print: Print, label: string): Promise<void> {
-  const id = await resolveTraceId(client, label);
-  const { body } = await client.get<Trace>(`/traces/${id}`);
-  print(g.json ? JSON.stringify(body, null, 2) : formatTrace(body));
+/** `-o FORMAT`, or json with the global --json; table otherwise. */
+function outputFormat(g: Globals, o: string | undefined): OutputFormat {
+  if (o === undefined) return g.json ? 'json' : 'table';
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(o)) throw new UserError(`-o: ${JSON.stringify(o)} must be one of ${OUTPUT_FORMATS.join(', ')}`);
+  return o as OutputFormat;
 }
 
 /** `show datapath`: the ports bound on the daemon's host (GET /datapath, SPEC §9). */
-async function showDatapath(client: ApiClient, g: Globals, print: Print): Promise<void> {
+async function showDatapath(client: ApiClient, out: OutputFormat, print: Print): Promise<void> {
   const { body } = await client.get<DatapathReport>('/datapath');
-  if (g.json) { print(JSON.stringify(body, null, 2)); return; }
+  if (out !== 'table') { print(JSON.stringify(body, null, out === 'json' ? 2 : undefined)); return; }
   const rows = body.ports.map((p) => [p.name || p.portId, p.interfaceName, p.state, String(p.rxFrames), String(p.rxBytes), String(p.txFrames), String(p.txBytes), String(p.drops)]);
   print(`host ${body.hostId}: datapath ${body.status}`);
   if (rows.length > 0) print(formatTable(['PORT', 'INTERFACE', 'STATE', 'RX FRAMES', 'RX BYTES', 'TX FRAMES', 'TX BYTES', 'DROPS'], rows));
 }
 
-async function addCondition(client: ApiClient, g: Globals, print: Print, words: string[]): Promise<void> {
-  const parsed = parseCondWords(words, { requireMatch: true });
-  if (!parsed.ok) throw new UserError(parsed.message);
-  const { body } = await client.post<TraceConditionJson>('/trace_conditions', parsed.condition);
-  print(g.json ? JSON.stringify(body, null, 2) : body.id);
-}
-
 async function delete_(client: ApiClient, what: Noun, label: string): Promise<void> {
   if (what === 'trace') await client.delete(`/traces/${await resolveTraceId(client, label)}`);
-  else await client.delete(`/trace_conditions/${(await fetchCondition(client, label)).id}`);
+  else await deleteCondition(client, label);
+}
+
+/** A port id for `--in-port`: a UUID as it is, else a port name or id prefix of the daemon's topology. */
+async function portId(client: ApiClient, label: string): Promise<string> {
+  if (/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(label)) return label;
+  const r = (await fetchNames(client)).port(label);
+  if (!r.ok) throw new UserError(`--in-port: ${r.message}`);
+  return r.id;
+}
+
+function condHelp(): string {
+  const width = Math.max(...COND_WORD_HELP.map(([, ex]) => ex.length));
+  return ['', 'COND words (midonet-cli; `!` before a value inverts that field; ports and devices by id or name):',
+    ...COND_WORD_HELP.map(([, ex, about]) => `  ${ex.padEnd(width)}  ${about}`), ''].join('\n');
 }
 
 /** Frames per POST /simulations: enough to amortise the request, small enough to show progress. */
@@ -173,45 +116,99 @@ export function registerApiCommands(program: Command, print: Print): void {
   };
   const client = (g: Globals): ApiClient => new ApiClient(g.api, process.env.MIDOTRACE_TOKEN, g.timeoutMs);
 
-  program.command('list').description('list trace-condition | list trace [--condition LABEL] [--limit N]')
+  const oFlag = '-o, --output <format>';
+  const oHelp = 'table (default), json or jsonl';
+
+  program.command('list').description('list trace-condition | list trace [filters] [--follow]')
     .argument('<noun>', 'trace-condition or trace')
     .option('--condition <label>', 'traces started by this trace condition (id, id prefix or name)')
+    .option('--result <result>', 'traces with this result: forward, drop, shortDrop, errorDrop, consumed')
+    .option('--since <time>', 'traces started at or after: ISO-8601, ms since the epoch, or a duration ago (10m, 2h, 7d)')
+    .option('--until <time>', 'traces started before (same forms as --since)')
+    .option('--host <host-id>', 'traces recorded by this host')
     .option('--limit <n>', 'most traces to list (default 100)')
-    .action(async (word: string, o: { condition?: string; limit?: string }) => {
+    .option('--cursor <cursor>', 'go on from where a listing stopped (its "more:" line)')
+    .option('--follow', 'print new traces as they are stored, until interrupted')
+    .option(oFlag, oHelp)
+    .action(async (word: string, o: ListTraceOptions & { output?: string }) => {
       const g = globals();
-      const what = noun('list', word);
-      if (what === 'trace') return listTraces(client(g), g, print, o);
-      if (o.condition !== undefined || o.limit !== undefined) throw new UserError('list trace-condition takes no --condition or --limit');
-      return listConditions(client(g), g, print);
+      const out = outputFormat(g, o.output);
+      if (noun('list', word) === 'trace') return listTraces(client(g), out, print, o);
+      const given = Object.keys(o).filter((k) => k !== 'output');
+      if (given.length > 0) throw new UserError(`list trace-condition takes no --${given[0]}`);
+      return listConditions(client(g), out, print);
     });
 
   program.command('show').description('show trace-condition LABEL | show trace LABEL | show datapath')
-    .argument('<noun>', 'trace-condition, trace or datapath').argument('[label]', 'id, unique id prefix (4+ characters) or condition name')
-    .action(async (word: string, label: string | undefined) => {
+    .argument('<noun>', 'trace-condition, trace or datapath').argument('[label]', 'id, unique id prefix or suffix (4+ characters) or name')
+    .option(oFlag, oHelp)
+    .action(async (word: string, label: string | undefined, o: { output?: string }) => {
       const g = globals();
-      if (word === 'datapath') return showDatapath(client(g), g, print);
+      const out = outputFormat(g, o.output);
+      if (word === 'datapath') return showDatapath(client(g), out, print);
       if (label === undefined) throw new UserError(`show ${word}: missing LABEL`);
-      return noun('show', word) === 'trace' ? showTrace(client(g), g, print, label) : showCondition(client(g), g, print, label);
+      return noun('show', word) === 'trace' ? showTrace(client(g), out, print, label) : showCondition(client(g), out, print, label);
     });
 
-  program.command('add').description('add trace-condition COND... (e.g. name web src 10.0.0.0/24 proto tcp dst-port 80)')
-    .argument('<noun>', 'trace-condition').argument('[cond...]', 'condition words')
-    .action(async (word: string, words: string[]) => {
+  program.command('add').description('add trace-condition COND... (e.g. name web proto tcp dst-port 80 in-ports web1)')
+    .argument('<noun>', 'trace-condition').argument('[cond...]', 'condition words (below)')
+    .option(oFlag, oHelp)
+    .addHelpText('after', condHelp)
+    .action(async (word: string, words: string[], o: { output?: string }) => {
       const g = globals();
       if (noun('add', word) !== 'trace-condition') throw new UserError('add: traces are made by the daemon; only trace-condition can be added');
-      return addCondition(client(g), g, print, words);
+      return addCondition(client(g), outputFormat(g, o.output), print, words);
     });
 
+  program.command('set').description('set trace-condition LABEL COND...: replace what the condition matches (name, limit, enabled kept unless given)')
+    .argument('<noun>', 'trace-condition').argument('<label>', 'the condition: id, id prefix or suffix, or name').argument('<cond...>', 'condition words (below)')
+    .option(oFlag, oHelp)
+    .addHelpText('after', condHelp)
+    .action(async (word: string, label: string, words: string[], o: { output?: string }) => {
+      const g = globals();
+      only('set', word, 'trace-condition');
+      return setCondition(client(g), outputFormat(g, o.output), print, label, words);
+    });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    program.command(verb).description(`${verb} trace-condition LABEL`)
+      .argument('<noun>', 'trace-condition').argument('<label>', 'the condition: id, id prefix or suffix, or name')
+      .action(async (word: string, label: string) => {
+        const g = globals();
+        only(verb, word, 'trace-condition');
+        return setEnabled(client(g), print, label, enabled);
+      });
+  }
+
   program.command('del').description('del trace-condition LABEL | del trace LABEL')
-    .argument('<noun>', 'trace-condition or trace').argument('<label>', 'id, unique id prefix (4+ characters) or condition name')
+    .argument('<noun>', 'trace-condition or trace').argument('<label>', 'id, unique id prefix or suffix (4+ characters) or name')
     .action(async (word: string, label: string) => {
       const g = globals();
       return delete_(client(g), noun('del', word), label);
     });
 
+  program.command('diff').description('diff trace LABEL LABEL: two traces aligned device by device, where and why they part')
+    .argument('<noun>', 'trace').argument('<a>', 'first trace').argument('<b>', 'second trace')
+    .option(oFlag, oHelp)
+    .action(async (word: string, a: string, b: string, o: { output?: string }) => {
+      const g = globals();
+      only('diff', word, 'trace');
+      return diffTraces(client(g), outputFormat(g, o.output), print, a, b);
+    });
+
+  program.command('export').description('export trace LABEL --format json|pcap|otlp [--output FILE]')
+    .argument('<noun>', 'trace').argument('<label>', 'the trace: id, id prefix or suffix')
+    .option('--format <format>', EXPORT_FORMATS.join(', '))
+    .option('--output <file>', 'write to FILE instead of stdout')
+    .action(async (word: string, label: string, o: { format?: string; output?: string }) => {
+      const g = globals();
+      only('export', word, 'trace');
+      return exportTrace(client(g), print, label, o.format, o.output);
+    });
+
   program.command('replay').description('send every frame of a pcap/pcapng capture through the daemon')
     .argument('<file>', 'capture file (.pcap or .pcapng)')
-    .requiredOption('--in-port <id>', 'UUID of the exterior port the frames enter')
+    .requiredOption('--in-port <port>', 'the exterior port the frames enter: id or name')
     .option('--trace', 'trace every frame')
     .action(async (file: string, o: { inPort: string; trace?: boolean }) => {
       const g = globals();
@@ -219,7 +216,8 @@ export function registerApiCommands(program: Command, print: Print): void {
       const progress = tty ? (done: number, total: number): void => { process.stderr.write(`\rreplay: ${done}/${total} frames`); } : null;
       let summary: ReplaySummary;
       try {
-        summary = await replay(client(g), file, o.inPort, o.trace === true, progress);
+        const c = client(g);
+        summary = await replay(c, file, await portId(c, o.inPort), o.trace === true, progress);
       } finally {
         if (tty) process.stderr.write('\r\x1b[K'); // erase the progress line before anything else is printed
       }

@@ -69,6 +69,15 @@ export function buildProgram(print: (s: string) => void): Command {
 
   registerApiCommands(program, print);
   registerTopologyCommands(program, print);
+
+  program.command('completion').description('print a shell completion script: completion bash|zsh')
+    .argument('<shell>', 'bash or zsh')
+    .action(async (shell: string) => {
+      const { completionScript } = await import('./completion.js');
+      const script = completionScript(program, shell);
+      if (script === null) throw new UserError(`completion: ${JSON.stringify(shell)} must be bash or zsh`);
+      process.stdout.write(script);
+    });
   return program;
 }
 

@@ -52,8 +52,21 @@ function named(word: string, v: string, names: Record<string, number>, max: numb
   throw new Bad(`${word}: "${v}" must be ${Object.keys(names).join(', ')} or a number up to ${max}`);
 }
 
+/** What a device word names: ports (`in-ports`, `out-ports`, `port`), devices, port groups. */
+export type DeviceKind = 'port' | 'bridge' | 'router' | 'port-group';
+
+/** An id for a name or id prefix of a device of that kind, or why there is none (SPEC §7 LABEL). */
+export type DeviceResolver = (kind: DeviceKind, label: string) => { ok: true; id: string } | { ok: false; message: string };
+
+function device(word: string, resolve: DeviceResolver | undefined, kind: DeviceKind, v: string): string {
+  if (UUID_RE.test(v) || resolve === undefined) return uuid(word, v);
+  const r = resolve(kind, v);
+  if (!r.ok) throw new Bad(`${word}: ${r.message}`);
+  return r.id;
+}
+
 /** How each word that takes a value fills the condition; `inv` names the field `!` sets. */
-interface ValueWord { inv?: string; apply(c: Cond, v: string, word: string): void }
+interface ValueWord { inv?: string; apply(c: Cond, v: string, word: string, resolve?: DeviceResolver): void }
 
 const VALUE_WORDS: Record<string, ValueWord> = {
   name: { apply: (c, v) => { c.name = v; } },
@@ -65,8 +78,8 @@ const VALUE_WORDS: Record<string, ValueWord> = {
   'hw-src': { inv: 'invDlSrc', apply: (c, v, w) => { c.dlSrc = mac(w, v); } },
   'hw-dst': { inv: 'invDlDst', apply: (c, v, w) => { c.dlDst = mac(w, v); } },
   ethertype: { inv: 'invDlType', apply: (c, v, w) => { c.dlType = named(w, v, ETHERTYPES, 0xffff); } },
-  'in-ports': { inv: 'invInPorts', apply: (c, v, w) => { c.inPorts = v.split(',').map((p) => uuid(w, p)); } },
-  'out-ports': { inv: 'invOutPorts', apply: (c, v, w) => { c.outPorts = v.split(',').map((p) => uuid(w, p)); } },
+  'in-ports': { inv: 'invInPorts', apply: (c, v, w, r) => { c.inPorts = v.split(',').map((p) => device(w, r, 'port', p)); } },
+  'out-ports': { inv: 'invOutPorts', apply: (c, v, w, r) => { c.outPorts = v.split(',').map((p) => device(w, r, 'port', p)); } },
   tos: { inv: 'invNwTos', apply: (c, v, w) => { c.nwTos = int(w, v, 0, 255); } },
   vlan: { apply: (c, v, w) => { c.vlan = int(w, v, 0, 4095); } },
   'fragment-policy': {
@@ -82,11 +95,11 @@ const VALUE_WORDS: Record<string, ValueWord> = {
       else throw new Bad(`${w}: "${v}" must be fwd or return`);
     },
   },
-  'port-group': { inv: 'invPortGroup', apply: (c, v, w) => { c.portGroup = uuid(w, v); } },
+  'port-group': { inv: 'invPortGroup', apply: (c, v, w, r) => { c.portGroup = device(w, r, 'port-group', v); } },
   limit: { apply: (c, v, w) => { c.limit = int(w, v, 0, 0x7fffffff); } },
-  port: { apply: (c, v, w) => { c.deviceType = 'port'; c.deviceId = uuid(w, v); } },
-  bridge: { apply: (c, v, w) => { c.deviceType = 'bridge'; c.deviceId = uuid(w, v); } },
-  router: { apply: (c, v, w) => { c.deviceType = 'router'; c.deviceId = uuid(w, v); } },
+  port: { apply: (c, v, w, r) => { c.deviceType = 'port'; c.deviceId = device(w, r, 'port', v); } },
+  bridge: { apply: (c, v, w, r) => { c.deviceType = 'bridge'; c.deviceId = device(w, r, 'bridge', v); } },
+  router: { apply: (c, v, w, r) => { c.deviceType = 'router'; c.deviceId = device(w, r, 'router', v); } },
 };
 
 function mac(word: string, v: string): string {
@@ -116,7 +129,37 @@ export interface CondWordsOptions {
    * without one traces every packet, which on a busy host is rarely what was meant (SPEC §7).
    */
   requireMatch?: boolean;
+  /** Lets ports, devices and port groups be given by name or id prefix; without it they must be UUIDs. */
+  resolve?: DeviceResolver;
 }
+
+/** Every word with an example and what it matches, for `add trace-condition --help`. */
+export const COND_WORD_HELP: readonly (readonly [word: string, example: string, about: string])[] = [
+  ['name', 'name web-tcp', 'a unique name for the condition (a LABEL for it)'],
+  ['src', 'src 10.0.1.0/24', 'IPv4 source address or prefix'],
+  ['dst', 'dst !10.0.2.12', 'IPv4 destination address or prefix'],
+  ['proto', 'proto tcp', 'IP protocol: tcp, udp, icmp or a number'],
+  ['src-port', 'src-port 1024:65535', 'TCP/UDP source port or range (ICMP: type)'],
+  ['dst-port', 'dst-port 5432', 'TCP/UDP destination port or range (ICMP: code)'],
+  ['hw-src', 'hw-src fa:16:3e:00:01:11', 'Ethernet source MAC'],
+  ['hw-dst', 'hw-dst ff:ff:ff:ff:ff:ff', 'Ethernet destination MAC'],
+  ['ethertype', 'ethertype arp', 'ethertype: arp, ipv4 or a number'],
+  ['in-ports', 'in-ports web1,web2', 'the port the packet entered by (ids or names)'],
+  ['out-ports', 'out-ports db1', 'the port the packet leaves by (ids or names)'],
+  ['tos', 'tos 16', 'IPv4 TOS byte'],
+  ['vlan', 'vlan 100', 'VLAN id'],
+  ['no-vlan', 'no-vlan', 'untagged frames only'],
+  ['fragment-policy', 'fragment-policy header', 'any, header, nonheader or unfragmented'],
+  ['flow', 'flow return', 'fwd or return: the connection\'s direction (conntrack)'],
+  ['port-group', 'port-group web-servers', 'the ingress port is in this port group (id or name)'],
+  ['limit', 'limit 100', 'stop after this many traces (counted across hosts)'],
+  ['disabled', 'disabled', 'store the condition disabled'],
+  ['port', 'port web1', 'scope: match where the packet is at this port (id or name)'],
+  ['bridge', 'bridge web', 'scope: match where the packet is at this bridge'],
+  ['router', 'router edge', 'scope: match where the packet is at this router'],
+  ['inverted', 'inverted', 'match the packets the other words do not'],
+  ['all', 'all', 'match every packet (no other matching word)'],
+];
 
 export function parseCondWords(words: readonly string[], o: CondWordsOptions = {}): CondWordsResult {
   const c: Cond = {};
@@ -140,7 +183,7 @@ export function parseCondWords(words: readonly string[], o: CondWordsOptions = {
         if (vw.inv === undefined) throw new Bad(`${word} cannot be inverted with !`);
         c[vw.inv] = true;
       }
-      vw.apply(c, value, word);
+      vw.apply(c, value, word, o.resolve);
     }
     const matching = [...seen.keys()].find((w) => !NON_MATCHING.has(w));
     if (seen.has('all') && matching !== undefined) throw new Bad(`all means every packet: it cannot be combined with ${seen.get(matching)}`);

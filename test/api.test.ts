@@ -19,7 +19,7 @@ import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
 import { pk } from './helpers/net.js';
 import { waitForValue } from './helpers/wait.js';
 import { otlpTraceErrors } from './helpers/otlp-schema.js';
-import { SseParser, type SseEvent } from '../panel/src/sse.js';
+import { SseParser, type SseEvent } from '../model/sse.js';
 
 interface Reply<T = unknown> { status: number; headers: Headers; body: T; text: string }
 

@@ -2,7 +2,6 @@
 // resolution (id, prefix, name, ambiguous), bad condition words, exit 2 when nothing listens, and
 // `replay` of capture fixtures.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,41 +12,15 @@ import { startApiServer } from '../api/server.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';
 import { IP, MAC, startTestApi, type TestApi } from './helpers/api-deps.js';
-import { CLI_ENTRY, USE_DIST } from './helpers/cli-entry.js';
+import { USE_DIST } from './helpers/cli-entry.js';
+import { cli, userError, type Run } from './helpers/cli-run.js';
 import { pk } from './helpers/net.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CAPTURES = `${ROOT}test/fixtures/captures/`;
 
 const useDist = USE_DIST;
-const ENTRY = CLI_ENTRY;
 t.comment(`running the CLI from ${useDist ? 'dist/' : 'sources under tsx'}`);
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const { MIDOTRACE_API: _a, MIDOTRACE_TOKEN: _t, ...base } = process.env;
-    const child = spawn(process.execPath, [...ENTRY, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-type TestT = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** Exit 1 with exactly one line on stderr, matching `re`. */
-function userError(t: TestT, r: Run, re: RegExp, what: string): void {
-  t.equal(r.code, 1, `${what}: exit 1`);
-  t.equal(r.stdout, '', `${what}: nothing on stdout`);
-  const lines = r.stderr.trimEnd().split('\n');
-  t.equal(lines.length, 1, `${what}: one line (${r.stderr.trimEnd()})`);
-  t.match(lines[0]!, re, what);
-}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -121,7 +94,7 @@ t.test('trace conditions: add, list, show, del with every kind of LABEL', async 
     const at = lines[0]!.indexOf(col);
     t.ok(lines.slice(1).every((l) => l[at - 1] === ' ' && l[at] !== ' '), `column ${col} is aligned`);
   }
-  t.match(webRow, /\bweb\s+yes\s+3\s+0\s+port [0-9a-f-]{36}\s+src 10\.0\.0\.0\/24 proto tcp dst-port !80:81$/, 'row shows the condition in COND words');
+  t.match(webRow, /\bweb\s+yes\s+3\s+0\s+port vm1\s+src 10\.0\.0\.0\/24 proto tcp dst-port !80:81$/, 'row shows the condition in COND words');
   t.same(JSON.parse(listJson.stdout), await get('/trace_conditions'), '--json after the verb works too');
 
   t.equal(byName.code, 0, byName.stderr);
@@ -159,7 +132,8 @@ t.test('bad condition words: exit 1 with one line, nothing stored', async (t) =>
     [['dst-port', '90:80'], /^midotrace: dst-port: range 90:80 starts after it ends/],
     [['proto'], /^midotrace: proto needs a value/],
     [['vlan', '!3'], /^midotrace: vlan cannot be inverted/],
-    [['port', 'x', 'router', 'y'], /^midotrace: port: "x" is not a UUID/],
+    [['port', 'x', 'router', 'y'], /^midotrace: port: no port is named x \(an id prefix or suffix needs at least 4 characters\)$/],
+    [['in-ports', 'vm1,nowhere'], /^midotrace: in-ports: no port has the id, id prefix or suffix, or name nowhere$/],
   ];
   const runs = await Promise.all(cases.map(([words]) => run('add', 'trace-condition', ...words)));
   runs.forEach((r, i) => userError(t, r, cases[i]![1], cases[i]![0].join(' ')));
@@ -196,15 +170,16 @@ t.test('traces: list, --condition, --limit, show as a timeline, del, by prefix',
   ]);
   t.equal(byCond.code, 0, byCond.stderr);
   const rows = byCond.stdout.trimEnd().split('\n');
-  t.match(rows[0]!, /^ID\s+STARTED\s+RESULT\s+STEPS\s+MATCH\s+CONDITIONS$/);
+  t.match(rows[0]!, /^ID\s+STARTED\s+RESULT\s+STEPS\s+INGRESS\s+MATCH\s+CONDITIONS$/);
   t.same(rows.slice(1).map((l) => l.split(/\s+/)[0]).sort(), [...ids].sort(), '--condition NAME lists exactly its traces');
-  t.ok(rows.slice(1).every((l) => l.includes(`${IP.vm3}:`) && l.endsWith(condId)), 'rows show the match and the condition');
+  t.ok(rows.slice(1).every((l) => / vm3 /.test(l) && l.includes(`${IP.vm3}:`) && l.endsWith('from-vm3')), 'rows show the ingress port, the match and the condition by name');
   t.same((JSON.parse(byCondId.stdout) as TraceSummary[]).map((x) => x.id).sort(), [...ids].sort(), '--condition ID, --json');
-  t.equal(limited.stdout.trimEnd().split('\n').length, 2, '--limit 1: header and one row');
+  t.equal(limited.stdout.trimEnd().split('\n').length, 3, '--limit 1: header, one row and the more: line');
+  t.match(limited.stdout.trimEnd().split('\n')[2], /^more: use --limit or the next cursor: --cursor \S+$/);
   const manyIds = (JSON.parse(many.stdout) as TraceSummary[]).map((x) => x.id);
   t.equal(manyIds.length, 1050, '--limit above one page follows the Link header');
   t.equal(new Set(manyIds).size, 1050, 'without duplicates');
-  t.equal(all.stdout.trimEnd().split('\n').length, 101, 'default 100');
+  t.equal(all.stdout.trimEnd().split('\n').length, 102, 'default 100, and the more: line');
   userError(t, await run('list', 'trace', '--limit', 'lots'), /--limit: "lots" must be a positive integer/, 'bad --limit');
   userError(t, await run('list', 'trace', '--condition', 'nope'), /no trace condition has the id, id prefix or suffix, or name nope/, 'unknown --condition');
 

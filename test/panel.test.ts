@@ -13,7 +13,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { buildPanel } from '../panel/build.js';
 import { fieldErrors, formToJson, jsonToForm } from '../panel/src/condition-fields.js';
 import { apiBase, nextLink } from '../panel/src/links.js';
-import { SseParser, type SseEvent } from '../panel/src/sse.js';
+import { SseParser, type SseEvent } from '../model/sse.js';
 import { decidingRules, matchLine, traceModel } from '../panel/src/trace-model.js';
 import { isoToLocal, localToIso, tracesPath } from '../panel/src/trace-filters.js';
 import type { StepJson, Trace, TraceConditionJson, TraceSummary } from '../model/trace.js';

@@ -1,7 +1,7 @@
 // Live mode: follows GET /traces/stream and reconnects with Last-Event-ID after a dropped connection,
 // so no trace made meanwhile is missed and none is shown twice.
 import { streamRequest } from './api.js';
-import { SseParser } from './sse.js';
+import { SseParser } from '../../model/sse.js';
 import type { TraceSummary } from './types.js';
 
 export type FollowState = 'connecting' | 'live' | 'reconnecting';

@@ -12,7 +12,7 @@ function distIsFresh(): boolean {
   const walk = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []);
   try {
-    return ['api', 'cli', 'daemon', 'engine', 'sinks'].flatMap(walk).every((src) =>
+    return ['api', 'cli', 'daemon', 'engine', 'model', 'stores'].flatMap(walk).every((src) =>
       statSync(join(ROOT, 'dist', src.replace(/\.ts$/, '.js'))).mtimeMs >= statSync(join(ROOT, src)).mtimeMs);
   } catch {
     return false;

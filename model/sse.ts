@@ -1,5 +1,5 @@
-// Server-Sent Events, parsed by hand: the panel reads GET /traces/stream through fetch() rather than
-// EventSource, because EventSource cannot send the bearer token. Pure: tested in node.
+// Server-Sent Events, parsed by hand: the panel and `list trace --follow` read GET /traces/stream through fetch(), not
+// EventSource, which cannot send the bearer token (and is not in Node). Pure: tested in node.
 
 export interface SseEvent { event: string; data: string; id: string | null }
 
