@@ -35,8 +35,9 @@ export interface TraceDiff {
 function decision(s: StepJson): string | null {
   const d = s.details as Record<string, unknown> & { kind: string };
   switch (d.kind) {
-    case 'rule_matched': return `rule ${String(d.position)} (${String(d.type)}) of chain ${String(d.chainId)} matched: ${String(d.action)}`;
-    case 'chain_default': return `no rule of chain ${String(d.chainId)} decided: ${String(d.action)}`;
+    // Rule steps are named `chain[position]`, chain steps by the chain's name: ids only when unnamed.
+    case 'rule_matched': return `rule ${s.deviceName !== '' ? s.deviceName : `${String(d.position)} of chain ${String(d.chainId)}`} (${String(d.type)}) matched: ${String(d.action)}`;
+    case 'chain_default': return `no rule of chain ${s.deviceName !== '' ? s.deviceName : String(d.chainId)} decided: ${String(d.action)}`;
     case 'route_chosen': return `route ${String(d.routeId ?? 'implicit')} to ${String(d.dst)} via ${String(d.nextHopPort ?? '-')} gateway ${String(d.nextHopGateway ?? '-')}`;
     case 'nat_applied': {
       const a = d.after as { nwSrc: string; nwDst: string; tpSrc: number; tpDst: number };

@@ -361,6 +361,35 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     t.match(await page.locator(`tr[data-id="${condId}"] .hits`).textContent(), '1 / ∞', 'the condition made one trace, no limit');
   });
 
+  browserTest('compare two traces: aligned by device, where and why they part; port names; pcap export', {}, async ({ t, page, base, d }) => {
+    const sims = await apiJson<SimResult[]>(base, 'POST', '/simulations?trace=true', [tcpTo(80), tcpTo(22)]);
+    const [web, ssh] = sims.body.map((r) => r.traceIds[0]!);
+    t.same(sims.body.map((r) => r.result), ['forward', 'drop']);
+    await d.daemon.backends.sink.flush();
+    await page.goto(`${base}/ui/`);
+    await rows(page, 2);
+    t.same(await page.locator('table.traces tbody td .port-name').allTextContents(), ['vm1', 'vm1'], 'the ingress port by name');
+    for (const id of [web!, ssh!]) await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
+    await page.getByRole('button', { name: 'Compare selected' }).click();
+    await page.locator('.divergence.parted').waitFor();
+    t.match(page.url(), /#\/compare\//);
+    t.match(await page.locator('.divergence').textContent(), /They part at step \d+ of A and step \d+ of B: another rule decided at router r: A: rule web-only\[1\] \(accept\) matched: accept; B: rule web-only\[2\] \(drop\) matched: drop$/);
+    const diff = await apiJson<{ steps: { same: boolean }[] }>(base, 'GET', `/traces/diff?a=${decodeURIComponent(page.url().split('/').at(-2)!)}&b=${decodeURIComponent(page.url().split('/').at(-1)!)}`);
+    t.equal(await page.locator('table.compare tbody tr').count(), diff.body.steps.length, 'one row per aligned device');
+    t.equal(await page.locator('table.compare tbody tr.differs').count(), diff.body.steps.filter((r) => !r.same).length, 'rows that differ are marked');
+    t.match(await page.locator('table.compare tr.first-divergence th').textContent(), /^router r/, 'the first divergence is the router');
+    t.match(await page.locator('table.compare tr.first-divergence').textContent(), /rule 2 \(drop\) of chain web-only matched: drop/, 'with each side\'s steps');
+    await shot(t, page, 'compare', 'compare.png');
+
+    await page.locator('.compare-side a').first().click();
+    await page.locator('.path').waitFor();
+    t.match(await page.locator('.kv').first().textContent(), /Ingress port\s*vm1/);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export pcap' }).click()]);
+    t.match(dl.suggestedFilename(), /^trace-[0-9a-f-]{36}\.pcap$/);
+    const bytes = readFileSync((await dl.path())!);
+    t.equal(bytes.readUInt32LE(0), 0xa1b2c3d4, 'a pcap file');
+  });
+
   browserTest('API errors are shown as the API phrased them, next to the fields they name', {}, async ({ t, page, base }) => {
     await apiJson(base, 'POST', '/trace_conditions', { name: 'taken' });
     await page.goto(`${base}/ui/#/conditions/new`);

@@ -46,6 +46,35 @@ export async function streamRequest(path: string, lastEventId: string | null, si
   return res.body;
 }
 
+/**
+ * Fetches a file with the token (a plain link cannot send it) and hands it to the browser as a
+ * download named `filename`; the API's error when it refuses.
+ */
+export async function download(path: string, filename: string): Promise<ApiResult<null>> {
+  let res: Response;
+  try {
+    res = await fetch(base + path, { headers: authHeaders('*/*') });
+  } catch (err) {
+    return { ok: false, status: 0, code: 'unreachable', message: `the daemon cannot be reached (${String(err)})` };
+  }
+  if (!res.ok) {
+    let e: { code?: unknown; message?: unknown } = {};
+    try { e = JSON.parse(await res.text()) as typeof e; } catch { /* not JSON */ }
+    const message = typeof e.message === 'string' ? e.message : res.statusText;
+    if (res.status === 401) onUnauthorized(message);
+    return { ok: false, status: res.status, code: typeof e.code === 'string' ? e.code : `http_${res.status}`, message };
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return { ok: true, status: res.status, data: null, next: null };
+}
+
 export async function call<T>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
   const headers = authHeaders('application/json');
   if (body !== undefined) headers['Content-Type'] = 'application/json';

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { getToken, setToken, whenUnauthorized } from './api.js';
 import { ConditionForm } from './condition-form.js';
+import { CompareView } from './compare-view.js';
 import { Conditions } from './conditions.js';
 import { flash, routeChanged, useFlash } from './flash.js';
 import { href, useRoute, type Route } from './route.js';
@@ -13,6 +14,7 @@ function View({ route }: { route: Route }) {
   switch (route.view) {
     case 'traces': return <TraceList query={route.query} />;
     case 'trace': return <TraceView id={route.id} />;
+    case 'compare': return <CompareView a={route.a} b={route.b} />;
     case 'conditions': return <Conditions />;
     case 'condition-new': return <ConditionForm />;
     case 'condition-edit': return <ConditionForm id={route.id} />;

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 export type Route =
   | { view: 'traces'; query: URLSearchParams }
   | { view: 'trace'; id: string }
+  | { view: 'compare'; a: string; b: string }
   | { view: 'conditions' }
   | { view: 'condition-new' }
   | { view: 'condition-edit'; id: string };
@@ -17,6 +18,7 @@ export function parseRoute(hash: string): Route {
     if (parts[1] !== undefined) return { view: 'condition-edit', id: parts[1] };
     return { view: 'conditions' };
   }
+  if (parts[0] === 'compare' && parts[1] !== undefined && parts[2] !== undefined) return { view: 'compare', a: parts[1], b: parts[2] };
   if (parts[0] === 'traces' && parts[1] !== undefined) return { view: 'trace', id: parts[1] };
   return { view: 'traces', query: new URLSearchParams(qs) };
 }
@@ -27,6 +29,7 @@ export const href = {
     return `#/traces${s ? `?${s}` : ''}`;
   },
   trace: (id: string) => `#/traces/${encodeURIComponent(id)}`,
+  compare: (a: string, b: string) => `#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`,
   conditions: () => '#/conditions',
   conditionNew: () => '#/conditions/new',
   conditionEdit: (id: string) => `#/conditions/${encodeURIComponent(id)}`,

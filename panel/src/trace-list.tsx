@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { useConditionNames } from './conditions-data.js';
+import { useTopologyNames } from './topology-names.js';
 import { flash } from './flash.js';
 import { followTraces, type FollowState } from './follow.js';
 import { go, href } from './route.js';
@@ -67,6 +68,7 @@ export function TraceList({ query }: { query: URLSearchParams }) {
   const [confirming, setConfirming] = useState<string[] | null>(null);
   const [busy, setBusy] = useState(false);
   const conditions = useConditionNames();
+  const devices = useTopologyNames();
   const itemsRef = useRef<TraceSummary[] | null>(null);
   const inFlight = useRef(false);
 
@@ -150,6 +152,8 @@ export function TraceList({ query }: { query: URLSearchParams }) {
       <div class="toolbar">
         <button type="button" class="danger" disabled={selected.size === 0}
           onClick={() => setConfirming([...selected])}>Delete selected ({selected.size})</button>
+        <button type="button" disabled={selected.size !== 2} title="select two traces to compare them"
+          onClick={() => { const [a, b] = [...selected]; go(href.compare(a!, b!)); }}>Compare selected</button>
         <button type="button" onClick={() => void load(page)}>Refresh</button>
         <label>Per page <select value={String(pageSize)} onChange={(e) => setPageSize(Number(valueOf(e)))}>
           {PAGE_SIZES.map((n) => <option value={String(n)}>{n}</option>)}
@@ -181,7 +185,8 @@ export function TraceList({ query }: { query: URLSearchParams }) {
                   <td><a href={href.trace(t.id)} title={t.id}>{fmtTime(t.startedAt)}</a></td>
                   <td><ResultBadge result={t.result} /></td>
                   <td class="packet">{matchLine(t.match)}</td>
-                  <td class="wide-only"><ShortId id={t.ingressPortId} /></td>
+                  <td class="wide-only">{devices.has(t.ingressPortId)
+                    ? <span class="port-name" title={t.ingressPortId}>{devices.get(t.ingressPortId)}</span> : <ShortId id={t.ingressPortId} />}</td>
                   <td>{t.conditionIds.length === 0 ? <span class="muted">forced</span>
                     : t.conditionIds.map((c) => <span class="tag" title={c}>{conditions.get(c) ?? c.slice(0, 8)}</span>)}</td>
                   <td>{t.numSteps}{t.complete ? null : <span class="badge incomplete" title="steps were lost">incomplete</span>}</td>

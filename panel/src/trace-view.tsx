@@ -1,6 +1,7 @@
 // One trace: summary, the path as a diagram, the steps as a timeline, export and delete.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, download } from './api.js';
+import { useTopologyNames } from './topology-names.js';
 import { useConditionNames } from './conditions-data.js';
 import { flash } from './flash.js';
 import { PathDiagram } from './path-diagram.js';
@@ -46,7 +47,8 @@ export function TraceView({ id }: { id: string }) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const names = useConditionNames();
-  const download = useJsonDownload(trace);
+  const devices = useTopologyNames();
+  const jsonUrl = useJsonDownload(trace);
   const model = useMemo(() => (trace === null ? null : traceModel(trace)), [trace]);
 
   useEffect(() => {
@@ -59,6 +61,11 @@ export function TraceView({ id }: { id: string }) {
     });
     return () => { live = false; };
   }, [id]);
+
+  async function exportAs(format: 'pcap' | 'otlp', filename: string): Promise<void> {
+    const r = await download(`traces/${encodeURIComponent(id)}/export?format=${format}`, filename);
+    if (!r.ok) setError(r);
+  }
 
   async function remove(): Promise<void> {
     setBusy(true);
@@ -80,7 +87,9 @@ export function TraceView({ id }: { id: string }) {
       <div class="view-head">
         <h1 id="trace-title">Trace <code>{trace.id}</code></h1>
         <div class="actions">
-          {download !== null ? <a class="button" href={download} download={`trace-${trace.id}.json`}>Export JSON</a> : null}
+          {jsonUrl !== null ? <a class="button" href={jsonUrl} download={`trace-${trace.id}.json`}>Export JSON</a> : null}
+          <button type="button" onClick={() => void exportAs('pcap', `trace-${trace.id}.pcap`)}>Export pcap</button>
+          <button type="button" onClick={() => void exportAs('otlp', `trace-${trace.id}.otlp.json`)}>Export OTLP</button>
           <button type="button" class="danger" onClick={() => setConfirming(true)}>Delete</button>
         </div>
       </div>
@@ -103,7 +112,7 @@ export function TraceView({ id }: { id: string }) {
             <tr><th scope="row">Result</th><td><ResultBadge result={trace.result} /> {trace.steps.length > 0 ? model.outcome : ''}</td></tr>
             <tr><th scope="row">Started</th><td title={trace.startedAt}>{fmtTime(trace.startedAt)}</td></tr>
             <tr><th scope="row">Host</th><td><code>{trace.hostId}</code></td></tr>
-            <tr><th scope="row">Ingress port</th><td><code>{trace.ingressPortId}</code></td></tr>
+            <tr><th scope="row">Ingress port</th><td>{devices.has(trace.ingressPortId) ? <>{devices.get(trace.ingressPortId)} </> : null}<code>{trace.ingressPortId}</code></td></tr>
             <tr><th scope="row">Conditions</th><td>{trace.conditionIds.length === 0 ? 'none (forced trace)'
               : trace.conditionIds.map((c) => <a class="tag" href={href.traces({ conditionId: c })} title={c}>{names.get(c) ?? c.slice(0, 8)}</a>)}</td></tr>
             <tr><th scope="row">Steps</th><td>{trace.numSteps}{trace.complete ? '' : ` (${trace.steps.length} recorded)`}</td></tr>
