@@ -33,7 +33,8 @@ export interface DatapathReport {
     rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; drops: number;
     dropReasons: Record<string, number>;
   }[];
-  tunnels: { hostId: string; ipAddress: string; txFrames: number; rxFrames: number; drops: number }[];
+  /** Per peer host; drops by reason (truncated, bad_header, unknown_key, port_not_here, send_error...). */
+  tunnels: { hostId: string; ipAddress: string; txFrames: number; rxFrames: number; drops: number; dropReasons: Record<string, number> }[];
 }
 
 export interface TopologyView {

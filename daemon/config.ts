@@ -69,6 +69,7 @@ export const ConfigSchema = z.strictObject({
     arpRetryMs: z.int().min(100).default(10_000).describe('while a next hop\'s MAC is unknown, its ARP request is sent again this often (Midolman arp_retry_interval)'),
     arpTimeoutMs: z.int().min(100).default(60_000).describe('packets held for an unanswered ARP are answered ICMP host unreachable after this (Midolman arp_timeout)'),
     holdPerNextHop: z.int().min(1).max(4096).default(64).describe('packets held per next hop while its ARP is unanswered; more are dropped'),
+    tunnelPort: z.int().min(1).max(65535).default(6677).describe('UDP port of the VXLAN tunnels to other hosts (SPEC §10); this host listens on it at its tunnel-zone address'),
   }).prefault({}),
   api: z.strictObject({
     bodyLimitBytes: z.int().min(1024).default(4 * 1024 * 1024).describe('largest request body (413 beyond)'),

@@ -2,6 +2,7 @@
 // of received frames is simulated (the worker pool, emitting frames, holding packets for ARP), where
 // traces go, and what GET /datapath, /healthz and /metrics show.
 import { Datapath } from '../datapath/datapath.js';
+import { tunnelPlan, type TunnelPlan } from '../datapath/tunnel-plan.js';
 import type { Binding, SimReply, SimRequest } from '../datapath/types.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { TraceRecord, TraceSink } from '../model/stores.js';
@@ -42,6 +43,7 @@ export class DatapathWiring {
   private starting = false;
   /** Bindings of the newest topology (a change during start-up is not lost). */
   private latest: Binding[] = [];
+  private latestPlan: TunnelPlan | null = null;
   private readonly resultCounts = new Float64Array(RESULT_NAMES.length);
 
   constructor(private readonly p: DatapathParts) {}
@@ -51,7 +53,8 @@ export class DatapathWiring {
     if (this.stopped || !this.p.config.datapath.enabled) return;
     const bindings = boundPorts(doc, this.p.hostId);
     this.latest = bindings;
-    if (this.dp !== null) { this.dp.setBindings(bindings); return; }
+    this.latestPlan = tunnelPlan(doc, this.p.hostId);
+    if (this.dp !== null) { this.dp.setBindings(bindings); this.dp.setTunnelPlan(this.latestPlan); return; }
     if (bindings.length === 0 || this.starting) return;
     this.starting = true;
     // A worker's first batch compiles the topology (and, cold, loads its code): that happens before
@@ -70,7 +73,9 @@ export class DatapathWiring {
         arpRetryMs: this.p.config.datapath.arpRetryMs,
         arpTimeoutMs: this.p.config.datapath.arpTimeoutMs,
         holdPerNextHop: this.p.config.datapath.holdPerNextHop,
+        tunnelPort: this.p.config.datapath.tunnelPort,
       }, this.latest);
+      if (this.latestPlan !== null) this.dp.setTunnelPlan(this.latestPlan);
       if (this.dp.status === 'running') this.p.log.info({ ports: this.latest.map((b) => `${b.name || b.portId}@${b.interfaceName}`) }, 'live datapath started');
     });
   }
@@ -111,7 +116,7 @@ export class DatapathWiring {
 
   report(): DatapathReport {
     const status = !this.p.config.datapath.enabled ? 'disabled' : this.dp !== null ? this.dp.status : this.starting ? 'starting' : 'no_bound_ports';
-    return { hostId: this.p.hostId, status, ports: this.dp?.stats() ?? [], tunnels: [] };
+    return { hostId: this.p.hostId, status, ports: this.dp?.stats() ?? [], tunnels: this.dp?.tunnelStats() ?? [] };
   }
 
   /**

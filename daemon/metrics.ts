@@ -13,6 +13,8 @@ export interface MetricSources {
   backends(): { name: string; ok: boolean }[];
   /** The live datapath's bound ports and their monotonic counters. */
   datapath(): { name: string; portId: string; rxFrames: number; txFrames: number; dropReasons: Record<string, number> }[];
+  /** The tunnels to other hosts, per peer, with monotonic counters. */
+  tunnels(): { hostId: string; txFrames: number; rxFrames: number; dropReasons: Record<string, number> }[];
 }
 
 /** A counter that catches up, per label set, with monotonic totals read at scrape time. */
@@ -83,6 +85,23 @@ export class DaemonMetrics {
         for (const p of src.datapath()) {
           for (const [reason, n] of Object.entries(p.dropReasons)) followTotals(this, dropsSeen, { port: p.name || p.portId, reason }, n);
         }
+      },
+    });
+    const tunnelSeen = new Map<string, number>();
+    new Counter({
+      name: 'midotrace_tunnel_frames_total', help: 'Frames sent (tx) to and received (rx) from each peer host through its tunnel.', labelNames: ['peer', 'direction'], registers: [r],
+      collect() {
+        for (const t of src.tunnels()) {
+          followTotals(this, tunnelSeen, { peer: t.hostId, direction: 'rx' }, t.rxFrames);
+          followTotals(this, tunnelSeen, { peer: t.hostId, direction: 'tx' }, t.txFrames);
+        }
+      },
+    });
+    const tunnelDropsSeen = new Map<string, number>();
+    new Counter({
+      name: 'midotrace_tunnel_drops_total', help: 'Tunnel frames dropped, per peer host and reason.', labelNames: ['peer', 'reason'], registers: [r],
+      collect() {
+        for (const t of src.tunnels()) for (const [reason, n] of Object.entries(t.dropReasons)) followTotals(this, tunnelDropsSeen, { peer: t.hostId, reason }, n);
       },
     });
     new Gauge({

@@ -76,6 +76,7 @@ export class Daemon {
       failedBatches: () => this.pool.failedBatches,
       backends: () => this.health().backends,
       datapath: () => this.datapath.report().ports,
+      tunnels: () => this.datapath.report().tunnels,
     });
     this.datapath = new DatapathWiring({
       config, log, hostId, pool, sink: () => this.backends.sink, metrics: this.metrics,

@@ -10,6 +10,8 @@ import { EACCES, EPERM, pollReadable, unsupportedPlatform, libc, AF_PACKET, SOCK
 import { linkInfo } from './link-state.js';
 import { BATCH, PacketSocket, RxRing, TxRing, VNET_HDR_LEN } from './packet-socket.js';
 import type { Binding, DatapathLog, PortState, PortStats, SimEmitted, SimReply, SimulateBatch } from './types.js';
+import { Tunnel, type TunnelStats } from './tunnel.js';
+import type { TunnelPlan } from './tunnel-plan.js';
 
 export interface DatapathOptions {
   log: DatapathLog;
@@ -24,6 +26,8 @@ export interface DatapathOptions {
   holdPerNextHop: number;
   /** How often links are checked (missing / down / up / re-created). */
   linkPollMs?: number;
+  /** UDP port of the VXLAN tunnels to other hosts (SPEC §10). */
+  tunnelPort: number;
 }
 
 /** Why the datapath is not moving frames, or 'running'. */
@@ -87,6 +91,10 @@ export class Datapath {
   private readonly dirtyPorts: Port[] = [];
   private pendingResims = 0;
   private idleWaiters: (() => void)[] = [];
+  private tunnel: Tunnel | null = null;
+  /** Ports that tunnel arrivals were queued on, flushed together once the datagrams of this turn are in. */
+  private readonly tunnelDirty: Port[] = [];
+  private tunnelFlush: NodeJS.Immediate | null = null;
   status: DatapathStatus = 'stopped';
   statusMessage = '';
 
@@ -124,7 +132,7 @@ export class Datapath {
   private static inert(o: DatapathOptions, status: DatapathStatus, message: string, bindings: readonly Binding[]): Datapath {
     o.log.warn({ status }, message);
     const d = Object.create(Datapath.prototype) as Datapath;
-    Object.assign(d, { ports: new Map(), lanes: [], hold: new ArpHold(1, 1, 1), timer: null, dirtyPorts: [], pendingResims: 0, idleWaiters: [], o, status, statusMessage: message });
+    Object.assign(d, { ports: new Map(), lanes: [], hold: new ArpHold(1, 1, 1), timer: null, dirtyPorts: [], pendingResims: 0, idleWaiters: [], tunnel: null, tunnelDirty: [], tunnelFlush: null, o, status, statusMessage: message });
     d.setBindings(bindings);
     for (const p of d.ports.values()) p.state = 'down';
     return d;
@@ -160,6 +168,38 @@ export class Datapath {
   }
 
   get heldPackets(): number { return this.hold.size; }
+
+  /** The tunnel zones of a new topology: where frames for other hosts' ports go (SPEC §10). */
+  setTunnelPlan(plan: TunnelPlan): void {
+    if (this.status !== 'running') return;
+    if (this.tunnel === null) {
+      if (plan.self === null) return;
+      this.tunnel = new Tunnel(plan, this.o.tunnelPort, this.o.log, (portId, frame) => this.fromTunnel(portId, frame));
+    } else this.tunnel.applyPlan(plan);
+  }
+
+  tunnelStats(): TunnelStats[] { return this.tunnel?.stats() ?? []; }
+
+  /** A frame another host sent for a port bound here: out on its interface with the next flush. */
+  private fromTunnel(portId: string, frame: Uint8Array): boolean {
+    const p = this.ports.get(portId);
+    if (p === undefined || p.sock === null || p.tx === null || p.state !== 'up') return false;
+    const tx = p.tx;
+    if (!tx.fits(frame.length)) {
+      this.flush(p);
+      if (!tx.fits(frame.length)) { p.drop('too_big'); return true; }
+    }
+    const at = tx.reserve(frame.length);
+    tx.data.bytes.set(frame, at + VNET_HDR_LEN);
+    writeVnetHdr(tx.data.bytes, at, frame.length, 0, 0);
+    if (!p.dirty) { p.dirty = true; this.tunnelDirty.push(p); }
+    this.tunnelFlush ??= setImmediate(() => {
+      this.tunnelFlush = null;
+      for (const q of this.tunnelDirty) { this.flush(q); q.dirty = false; }
+      this.tunnelDirty.length = 0;
+    });
+    return true;
+  }
 
   private tick(): void {
     for (const p of this.ports.values()) {
@@ -333,10 +373,14 @@ export class Datapath {
     const portFor: (Port | undefined)[] = em.portIds.map((id) => this.ports.get(id));
     for (let i = 0; i < em.count; i++) {
       const p = portFor[em.port[i]!];
-      // An exterior port not bound here (another host's, or no interface): nothing to send on.
-      if (p === undefined) continue;
       const off = em.offsets[i]!;
       const len = em.offsets[i + 1]! - off;
+      if (p === undefined) {
+        // Bound on another host: through the tunnel. Not bound anywhere (no interface): nothing to send on.
+        const id = em.portIds[em.port[i]!]!;
+        if (this.tunnel?.isRemote(id) === true) this.tunnel.send(id, em.data, off, len, false);
+        continue;
+      }
       const sock = p.sock;
       const tx = p.tx;
       if (sock === null || tx === null || p.state !== 'up') { p.drop(p.state === 'missing' ? 'port_missing' : 'port_down'); continue; }
@@ -385,6 +429,11 @@ export class Datapath {
     for (const lane of this.lanes) this.dispatch(lane);
     if (!this.idle()) await new Promise<void>((res) => this.idleWaiters.push(res));
     this.hold.clear();
+    if (this.tunnelFlush !== null) { clearImmediate(this.tunnelFlush); this.tunnelFlush = null; }
+    for (const q of this.tunnelDirty) { this.flush(q); q.dirty = false; }
+    this.tunnelDirty.length = 0;
+    this.tunnel?.close();
+    this.tunnel = null;
     for (const p of this.ports.values()) this.closePort(p);
     if (this.status === 'running') this.status = 'stopped';
   }

@@ -90,14 +90,15 @@ async function run(): Promise<void> {
   };
 
   const net = testNet();
-  const doc = net.doc;
+  // Tunnel zones are stored like every other kind (SPEC §10: file and ZooKeeper).
+  const doc = { ...net.doc, tunnelZones: [{ id: net.id('zone'), name: 'underlay', type: 'vxlan' as const, hosts: [{ hostId: '7a000000-0000-4000-8000-00000000000a', ipAddress: '10.9.0.1' }] }] };
 
   t.test('import then export round-trips the document, one znode per object', async (t) => {
     const root = '/roundtrip';
     const r = ok(await importTopology(c, root, doc));
     t.equal(r.how, 'full', 'the first import writes a generation');
     t.equal(r.revision, 1);
-    t.same(r.counts, { bridges: 2, routers: 1, ports: 8, routes: 0, chains: 0, portGroups: 0, ipAddrGroups: 0 });
+    t.same(r.counts, { bridges: 2, routers: 1, ports: 8, routes: 0, chains: 0, portGroups: 0, ipAddrGroups: 0, tunnelZones: 1 });
     const { pointer } = await currentOf(root);
     t.equal(pointer.generation, r.generation);
     const vm1 = doc.ports.find((p) => p.name === 'vm1')!;

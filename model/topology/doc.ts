@@ -72,6 +72,10 @@ export interface ChainJson { id: string; name?: string; rules?: RuleJson[] }
 export interface PortGroupJson { id: string; name?: string; portIds?: string[] }
 export interface IpAddrGroupJson { id: string; name?: string; addresses?: string[] }
 
+/** A host's underlay address in a tunnel zone (SPEC §10). */
+export interface TunnelZoneHostJson { hostId: string; ipAddress: string }
+export interface TunnelZoneJson { id: string; name?: string; type: 'vxlan'; hosts?: TunnelZoneHostJson[] }
+
 export interface TopologyDoc {
   bridges?: BridgeJson[];
   routers?: RouterJson[];
@@ -80,4 +84,5 @@ export interface TopologyDoc {
   chains?: ChainJson[];
   portGroups?: PortGroupJson[];
   ipAddrGroups?: IpAddrGroupJson[];
+  tunnelZones?: TunnelZoneJson[];
 }

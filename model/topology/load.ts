@@ -62,7 +62,7 @@ export function readTopologyFile(path: string): LoadResult {
   return loadTopology(json);
 }
 
-export type IdKind = 'bridge' | 'router' | 'port' | 'route' | 'chain' | 'rule' | 'portGroup' | 'ipAddrGroup';
+export type IdKind = 'bridge' | 'router' | 'port' | 'route' | 'chain' | 'rule' | 'portGroup' | 'ipAddrGroup' | 'tunnelZone';
 type Kind = IdKind;
 type ErrFn = (path: string, message: string) => void;
 type RefFn = (path: string, id: string | undefined, want: readonly Kind[], what: string) => boolean;
@@ -98,6 +98,19 @@ export function checkDocument(doc: TopologyDoc): TopologyError[] {
   (doc.chains ?? []).forEach((c, i) => (c.rules ?? []).forEach((r, j) => declare(r.id, 'rule', `chains[${i}].rules[${j}]`)));
   (doc.portGroups ?? []).forEach((g, i) => declare(g.id, 'portGroup', `portGroups[${i}]`));
   (doc.ipAddrGroups ?? []).forEach((g, i) => declare(g.id, 'ipAddrGroup', `ipAddrGroups[${i}]`));
+  (doc.tunnelZones ?? []).forEach((z, i) => {
+    declare(z.id, 'tunnelZone', `tunnelZones[${i}]`);
+    // One address per host and one host per address: a frame for a host must have one place to go.
+    const hosts = new Map<string, number>();
+    const addrs = new Map<string, number>();
+    (z.hosts ?? []).forEach((h, j) => {
+      const hostId = h.hostId.toLowerCase();
+      if (hosts.has(hostId)) err(`tunnelZones[${i}].hosts[${j}].hostId`, `host ${h.hostId} is already in this zone (hosts[${hosts.get(hostId)}])`);
+      else hosts.set(hostId, j);
+      if (addrs.has(h.ipAddress)) err(`tunnelZones[${i}].hosts[${j}].ipAddress`, `${h.ipAddress} is already the address of hosts[${addrs.get(h.ipAddress)}]`);
+      else addrs.set(h.ipAddress, j);
+    });
+  });
 
   const kindOf = (id: string): Kind | undefined => kinds.get(id)?.kind;
   const ref = refChecker(kindOf, err);

@@ -162,6 +162,16 @@ export const IpAddrGroupSchema = z.strictObject({
   addresses: z.array(ipv4()).optional().describe('member IPv4 addresses'),
 }).describe('a named set of IPv4 addresses');
 
+export const TunnelZoneSchema = z.strictObject({
+  id: uuid().describe('tunnel zone UUID'),
+  name: z.string().optional().describe('display name'),
+  type: z.literal('vxlan').describe('encapsulation: VXLAN (RFC 7348) over UDP'),
+  hosts: z.array(z.strictObject({
+    hostId: uuid().describe('the host (its daemon\'s host id)'),
+    ipAddress: ipv4().describe('the host\'s underlay address, where its tunnel port listens'),
+  })).optional().describe('member hosts and their underlay addresses'),
+}).describe('hosts that reach each other\'s bound ports through tunnels');
+
 export const TopologyDocSchema = z.strictObject({
   bridges: z.array(BridgeSchema).optional().describe('virtual bridges'),
   routers: z.array(RouterSchema).optional().describe('virtual routers'),
@@ -170,6 +180,7 @@ export const TopologyDocSchema = z.strictObject({
   chains: z.array(ChainSchema).optional().describe('rule chains'),
   portGroups: z.array(PortGroupSchema).optional().describe('port groups'),
   ipAddrGroups: z.array(IpAddrGroupSchema).optional().describe('IP address groups'),
+  tunnelZones: z.array(TunnelZoneSchema).optional().describe('tunnel zones: each host\'s underlay address'),
 }).describe('SPEC §2 topology document');
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -28,7 +28,7 @@ import { jsonObject, parseZnodeJson } from './znode-json.js';
 import { fnv1a } from '../hash.js';
 
 /** The SPEC §2 lists, in document order. */
-export const TOPOLOGY_KINDS = ['bridges', 'routers', 'ports', 'routes', 'chains', 'portGroups', 'ipAddrGroups'] as const;
+export const TOPOLOGY_KINDS = ['bridges', 'routers', 'ports', 'routes', 'chains', 'portGroups', 'ipAddrGroups', 'tunnelZones'] as const;
 export type TopologyKind = (typeof TOPOLOGY_KINDS)[number];
 
 export function isTopologyKind(s: string): s is TopologyKind {

@@ -9,7 +9,7 @@ export function uuidFor(name: string): string {
 }
 
 export class Net {
-  readonly doc: Required<TopologyDoc> = { bridges: [], routers: [], ports: [], routes: [], chains: [], portGroups: [], ipAddrGroups: [] };
+  readonly doc: Required<Omit<TopologyDoc, 'tunnelZones'>> & Pick<TopologyDoc, 'tunnelZones'> = { bridges: [], routers: [], ports: [], routes: [], chains: [], portGroups: [], ipAddrGroups: [] };
 
   id(name: string): string { return uuidFor(name); }
 
