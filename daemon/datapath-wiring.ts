@@ -2,7 +2,9 @@
 // of received frames is simulated (the worker pool, emitting frames, holding packets for ARP), where
 // traces go, and what GET /datapath, /healthz and /metrics show.
 import { Datapath } from '../datapath/datapath.js';
-import { tunnelPlan, type TunnelPlan } from '../datapath/tunnel-plan.js';
+import { tunnelPlan, type TunnelPeer, type TunnelPlan } from '../datapath/tunnel-plan.js';
+import type { TraceContext } from '../datapath/tunnel.js';
+import { Step, type TraceStep } from '../model/step.js';
 import type { Binding, SimReply, SimRequest } from '../datapath/types.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { TraceRecord, TraceSink } from '../model/stores.js';
@@ -44,7 +46,10 @@ export class DatapathWiring {
   /** Bindings of the newest topology (a change during start-up is not lost). */
   private latest: Binding[] = [];
   private latestPlan: TunnelPlan | null = null;
+  /** Port names of the newest topology, for the steps this host records for traced tunnel arrivals. */
+  private portNames = new Map<string, string>();
   private readonly resultCounts = new Float64Array(RESULT_NAMES.length);
+  private warnedNoSegments = false;
 
   constructor(private readonly p: DatapathParts) {}
 
@@ -54,6 +59,7 @@ export class DatapathWiring {
     const bindings = boundPorts(doc, this.p.hostId);
     this.latest = bindings;
     this.latestPlan = tunnelPlan(doc, this.p.hostId);
+    this.portNames = new Map((doc.ports ?? []).map((p) => [p.id, p.name ?? '']));
     if (this.dp !== null) { this.dp.setBindings(bindings); this.dp.setTunnelPlan(this.latestPlan); return; }
     if (bindings.length === 0 || this.starting) return;
     this.starting = true;
@@ -74,6 +80,7 @@ export class DatapathWiring {
         arpTimeoutMs: this.p.config.datapath.arpTimeoutMs,
         holdPerNextHop: this.p.config.datapath.holdPerNextHop,
         tunnelPort: this.p.config.datapath.tunnelPort,
+        onTracedArrival: (a) => this.recordArrival(a),
       }, this.latest);
       if (this.latestPlan !== null) this.dp.setTunnelPlan(this.latestPlan);
       if (this.dp.status === 'running') this.p.log.info({ ports: this.latest.map((b) => `${b.name || b.portId}@${b.interfaceName}`) }, 'live datapath started');
@@ -111,7 +118,29 @@ export class DatapathWiring {
     counts.fill(0);
     for (let i = 0; i < res.codes.length; i++) { const c = res.codes[i]!; if (c < counts.length) counts[c]!++; else counts[3]!++; }
     for (let c = 0; c < counts.length; c++) if (counts[c]! > 0) m.simulations.inc({ result: RESULT_NAMES[c]! }, counts[c]!);
-    return { codes: res.codes, emitted: res.emitted, held: res.held };
+    return { codes: res.codes, emitted: res.emitted, held: res.held, traced: res.traced };
+  }
+
+  /**
+   * This host's part of a trace that started on another (SPEC §10): reception through the tunnel, then
+   * emission on the bound interface (or why not), appended to the same trace in the shared store.
+   */
+  private recordArrival(a: { portId: string; trace: TraceContext; from: TunnelPeer; key: number; delivered: boolean; interfaceName: string }): void {
+    const sink = this.p.sink();
+    const port = { id: a.portId, name: this.portNames.get(a.portId) ?? '' };
+    const now = Date.now();
+    const steps: TraceStep[] = [
+      Step.tunnelReceived(port, a.from.hostId, a.key),
+      a.delivered ? Step.emitted(port, this.p.hostId, a.interfaceName, false)
+        : Step.dropped('port', port, { reason: 'unknown_port', error: `port not up on host ${this.p.hostId}` }, `port ${port.name || port.id} is not up on this host`),
+    ];
+    for (const s of steps) s.timestampMs = now;
+    if (sink.appendSteps === undefined) {
+      if (!this.warnedNoSegments) this.p.log.warn({}, 'the trace store does not take steps from other hosts: traced packets from tunnels are not recorded here');
+      this.warnedNoSegments = true;
+      return;
+    }
+    sink.appendSteps({ traceId: a.trace.traceId, hostId: this.p.hostId, after: a.trace.steps, steps });
   }
 
   report(): DatapathReport {

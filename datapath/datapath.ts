@@ -9,8 +9,9 @@ import { arpSender, flowLane, writeVnetHdr } from './frame-info.js';
 import { EACCES, EPERM, pollReadable, unsupportedPlatform, libc, AF_PACKET, SOCK_RAW, SOCK_CLOEXEC, ETH_P_ALL_BE } from './libc.js';
 import { linkInfo } from './link-state.js';
 import { BATCH, PacketSocket, RxRing, TxRing, VNET_HDR_LEN } from './packet-socket.js';
-import type { Binding, DatapathLog, PortState, PortStats, SimEmitted, SimReply, SimulateBatch } from './types.js';
-import { Tunnel, type TunnelStats } from './tunnel.js';
+import type { Binding, DatapathLog, PortState, PortStats, SimEmitted, SimReply, SimTraced, SimulateBatch } from './types.js';
+import { Tunnel, type TraceContext, type TunnelStats } from './tunnel.js';
+import type { TunnelPeer } from './tunnel-plan.js';
 import type { TunnelPlan } from './tunnel-plan.js';
 
 export interface DatapathOptions {
@@ -28,6 +29,11 @@ export interface DatapathOptions {
   linkPollMs?: number;
   /** UDP port of the VXLAN tunnels to other hosts (SPEC §10). */
   tunnelPort: number;
+  /**
+   * A traced packet came through a tunnel for a port bound here: the daemon records this host's steps
+   * in its trace. `delivered` says whether it went out on the interface.
+   */
+  onTracedArrival?(a: { portId: string; trace: TraceContext; from: TunnelPeer; key: number; delivered: boolean; interfaceName: string }): void;
 }
 
 /** Why the datapath is not moving frames, or 'running'. */
@@ -174,7 +180,14 @@ export class Datapath {
     if (this.status !== 'running') return;
     if (this.tunnel === null) {
       if (plan.self === null) return;
-      this.tunnel = new Tunnel(plan, this.o.tunnelPort, this.o.log, (portId, frame) => this.fromTunnel(portId, frame));
+      this.tunnel = new Tunnel(plan, this.o.tunnelPort, this.o.log, (portId, frame, trace, from, key) => {
+        const delivered = this.fromTunnel(portId, frame);
+        if (trace !== null) {
+          this.o.onTracedArrival?.({ portId, trace, from, key, delivered, interfaceName: this.ports.get(portId)?.binding.interfaceName ?? '' });
+          return true; // recorded either way: a drop here is in the trace, not a tunnel drop
+        }
+        return delivered;
+      });
     } else this.tunnel.applyPlan(plan);
   }
 
@@ -313,7 +326,7 @@ export class Datapath {
         if (c >= 1 && c <= 3) st.ports[i]!.drop(RESULT_DROP[c]!);
         else if (c === 255) st.ports[i]!.drop('unknown_port');
       }
-      if (r.emitted !== undefined) this.sendEmitted(r.emitted, st.gsoType, st.gsoSize);
+      if (r.emitted !== undefined) this.sendEmitted(r.emitted, st.gsoType, st.gsoSize, r.traced);
       if (r.held !== undefined) {
         const now = Date.now();
         for (const h of r.held) {
@@ -360,7 +373,7 @@ export class Datapath {
     this.pendingResims++;
     this.o.simulate({ data, offsets, count: list.length, ports: list.map((h) => h.portId), holdArp }).then((r) => {
       if (r !== null) {
-        if (r.emitted !== undefined) this.sendEmitted(r.emitted, gsoType, gsoSize);
+        if (r.emitted !== undefined) this.sendEmitted(r.emitted, gsoType, gsoSize, r.traced);
         const now = Date.now();
         // Still waiting: held again, keeping the time of the first try.
         for (const h of r.held ?? []) this.holdPacket(h.routerId, h.nextHop, list[h.index]!, now);
@@ -369,8 +382,11 @@ export class Datapath {
     }, (e: unknown) => this.o.log.error({ err: e }, 'datapath re-simulation failed')).finally(() => { this.pendingResims--; this.notifyIdle(); });
   }
 
-  private sendEmitted(em: SimEmitted, gsoType: Uint8Array, gsoSize: Uint16Array): void {
+  private sendEmitted(em: SimEmitted, gsoType: Uint8Array, gsoSize: Uint16Array, traced: SimTraced[] | undefined): void {
     const portFor: (Port | undefined)[] = em.portIds.map((id) => this.ports.get(id));
+    // Traced packets are few: their contexts are looked up only for frames that cross a tunnel.
+    const contexts = traced === undefined || this.tunnel === null ? null
+      : new Map(traced.map((x) => [x.index, { traceId: x.traceId, conditionIds: x.conditionIds, steps: x.steps, hostId: this.tunnel!.hostId }]));
     for (let i = 0; i < em.count; i++) {
       const p = portFor[em.port[i]!];
       const off = em.offsets[i]!;
@@ -378,7 +394,7 @@ export class Datapath {
       if (p === undefined) {
         // Bound on another host: through the tunnel. Not bound anywhere (no interface): nothing to send on.
         const id = em.portIds[em.port[i]!]!;
-        if (this.tunnel?.isRemote(id) === true) this.tunnel.send(id, em.data, off, len, false);
+        if (this.tunnel?.isRemote(id) === true) this.tunnel.send(id, em.data, off, len, contexts?.get(em.src[i]!) ?? null);
         continue;
       }
       const sock = p.sock;

@@ -10,6 +10,8 @@ const KEY_MASK = 0x7fffff;
 export interface TunnelPeer { hostId: string; ipAddress: string }
 
 export interface TunnelPlan {
+  /** This host, as the trace context it sends names it. */
+  hostId: string;
   /** This host's underlay address (its entry in a tunnel zone), or null when it is in none. */
   self: string | null;
   keyOf: ReadonlyMap<string, number>;
@@ -61,5 +63,5 @@ export function tunnelPlan(doc: TopologyDoc, hostId: string): TunnelPlan {
     const peer = peerOf.get(p.hostId.toLowerCase());
     if (peer !== undefined) remote.set(p.id, peer); else unreachable.add(p.id);
   }
-  return { self, keyOf, portOfKey, remote, peerAt: new Map([...peerOf.values()].map((p) => [p.ipAddress, p])), unreachable };
+  return { hostId: me, self, keyOf, portOfKey, remote, peerAt: new Map([...peerOf.values()].map((p) => [p.ipAddress, p])), unreachable };
 }

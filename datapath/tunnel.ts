@@ -27,8 +27,39 @@ class PeerCounters {
   }
 }
 
+/**
+ * What a traced packet's datagram carries after its frame (SPEC §10: the trace context travels with
+ * the packet): the trace, the conditions that started it, how many steps the ingress host recorded.
+ */
+export interface TraceContext { traceId: string; conditionIds: readonly string[]; steps: number; hostId: string }
+
 /** Hands a received frame to the bound port it is for; false when that port is not bound (up) here. */
-export type Deliver = (portId: string, frame: Uint8Array, traced: boolean, from: TunnelPeer) => boolean;
+export type Deliver = (portId: string, frame: Uint8Array, trace: TraceContext | null, from: TunnelPeer, key: number) => boolean;
+
+/** Ends a trace context trailer: [context JSON][its length, 2 bytes][MAGIC]. */
+const MAGIC = 0x4d54_5443; // "MTTC"
+const TRAILER_FIXED = 6;
+
+function contextBytes(c: TraceContext): Buffer {
+  return Buffer.from(JSON.stringify({ t: c.traceId, c: c.conditionIds, n: c.steps, h: c.hostId }));
+}
+
+/** The trailer of a traced datagram: the frame's end and the context, or null when it is not one. */
+export function parseTrailer(msg: Uint8Array, start: number): { frameEnd: number; ctx: TraceContext } | null {
+  const end = msg.length;
+  if (end - start < TRAILER_FIXED + MIN_INNER) return null;
+  const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  if (dv.getUint32(end - 4) !== MAGIC) return null;
+  const len = dv.getUint16(end - 6);
+  const frameEnd = end - TRAILER_FIXED - len;
+  if (frameEnd - start < MIN_INNER) return null;
+  let v: unknown;
+  try { v = JSON.parse(Buffer.from(msg.buffer, msg.byteOffset + frameEnd, len).toString('utf8')); } catch { return null; }
+  const o = v as { t?: unknown; c?: unknown; n?: unknown; h?: unknown };
+  if (typeof o !== 'object' || o === null || typeof o.t !== 'string' || !/^[0-9a-f-]{36}$/.test(o.t) || typeof o.h !== 'string'
+    || !Array.isArray(o.c) || !o.c.every((x) => typeof x === 'string') || typeof o.n !== 'number' || !Number.isInteger(o.n) || o.n < 0 || o.n > 1e6) return null;
+  return { frameEnd, ctx: { traceId: o.t, conditionIds: o.c as string[], steps: o.n, hostId: o.h } };
+}
 
 /** The header: flags, reserved, then the 24-bit VNI and a reserved byte. */
 export function writeVxlanHeader(out: Uint8Array, key: number): void {
@@ -76,20 +107,29 @@ export class Tunnel {
     this.socket = s;
   }
 
+  get hostId(): string { return this.plan.hostId; }
+
   /** Whether frames for this port go through a tunnel (bound on another host). */
   isRemote(portId: string): boolean { return this.plan.remote.has(portId) || this.plan.unreachable.has(portId); }
 
-  /** Sends one frame to the host its egress port is bound on. */
-  send(portId: string, data: Uint8Array, off: number, len: number, traced: boolean): void {
+  /** Sends one frame to the host its egress port is bound on; a traced one with its trace context. */
+  send(portId: string, data: Uint8Array, off: number, len: number, trace: TraceContext | null): void {
     const peer = this.plan.remote.get(portId);
     if (peer === undefined) { this.stranger.drop('no_tunnel_to_host'); return; }
     const c = this.counters.get(peer.hostId)!;
     const key = this.plan.keyOf.get(portId);
     if (this.socket === null || key === undefined) { c.drop(this.socket === null ? 'no_underlay_address' : 'no_tunnel_key'); return; }
     // The datagram owns its bytes: `data` is reused for the next batch before dgram sends.
-    const msg = Buffer.allocUnsafe(VXLAN_HDR_LEN + len);
-    writeVxlanHeader(msg, traced ? key | TRACE_BIT : key);
+    const ctx = trace === null ? null : contextBytes(trace);
+    const msg = Buffer.allocUnsafe(VXLAN_HDR_LEN + len + (ctx === null ? 0 : ctx.length + TRAILER_FIXED));
+    writeVxlanHeader(msg, ctx !== null ? key | TRACE_BIT : key);
     msg.set(data.subarray(off, off + len), VXLAN_HDR_LEN);
+    if (ctx !== null) {
+      const at = VXLAN_HDR_LEN + len;
+      ctx.copy(msg, at);
+      msg.writeUInt16BE(ctx.length, at + ctx.length);
+      msg.writeUInt32BE(MAGIC, at + ctx.length + 2);
+    }
     this.socket.send(msg, this.port, peer.ipAddress, (err) => {
       if (err === null) c.txFrames++;
       else c.drop((err as NodeJS.ErrnoException).code === 'EMSGSIZE' ? 'too_big' : 'send_error');
@@ -104,7 +144,15 @@ export class Tunnel {
     if (!h.ok) { c.drop(h.reason); return; }
     const portId = this.plan.portOfKey.get(h.key);
     if (portId === undefined) { c.drop('unknown_key'); return; }
-    if (!this.deliver(portId, msg.subarray(VXLAN_HDR_LEN), h.traced, peer)) { c.drop('port_not_here'); return; }
+    let end = msg.length;
+    let trace: TraceContext | null = null;
+    if (h.traced) {
+      const t = parseTrailer(msg, VXLAN_HDR_LEN);
+      // A traced frame whose context is damaged still goes out; only its trace misses this host's part.
+      if (t === null) c.drop('bad_trace_context');
+      else { end = t.frameEnd; trace = t.ctx; }
+    }
+    if (!this.deliver(portId, msg.subarray(VXLAN_HDR_LEN, end), trace, peer, h.key)) { c.drop('port_not_here'); return; }
     c.rxFrames++;
   }
 

@@ -34,11 +34,18 @@ export interface SimEmitted {
 /** A frame held for ARP: `routerId` waits for the MAC of `nextHop` (an IPv4 address as a number). */
 export interface SimHeld { index: number; routerId: string; nextHop: number }
 
+/**
+ * A traced packet of the batch (emitting batches only): what the host its frames tunnel to needs to
+ * record its own steps in the same trace (SPEC §10).
+ */
+export interface SimTraced { index: number; traceId: string; conditionIds: readonly string[]; steps: number }
+
 export interface SimReply {
   /** ResultCode per frame (0 forward, 1 drop, 2 shortDrop, 3 errorDrop, 4 consumed; 255 unknown port). */
   codes: Uint8Array;
   emitted: SimEmitted | undefined;
   held: SimHeld[] | undefined;
+  traced?: SimTraced[] | undefined;
 }
 
 /** Resolves null when the batch could not run (worker died, shutting down): its frames are dropped. */

@@ -69,6 +69,12 @@ export interface EncodedTraceBatch {
   stepRefs: Int32Array;
 }
 
+/**
+ * Steps another host recorded for a trace that started elsewhere (SPEC §10: the egress host's part),
+ * read back after the ingress host's steps, in the order of `after` (the ingress steps they follow).
+ */
+export interface StepSegment { traceId: string; hostId: string; after: number; steps: readonly TraceStep[] }
+
 export interface TraceSink {
   /** Queue one trace. Never throws, never blocks; loss is counted in stats(). */
   write(rec: TraceRecord): void;
@@ -77,6 +83,11 @@ export interface TraceSink {
    * of the batch as write() would. The daemon then asks its workers for encoded batches.
    */
   writeBatch?(batch: EncodedTraceBatch): void;
+  /**
+   * Present on sinks whose store keeps steps from several hosts in one trace: queues a segment as
+   * write() queues a trace (never throws; a failed write counts its steps in stepsLost).
+   */
+  appendSteps?(seg: StepSegment): void;
   /** Resolves once everything written before this call is stored (or counted lost). */
   flush(): Promise<void>;
   /** Flush, then release the backend. Later write() calls count the trace as lost. Idempotent. */

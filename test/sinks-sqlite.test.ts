@@ -234,3 +234,38 @@ t.test('traces with the same steps share one stored list; the sweeper deletes th
   await b.flush();
   tt.equal((await b.get(again.id))?.steps.length, 6, 'a list dropped by the sweep is stored again when used');
 });
+
+t.test('steps from another host follow the trace\'s own, stored before or after it; deleted and swept with it', async (tt) => {
+  const b = open();
+  tt.teardown(() => b.close());
+  const HOST_B = '7b000000-0000-4000-8000-00000000000b';
+  const rec = makeRecord({ steps: 3 });
+  const other = makeRecord({ steps: 2, startedAtMs: rec.startedAtMs + 5 });
+  // The egress host's part may be stored first (two hosts, one file, no order between them).
+  b.appendSteps({ traceId: rec.id, hostId: HOST_B, after: 3, steps: other.steps });
+  await b.flush();
+  tt.equal(await b.get(rec.id), null, 'a segment alone is no trace');
+  b.write(rec);
+  await b.flush();
+  const got = (await b.get(rec.id))!;
+  tt.equal(got.numSteps, 5);
+  tt.same(got.steps.map((s) => [s.step, s.hostId]), [[1, rec.hostId], [2, rec.hostId], [3, rec.hostId], [4, HOST_B], [5, HOST_B]]);
+  tt.same(got.steps.slice(3).map((s) => s.message), other.steps.map((s) => s.message), 'the segment\'s steps as recorded');
+  tt.equal(got.steps[3]!.timestamp, new Date(other.steps[0]!.timestampMs).toISOString());
+  tt.equal((await b.list({ limit: 10 })).ok, true);
+  tt.ok(await b.delete(rec.id));
+  b.write(rec);
+  await b.flush();
+  tt.equal((await b.get(rec.id))!.numSteps, 3, 'deleting the trace took its segments');
+  b.appendSteps({ traceId: rec.id, hostId: HOST_B, after: 3, steps: other.steps });
+  await b.flush();
+  tt.equal(await b.deleteOlderThan(rec.startedAtMs + 60_000), 1);
+  b.write(rec);
+  await b.flush();
+  tt.equal((await b.get(rec.id))!.numSteps, 3, 'the sweep took the old segment too');
+  const before = b.stats().stepsLost;
+  await b.close();
+  b.appendSteps({ traceId: rec.id, hostId: HOST_B, after: 3, steps: other.steps });
+  await b.flush().catch(() => {});
+  tt.equal(b.stats().stepsLost, before + 2, 'a segment that cannot be stored is counted lost');
+});

@@ -109,6 +109,8 @@ function twoHosts(): void {
   const topoFile = join(dir, 'topology.json');
   writeFileSync(topoFile, JSON.stringify(doc));
   const API_B = 18181;
+  // One trace store both hosts reach: one SQLite file in WAL mode (SPEC §10).
+  const shared = join(dir, 'shared.db');
 
   const reportB = async (): Promise<DatapathReport> => JSON.parse((await execFileP('ip', ['netns', 'exec', hostB, 'curl', '-s', '-m', '5', `http://127.0.0.1:${API_B}/datapath`])).stdout) as DatapathReport;
   const reportA = async (): Promise<DatapathReport> => await (await fetch(`http://127.0.0.1:${daemonA!.daemon.port}/datapath`)).json() as DatapathReport;
@@ -117,7 +119,7 @@ function twoHosts(): void {
     const cfg = join(dir, 'b.json');
     writeFileSync(cfg, JSON.stringify({
       hostId: HOST_B, listen: `127.0.0.1:${API_B}`, stateDir: join(dir, 'b-state'),
-      topology: { source: 'file', file: topoFile }, sqlite: { path: join(dir, 'b.db') },
+      topology: { source: 'file', file: topoFile }, sqlite: { path: shared },
       workers: { threads: 1, batchSize: 64 }, log: { level: 'warn' },
     }));
     const c = spawn('ip', ['netns', 'exec', hostB, process.execPath, ...CLI_ENTRY, 'daemon', '--config', cfg], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -130,7 +132,7 @@ function twoHosts(): void {
   const ping = (count: number) => net.run(A, 'ping', ['-c', String(count), '-i', '0.2', '-w', '15', '10.0.2.2'], 30_000);
 
   t.test('two hosts: a ping crosses the tunnel both ways; tshark decodes VXLAN on 6677; counters per peer', async (t) => {
-    daemonA = await startTestDaemon(doc, { server: true, config: { hostId: HOST_A } });
+    daemonA = await startTestDaemon(doc, { server: true, config: { hostId: HOST_A, sqlite: { path: shared } } });
     daemonB = startB();
     await waitUntil('host A\'s port up', async () => (await reportA()).ports.every((p) => p.state === 'up'), 20_000);
     await waitUntil('host B\'s port up', async () => { try { const r = await reportB(); return r.ports.length === 1 && r.ports[0]!.state === 'up'; } catch { return false; } }, 40_000, 250);
@@ -161,6 +163,38 @@ function twoHosts(): void {
     t.ok(b.tunnels[0]!.txFrames >= 3 && b.tunnels[0]!.rxFrames >= 3, JSON.stringify(b.tunnels));
     const metrics = await (await fetch(`http://127.0.0.1:${daemonA!.daemon.port}/metrics`)).text();
     t.match(metrics, new RegExp(`midotrace_tunnel_frames_total\\{peer="${HOST_B}",direction="tx"\\} [1-9]`));
+  });
+
+  t.test('a traced ping: one trace with host A\'s steps, then host B\'s, read on either host', async (t) => {
+    const c = await daemonA!.daemon.backends.conditions.create({ name: 'cross-host', nwProto: 1, nwSrcAddress: '10.0.1.2', nwSrcLength: 32 });
+    if (!c.ok) throw new Error('condition not created');
+    t.teardown(() => daemonA!.daemon.backends.conditions.delete(c.condition.id));
+    await sleep(1500); // both daemons poll the shared file for condition changes
+    const r = await ping(1);
+    t.equal(r.code, 0, r.out);
+    let id = '';
+    await waitUntil('the trace', async () => {
+      const l = await daemonA!.daemon.backends.traces.list({ conditionId: c.condition.id, limit: 10 });
+      id = l.ok && l.items.length > 0 ? l.items[l.items.length - 1]!.id : '';
+      return id !== '';
+    }, 10_000);
+    type T = { hostId: string; numSteps: number; steps: { step: number; hostId: string; details: { kind: string; fromHostId?: string }; deviceName: string }[] };
+    let onA: T | null = null;
+    await waitUntil('host B\'s steps in the trace', async () => {
+      onA = await (await fetch(`http://127.0.0.1:${daemonA!.daemon.port}/traces/${id}`)).json() as T;
+      return onA.steps.some((s) => s.hostId === HOST_B);
+    }, 10_000);
+    const tr = onA!;
+    t.equal(tr.hostId, HOST_A, 'the summary names the ingress host');
+    const hosts = tr.steps.map((s) => s.hostId);
+    const firstB = hosts.indexOf(HOST_B);
+    t.ok(firstB > 3 && hosts.slice(0, firstB).every((h) => h === HOST_A) && hosts.slice(firstB).every((h) => h === HOST_B), `A's steps, then B's: ${hosts.join(' ')}`);
+    t.same(tr.steps.slice(firstB).map((s) => [s.details.kind, s.deviceName]), [['tunnel_received', 'vmb'], ['emitted', 'vmb']], 'B: reception through the tunnel, emission on its interface');
+    t.equal(tr.steps[firstB]!.details.fromHostId, HOST_A);
+    t.same(tr.steps.map((s) => s.step), tr.steps.map((_, i) => i + 1), 'numbered in order');
+    t.equal(tr.numSteps, tr.steps.length);
+    const onB = JSON.parse((await execFileP('ip', ['netns', 'exec', hostB, 'curl', '-s', '-m', '5', `http://127.0.0.1:${API_B}/traces/${id}`])).stdout) as T;
+    t.same(onB, tr, 'host B serves the same trace');
   });
 
   t.test('bad tunnel input is dropped and counted per peer; the daemon serves on', async (t) => {

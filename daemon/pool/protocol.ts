@@ -4,7 +4,7 @@ import type { SnapshotDescriptor } from './snapshot.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
 import type { RouteChange } from '../../engine/topology/compile.js';
-import type { SimEmitted as EmittedFrames, SimHeld as HeldFrame } from '../../datapath/types.js';
+import type { SimEmitted as EmittedFrames, SimHeld as HeldFrame, SimTraced } from '../../datapath/types.js';
 
 export interface WorkerInit {
   hostId: string;
@@ -67,12 +67,14 @@ export interface BatchTask {
 export const UNKNOWN_PORT = 255;
 
 /** Frames the batch emitted (BatchTask.emit) and frames held for ARP: the datapath's own types, as it reads them. */
-export type { EmittedFrames, HeldFrame };
+export type { EmittedFrames, HeldFrame, SimTraced };
 
 export interface BatchResult {
   codes: Uint8Array;
   emitted?: EmittedFrames;
   held?: HeldFrame[];
+  /** With BatchTask.emit: the traced packets (their frames may cross a tunnel with the trace bit). */
+  traced?: SimTraced[];
   /** Traced packets, in batch order, for the daemon to hand to its sink (traceOutput 'records'). */
   traces: TraceRecord[];
   /** The same, encoded in one string (traceOutput 'encoded'); null when nothing was traced. */

@@ -14,7 +14,7 @@ import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
 import { encodeHead, encodeStepsText, StepsDedup } from '../../stores/sqlite/trace-wire.js';
 import { SharedSnapshot } from './snapshot.js';
-import { UNKNOWN_PORT, type BatchResult, type BatchTask, type HeldFrame, type TopologyDeltas, type WorkerInit } from './protocol.js';
+import { UNKNOWN_PORT, type BatchResult, type BatchTask, type HeldFrame, type SimTraced, type TopologyDeltas, type WorkerInit } from './protocol.js';
 import { EmitWriter } from './emit-writer.js';
 
 const init = workerData as WorkerInit;
@@ -104,6 +104,7 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   const emit = task.emit === true;
   if (emit) emitWriter.begin();
   let held: HeldFrame[] | undefined;
+  let traced: SimTraced[] | undefined;
   if (framePorts.length < n) { framePorts = new Int32Array(n); frameScreens = new Uint8Array(n); }
   // A first pass screens every frame against the conditions' index before any is simulated (see
   // ConditionMatcher.screenBatch): most frames match none and then skip the index in simulate().
@@ -140,6 +141,7 @@ export default function simulateBatch(task: BatchTask): BatchResult {
         traces.push(rec);
       }
       traceIds = [id];
+      if (emit && ctx.emitCount > 0) (traced ??= []).push({ index: i, traceId: id, conditionIds: rec.conditionIds, steps: rec.steps.length });
     }
     if (details !== null) details.push(s.resultJson(traceIds));
     else if (json) jsonText += (i === 0 ? '' : ',') + JSON.stringify(s.resultJson(traceIds));
@@ -154,6 +156,7 @@ export default function simulateBatch(task: BatchTask): BatchResult {
   };
   if (emit) out.emitted = emitWriter.finish();
   if (held !== undefined) out.held = held;
+  if (traced !== undefined) out.traced = traced;
   return out;
 }
 

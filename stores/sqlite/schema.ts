@@ -1,7 +1,7 @@
 // SQLite schema, as migrations: MIGRATIONS[v - 1] takes a file from version v - 1 to v. Append,
 // never edit a released entry.
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -74,5 +74,20 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX step_lists_by_use ON step_lists (last_used_ms);
   ALTER TABLE trace_steps ADD COLUMN list_id INTEGER;
+  `,
+  `
+  -- Steps another host recorded for a trace started elsewhere (SPEC §10: the egress host's part of a
+  -- packet that crossed a tunnel). Read after the ingress steps, in after_step then seq order. No
+  -- foreign key: the egress host's segment may be stored before the ingress host's trace row.
+  CREATE TABLE trace_segments (
+    seq        INTEGER PRIMARY KEY,
+    trace_id   TEXT    NOT NULL,
+    after_step INTEGER NOT NULL,
+    host_id    TEXT    NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    steps      TEXT    NOT NULL
+  );
+  CREATE INDEX trace_segments_by_trace ON trace_segments (trace_id, after_step);
+  CREATE INDEX trace_segments_by_time ON trace_segments (at_ms);
   `,
 ];

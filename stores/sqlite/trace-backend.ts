@@ -4,12 +4,14 @@
 // hold the event loop; reads use this thread's connection. Traces are queued already encoded
 // (trace-wire.ts): the workers encode them, or write() does for records handed over as objects.
 import { Queue, type QueueOptions, type RecordShape } from '../queue.js';
-import type { EncodedTraceBatch, SinkStats, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
+import type { EncodedTraceBatch, SinkStats, StepSegment, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
 import type { Trace } from '../../model/trace.js';
 import { openDb, type Db, type OpenDbError, type OpenDbOptions } from './db.js';
 import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
 import { encodeHead, encodeStepsText, type EncodedTrace } from './trace-wire.js';
 import { InlineWriter, ThreadWriter, type WriterPort } from './writer-port.js';
+import { encodeSteps } from './step-codec.js';
+import type { SegmentRow } from './trace-writer.js';
 
 const ENCODED: RecordShape<EncodedTrace> = { steps: (e) => e.steps, complete: (e) => e.complete };
 
@@ -51,6 +53,8 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
   private readonly retentionMs: number;
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Segment writes under way, so flush() waits for them too. */
+  private readonly segments = new Set<Promise<void>>();
   private sweeping: Promise<void> | null = null;
   private closed: Promise<void> | null = null;
   private readonly sweep: SweepStats = { runs: 0, deleted: 0, errors: 0 };
@@ -100,7 +104,24 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
     }
   }
 
-  flush(): Promise<void> { return this.queue.flush(); }
+  appendSteps(seg: StepSegment): void {
+    if (seg.steps.length === 0) return;
+    let row: SegmentRow;
+    try {
+      const atMs = seg.steps[0]!.timestampMs;
+      row = { traceId: seg.traceId, hostId: seg.hostId, after: seg.after, atMs, steps: encodeSteps(seg.steps, seg.steps.length, atMs) };
+    } catch (err) {
+      this.queue.lose(seg.steps.length, err);
+      return;
+    }
+    const p = this.writer.appendSegment(row).catch((err: unknown) => { this.queue.lose(seg.steps.length, err); });
+    this.segments.add(p);
+    void p.finally(() => this.segments.delete(p));
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([this.queue.flush(), ...this.segments]);
+  }
   stats(): SinkStats { return this.queue.stats(); }
   sweepStats(): SweepStats { return { ...this.sweep }; }
 

@@ -24,7 +24,9 @@ export class SqliteTraceReader {
   private readonly byId: Stmt;
   private readonly stepsOf: Stmt;
   private readonly oldest: Stmt;
+  private readonly segmentsOf: Stmt;
   private readonly deleteTx: (rows: readonly TraceRow[]) => void;
+  private readonly delSegmentsBefore: Stmt;
 
   constructor(db: Db) {
     this.db = db;
@@ -33,12 +35,16 @@ export class SqliteTraceReader {
       "SELECT COALESCE(l.steps, s.steps) FROM trace_steps s LEFT JOIN step_lists l ON l.id = s.list_id WHERE s.trace_seq = ?").pluck();
     this.oldest = db.prepare(
       `SELECT ${TRACE_COLS} FROM traces t WHERE t.started_at_ms < ? ORDER BY t.started_at_ms, t.id LIMIT ${DELETE_CHUNK}`);
+    this.segmentsOf = db.prepare('SELECT host_id, at_ms, steps FROM trace_segments WHERE trace_id = ? ORDER BY after_step, seq');
+    const delSegments = db.prepare('DELETE FROM trace_segments WHERE trace_id = ?');
+    this.delSegmentsBefore = db.prepare('DELETE FROM trace_segments WHERE at_ms < ?');
     const delSteps = db.prepare('DELETE FROM trace_steps WHERE trace_seq = ?');
     const delCond = db.prepare('DELETE FROM trace_conditions WHERE condition_id = ? AND started_at_ms = ? AND trace_id = ?');
     const delTrace = db.prepare('DELETE FROM traces WHERE seq = ?');
     this.deleteTx = db.transaction((rows: readonly TraceRow[]) => {
       for (const r of rows) {
         delSteps.run(r.seq);
+        delSegments.run(r.id);
         for (const c of parseIds(r.condition_ids)) delCond.run(c, r.started_at_ms, r.id);
         delTrace.run(r.seq);
       }
@@ -72,7 +78,13 @@ export class SqliteTraceReader {
     if (row === undefined) return null;
     const json = this.stepsOf.get(row.seq) as string | undefined;
     const steps = json === undefined || json === '' ? [] : decodeSteps(json, row.num_steps, row.started_at_ms, row.host_id);
-    return { ...toSummary(row), steps };
+    const segments = this.segmentsOf.all(id) as { host_id: string; at_ms: number; steps: string }[];
+    if (segments.length === 0) return { ...toSummary(row), steps };
+    // Other hosts' steps follow the ingress host's, numbered on from them.
+    for (const g of segments) {
+      for (const s of decodeSteps(g.steps, Number.MAX_SAFE_INTEGER, g.at_ms, g.host_id)) steps.push({ ...s, step: steps.length + 1 });
+    }
+    return { ...toSummary(row), numSteps: steps.length, steps };
   }
 
   delete(id: string): boolean {
@@ -86,6 +98,8 @@ export class SqliteTraceReader {
   deleteChunkOlderThan(ms: number): number {
     const rows = this.oldest.all(ms) as TraceRow[];
     if (rows.length > 0) this.deleteTx(rows);
+    // The last chunk: segments as old go too, whatever became of their traces.
+    if (rows.length < DELETE_CHUNK) this.delSegmentsBefore.run(ms);
     return rows.length;
   }
 

@@ -8,12 +8,16 @@ import type { Db, Stmt } from './db.js';
 import { decodeHead, truncateSteps, unencodable, type EncodedTrace } from './trace-wire.js';
 
 const HOUR_MS = 3_600_000;
+
+/** A StepSegment as stored: its steps encoded (step-codec.ts) relative to atMs. */
+export interface SegmentRow { traceId: string; hostId: string; after: number; atMs: number; steps: string }
 /** Lists remembered at most; beyond, the memory starts afresh (a repeat is then stored once more). */
 const MAX_LISTS = 20_000;
 
 export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
   private readonly tx: (batch: readonly PendingTrace<EncodedTrace>[]) => void;
   private readonly dropLists: Stmt;
+  private readonly insSegment: Stmt;
   /** Lists stored by this writer: steps text → row id and last use written to the row. */
   private readonly lists = new Map<string, { id: number | bigint; usedMs: number }>();
 
@@ -30,6 +34,7 @@ export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
     const insList = db.prepare('INSERT INTO step_lists (steps, last_used_ms) VALUES (?, ?)');
     const touchList = db.prepare('UPDATE step_lists SET last_used_ms = ? WHERE id = ?');
     this.dropLists = db.prepare('DELETE FROM step_lists WHERE last_used_ms < ?');
+    this.insSegment = db.prepare('INSERT INTO trace_segments (trace_id, after_step, host_id, at_ms, steps) VALUES (?, ?, ?, ?, ?)');
     const lists = this.lists;
     /** The id of the stored list `steps`, storing it (or refreshing its last use) as needed. */
     const listFor = (steps: string, startedAtMs: number, now: number): number | bigint => {
@@ -65,6 +70,11 @@ export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
   }
 
   writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): void { this.tx(batch); }
+
+  /** One segment of steps from another host (encodeSteps form, times from `atMs`). */
+  appendSegment(seg: SegmentRow): void {
+    this.insSegment.run(seg.traceId, seg.after, seg.hostId, seg.atMs, seg.steps);
+  }
 
   /**
    * After a sweep deleted the traces started before `ms`: deletes the step lists no remaining trace

@@ -8,13 +8,14 @@ import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db } from './db.js';
 import type { EncodedTrace } from './trace-wire.js';
 import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
-import { SqliteTraceWriter } from './trace-writer.js';
+import { SqliteTraceWriter, type SegmentRow } from './trace-writer.js';
 
 export interface WriterInit { path: string; busyTimeoutMs: number }
 
 export type WriterRequest =
   | { seq: number; op: 'write'; heads: string; meta: Int32Array; stepTexts: string[] }
   | { seq: number; op: 'delete'; id: string }
+  | { seq: number; op: 'append'; seg: SegmentRow }
   | { seq: number; op: 'deleteOlderThan'; ms: number }
   | { seq: number; op: 'close' };
 
@@ -26,6 +27,7 @@ export interface WriterPort extends BatchWriter<EncodedTrace> {
   delete(id: string): Promise<boolean>;
   /** Deletes up to one chunk (trace-reader.ts DELETE_CHUNK) of traces started before `ms`. */
   deleteChunkOlderThan(ms: number): Promise<number>;
+  appendSegment(seg: SegmentRow): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export class InlineWriter implements WriterPort {
   constructor(db: Db, private readonly reader: SqliteTraceReader) { this.writer = new SqliteTraceWriter(db); }
   writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): void { this.writer.writeBatch(batch); }
   async delete(id: string): Promise<boolean> { return this.reader.delete(id); }
+  async appendSegment(seg: SegmentRow): Promise<void> { this.writer.appendSegment(seg); }
   async deleteChunkOlderThan(ms: number): Promise<number> {
     const n = this.reader.deleteChunkOlderThan(ms);
     if (n < DELETE_CHUNK) this.writer.dropListsUnusedBefore(ms);
@@ -118,6 +121,8 @@ export class ThreadWriter implements WriterPort {
   }
 
   async delete(id: string): Promise<boolean> { return (await this.send({ seq: ++this.seq, op: 'delete', id })) === 1; }
+
+  async appendSegment(seg: SegmentRow): Promise<void> { await this.send({ seq: ++this.seq, op: 'append', seg }); }
 
   deleteChunkOlderThan(ms: number): Promise<number> { return this.send({ seq: ++this.seq, op: 'deleteOlderThan', ms }); }
 

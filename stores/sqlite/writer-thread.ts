@@ -27,6 +27,7 @@ if (!opened.ok) {
       switch (m.op) {
         case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'delete': reply = { seq: m.seq, ok: true, value: reader.delete(m.id) ? 1 : 0 }; break;
+        case 'append': writer.appendSegment(m.seg); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'deleteOlderThan': {
           const n = reader.deleteChunkOlderThan(m.ms);
           // The sweep's last chunk: the lists only those traces used can go too.
