@@ -17,10 +17,21 @@ const MIN_INNER = 14;
 
 export interface TunnelStats { hostId: string; ipAddress: string; txFrames: number; rxFrames: number; drops: number; dropReasons: Record<string, number> }
 
+/** Datagrams held while a peer's sending socket connects (its first frames). */
+const MAX_CONNECTING = 256;
+
 class PeerCounters {
   txFrames = 0; rxFrames = 0; drops = 0;
   readonly reasons = new Map<string, number>();
-  constructor(readonly peer: TunnelPeer) {}
+  /**
+   * A connected socket per peer, for sending: the kernel then reports the peer's ICMP port
+   * unreachable (its daemon is down) as ECONNREFUSED on the next send, and the drops show up here.
+   * Its source port is ephemeral (RFC 7348 leaves the source port to the sender).
+   */
+  sock: Socket | null = null;
+  connected = false;
+  waiting: Buffer[] = [];
+  constructor(public peer: TunnelPeer) {}
   drop(reason: string): void {
     this.drops++;
     this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
@@ -90,11 +101,21 @@ export class Tunnel {
   /** A new topology: new keys and peers; the socket moves when this host's address changed. */
   applyPlan(plan: TunnelPlan): void {
     this.plan = plan;
-    for (const p of plan.peerAt.values()) if (!this.counters.has(p.hostId)) this.counters.set(p.hostId, new PeerCounters(p));
+    for (const p of plan.peerAt.values()) {
+      const c = this.counters.get(p.hostId);
+      if (c === undefined) { this.counters.set(p.hostId, new PeerCounters(p)); continue; }
+      if (c.peer.ipAddress === p.ipAddress) continue;
+      // A peer whose address changed is reached through a new socket.
+      c.peer = p;
+      c.sock?.close();
+      c.sock = null;
+      c.connected = false;
+    }
     const want = plan.self ?? '';
     if (want === this.bound) return;
     this.socket?.close();
     this.socket = null;
+    this.disconnectPeers();
     this.bound = want;
     if (want === '') return;
     const s = createSocket({ type: 'udp4', reuseAddr: false });
@@ -118,7 +139,7 @@ export class Tunnel {
     if (peer === undefined) { this.stranger.drop('no_tunnel_to_host'); return; }
     const c = this.counters.get(peer.hostId)!;
     const key = this.plan.keyOf.get(portId);
-    if (this.socket === null || key === undefined) { c.drop(this.socket === null ? 'no_underlay_address' : 'no_tunnel_key'); return; }
+    if (this.bound === '' || key === undefined) { c.drop(this.bound === '' ? 'no_underlay_address' : 'no_tunnel_key'); return; }
     // The datagram owns its bytes: `data` is reused for the next batch before dgram sends.
     const ctx = trace === null ? null : contextBytes(trace);
     const msg = Buffer.allocUnsafe(VXLAN_HDR_LEN + len + (ctx === null ? 0 : ctx.length + TRAILER_FIXED));
@@ -130,10 +151,50 @@ export class Tunnel {
       msg.writeUInt16BE(ctx.length, at + ctx.length);
       msg.writeUInt32BE(MAGIC, at + ctx.length + 2);
     }
-    this.socket.send(msg, this.port, peer.ipAddress, (err) => {
-      if (err === null) c.txFrames++;
-      else c.drop((err as NodeJS.ErrnoException).code === 'EMSGSIZE' ? 'too_big' : 'send_error');
+    this.sendTo(c, msg);
+  }
+
+  private sendTo(c: PeerCounters, msg: Buffer): void {
+    if (c.sock === null) this.connect(c);
+    if (!c.connected) {
+      if (c.waiting.length < MAX_CONNECTING) c.waiting.push(msg); else c.drop('connecting');
+      return;
+    }
+    c.sock!.send(msg, (err) => {
+      if (err === null) { c.txFrames++; return; }
+      const code = (err as NodeJS.ErrnoException).code;
+      c.drop(code === 'EMSGSIZE' ? 'too_big' : code === 'ECONNREFUSED' ? 'peer_unreachable' : 'send_error');
     });
+  }
+
+  private connect(c: PeerCounters): void {
+    const s = createSocket({ type: 'udp4' });
+    c.sock = s;
+    // Errors of a connected socket also come as events (an ICMP error between sends): counted, not thrown.
+    s.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED') c.drop('peer_unreachable');
+      else this.log.warn({ err: e, peer: c.peer.ipAddress }, 'tunnel send socket error');
+    });
+    s.bind(0, this.bound, () => {
+      s.connect(this.port, c.peer.ipAddress, () => {
+        if (c.sock !== s) return;
+        c.connected = true;
+        const w = c.waiting;
+        c.waiting = [];
+        for (const m of w) this.sendTo(c, m);
+      });
+    });
+  }
+
+  private disconnectPeers(): void {
+    for (const c of this.counters.values()) {
+      c.sock?.close();
+      c.sock = null;
+      c.connected = false;
+      for (const _ of c.waiting) c.drop('no_underlay_address');
+      c.waiting = [];
+    }
   }
 
   private received(msg: Buffer, from: string): void {
@@ -170,6 +231,7 @@ export class Tunnel {
   close(): void {
     this.socket?.close();
     this.socket = null;
+    this.disconnectPeers();
     this.bound = '';
   }
 }

@@ -224,8 +224,10 @@ function twoHosts(): void {
     await new Promise((res) => daemonB!.on('exit', res));
     const local = await net.run(A, 'ping', ['-c', '1', '-W', '3', '10.0.1.1']);
     t.equal(local.code, 0, `the router on host A still answers: ${local.out}`);
-    const lost = await net.run(A, 'ping', ['-c', '2', '-i', '0.2', '-W', '1', '10.0.2.2']);
+    const dropsBefore = (await reportA()).tunnels[0]!.dropReasons.peer_unreachable ?? 0;
+    const lost = await net.run(A, 'ping', ['-c', '4', '-i', '0.2', '-W', '1', '10.0.2.2']);
     t.not(lost.code, 0, 'nothing answers on B');
+    await waitUntil('tunnel drops counted on A', async () => ((await reportA()).tunnels[0]!.dropReasons.peer_unreachable ?? 0) > dropsBefore, 5000);
     daemonB = startB();
     await waitUntil('host B back', async () => { try { return (await reportB()).ports[0]?.state === 'up'; } catch { return false; } }, 40_000, 250);
     const r = await ping(2);
