@@ -1,7 +1,10 @@
 // Two hosts joined by a VXLAN tunnel (issue P13, SPEC §10), with real namespaces: host A's daemon runs
 // here, host B's as its own process in namespace `hostB`; an underlay veth joins the two; each host's
-// VM sits behind a veth bound to a port on its host. A ping from A's VM to B's VM crosses the virtual
-// router on A, the tunnel, and comes back the same way from B; tshark decodes the underlay as VXLAN.
+// VM sits behind a veth bound to a port on its host. Both read the topology (tunnel zone included) and
+// the trace conditions from one real ZooKeeper (B through a proxy on A's underlay address) and store
+// traces in one SQLite file. A ping from A's VM to B's VM crosses the virtual router on A, the tunnel,
+// and comes back the same way from B; tshark decodes the underlay as VXLAN; a traced ping is one trace
+// with both hosts' steps.
 // Every name carries `mttn` and a per-run suffix; everything is removed in teardown.
 import t from 'tap';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +21,10 @@ import { CLI_ENTRY, ROOT } from './helpers/cli-entry.js';
 import { waitUntil } from './helpers/wait.js';
 import type { DatapathReport } from '../api/deps.js';
 import { parseVxlan, writeVxlanHeader } from '../datapath/tunnel.js';
+import { createServer, connect as tcpConnect, type Server } from 'node:net';
+import { startZooKeeper, zookeeperSkip, type ZooKeeperServer } from './helpers/zookeeper.js';
+import { ZkClient } from '../stores/zookeeper/client.js';
+import { importTopology } from '../stores/zookeeper/topology-import.js';
 import { tunnelPlan, TRACE_BIT } from '../datapath/tunnel-plan.js';
 
 const execFileP = promisify(execFile);
@@ -44,8 +51,8 @@ t.test('VXLAN header and tunnel keys', async (t) => {
 });
 
 
-const skip = LiveNet.canRun();
-if (skip !== null) t.test('two hosts', { skip }, () => {});
+const skip = LiveNet.canRun() ?? zookeeperSkip();
+if (skip !== null && skip !== false) t.test('two hosts', { skip }, () => {});
 else twoHosts();
 
 function twoHosts(): void {
@@ -68,9 +75,15 @@ function twoHosts(): void {
   const dir = mkdtempSync(join(tmpdir(), 'mttn-'));
   let daemonA: TestDaemon | undefined;
   let daemonB: ChildProcess | undefined;
+  let zk: ZooKeeperServer | undefined;
+  let proxy: Server | undefined;
+  let admin: ZkClient | undefined;
   t.teardown(async () => {
     daemonB?.kill('SIGKILL');
     await daemonA?.close();
+    await admin?.close();
+    proxy?.close();
+    await zk?.stop();
     net.destroy();
     for (const ns of [hostB, vmB]) { try { ip('netns', 'del', ns); } catch { /* gone */ } }
     try { ip('link', 'del', uA); } catch { /* gone with its peer */ }
@@ -106,9 +119,10 @@ function twoHosts(): void {
     .attach('r', 'b1', '10.0.1.1/24', '02:00:00:00:01:01')
     .attach('r', 'b2', '10.0.2.1/24', '02:00:00:00:01:02');
   const doc = { ...n.doc, tunnelZones: [{ id: n.id('zone'), name: 'underlay', type: 'vxlan' as const, hosts: [{ hostId: HOST_A, ipAddress: ulA }, { hostId: HOST_B, ipAddress: ulB }] }] };
-  const topoFile = join(dir, 'topology.json');
-  writeFileSync(topoFile, JSON.stringify(doc));
   const API_B = 18181;
+  const ZK_ROOT = '/midonet';
+  // Host B reaches the one ZooKeeper (on host A's loopback) through a proxy on host A's underlay address.
+  let zkForB = '';
   // One trace store both hosts reach: one SQLite file in WAL mode (SPEC §10).
   const shared = join(dir, 'shared.db');
 
@@ -119,7 +133,8 @@ function twoHosts(): void {
     const cfg = join(dir, 'b.json');
     writeFileSync(cfg, JSON.stringify({
       hostId: HOST_B, listen: `127.0.0.1:${API_B}`, stateDir: join(dir, 'b-state'),
-      topology: { source: 'file', file: topoFile }, sqlite: { path: shared },
+      topology: { source: 'zookeeper' }, conditions: { store: 'zookeeper' },
+      zookeeper: { connect: zkForB, root: ZK_ROOT, sessionTimeoutMs: 4000 }, sqlite: { path: shared },
       workers: { threads: 1, batchSize: 64 }, log: { level: 'warn' },
     }));
     const c = spawn('ip', ['netns', 'exec', hostB, process.execPath, ...CLI_ENTRY, 'daemon', '--config', cfg], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -132,7 +147,27 @@ function twoHosts(): void {
   const ping = (count: number) => net.run(A, 'ping', ['-c', String(count), '-i', '0.2', '-w', '15', '10.0.2.2'], 30_000);
 
   t.test('two hosts: a ping crosses the tunnel both ways; tshark decodes VXLAN on 6677; counters per peer', async (t) => {
-    daemonA = await startTestDaemon(doc, { server: true, config: { hostId: HOST_A, sqlite: { path: shared } } });
+    zk = await startZooKeeper();
+    const conn = await ZkClient.connect(zk.connectString, { sessionTimeout: 4000 });
+    if (!conn.ok) throw new Error(conn.error.message);
+    admin = conn.value;
+    t.ok((await importTopology(admin, ZK_ROOT, doc)).ok, 'the topology, tunnel zone included, is in ZooKeeper');
+    const zkPort = zk.port;
+    proxy = createServer((c) => {
+      const up = tcpConnect(zkPort, '127.0.0.1');
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((res) => proxy!.listen(0, ulA, res));
+    zkForB = `${ulA}:${(proxy.address() as { port: number }).port}`;
+    daemonA = await startTestDaemon({}, {
+      server: true,
+      config: {
+        hostId: HOST_A, topology: { source: 'zookeeper' }, conditions: { store: 'zookeeper' },
+        zookeeper: { connect: zk.connectString, root: ZK_ROOT, sessionTimeoutMs: 4000 }, sqlite: { path: shared },
+      },
+    });
     daemonB = startB();
     await waitUntil('host A\'s port up', async () => (await reportA()).ports.every((p) => p.state === 'up'), 20_000);
     await waitUntil('host B\'s port up', async () => { try { const r = await reportB(); return r.ports.length === 1 && r.ports[0]!.state === 'up'; } catch { return false; } }, 40_000, 250);
@@ -169,7 +204,7 @@ function twoHosts(): void {
     const c = await daemonA!.daemon.backends.conditions.create({ name: 'cross-host', nwProto: 1, nwSrcAddress: '10.0.1.2', nwSrcLength: 32 });
     if (!c.ok) throw new Error('condition not created');
     t.teardown(() => daemonA!.daemon.backends.conditions.delete(c.condition.id));
-    await sleep(1500); // both daemons poll the shared file for condition changes
+    await sleep(1000); // both daemons watch the condition in ZooKeeper
     const r = await ping(1);
     t.equal(r.code, 0, r.out);
     let id = '';
