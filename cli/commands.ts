@@ -45,6 +45,12 @@ async function showDatapath(client: ApiClient, out: OutputFormat, print: Print):
   const rows = body.ports.map((p) => [p.name || p.portId, p.interfaceName, p.state, String(p.rxFrames), String(p.rxBytes), String(p.txFrames), String(p.txBytes), String(p.drops)]);
   print(`host ${body.hostId}: datapath ${body.status}`);
   if (rows.length > 0) print(formatTable(['PORT', 'INTERFACE', 'STATE', 'RX FRAMES', 'RX BYTES', 'TX FRAMES', 'TX BYTES', 'DROPS'], rows));
+  if (body.tunnels.length > 0) {
+    const why = (r: Record<string, number>): string => Object.entries(r).map(([k, n]) => `${k} ${n}`).join(', ');
+    print(formatTable(['PEER HOST', 'UNDERLAY', 'TX FRAMES', 'RX FRAMES', 'DROPS'], body.tunnels.map((t) => [
+      t.hostId, t.ipAddress, String(t.txFrames), String(t.rxFrames), t.drops === 0 ? '0' : `${t.drops} (${why(t.dropReasons)})`,
+    ])));
+  }
 }
 
 async function delete_(client: ApiClient, what: Noun, label: string): Promise<void> {

@@ -47,7 +47,10 @@ export function formatTrace(t: Trace): string {
   const lines = [formatTraceHeader(t)];
   const width = String(t.numSteps).length;
   let lastDevice = '';
+  let host = t.hostId;
   for (const s of t.steps) {
+    // A packet that crossed a tunnel: the steps of the next host follow under its name.
+    if (s.hostId !== host) { host = s.hostId; lastDevice = ''; lines.push(`  -- on host ${host} --`); }
     const device = `${s.deviceType} ${s.deviceName || s.deviceId.slice(0, 8)}`;
     const head = device === lastDevice ? ' '.repeat(28) : device.padEnd(28).slice(0, 28);
     lastDevice = device;
