@@ -21,12 +21,12 @@ const SECONDS = 3;
 const HOST = '6b3c0d1e-0000-4000-8000-00000000be9c';
 const GEN = fileURLToPath(new URL('./datapath-gen.js', import.meta.url));
 
-const ip = (...a: string[]): string => execFileSync('ip', a, { encoding: 'utf8' });
-const inNs = (ns: string, ...a: string[]): string => ip('netns', 'exec', ns, ...a);
+export const ip = (...a: string[]): string => execFileSync('ip', a, { encoding: 'utf8' });
+export const inNs = (ns: string, ...a: string[]): string => ip('netns', 'exec', ns, ...a);
 
-interface Side { ns: string; root: string; inner: string; mac: string }
+export interface Side { ns: string; root: string; inner: string; mac: string }
 
-function side(sfx: string, tag: string, cidr: string, mac: string, gw: string): Side {
+export function side(sfx: string, tag: string, cidr: string, mac: string, gw: string): Side {
   const s: Side = { ns: `mtdp${sfx}${tag}`, root: `mtdp${sfx}${tag}r`, inner: `mtdp${sfx}${tag}n`, mac };
   ip('netns', 'add', s.ns);
   ip('link', 'add', s.root, 'type', 'veth', 'peer', 'name', s.inner, 'netns', s.ns);
@@ -40,7 +40,7 @@ function side(sfx: string, tag: string, cidr: string, mac: string, gw: string): 
 }
 
 /** Ethernet + IPv4 + UDP, 106 bytes, checksums left for the simulation to rebuild. */
-function udpFrame(dstMac: string, srcMac: string, src: string, dst: string): string {
+export function udpFrame(dstMac: string, srcMac: string, src: string, dst: string): string {
   const mac = (m: string) => m.replace(/:/g, '');
   const ipHex = (a: string) => a.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
   const payload = '00'.repeat(64);
@@ -50,12 +50,12 @@ function udpFrame(dstMac: string, srcMac: string, src: string, dst: string): str
   return mac(dstMac) + mac(srcMac) + '0800' + ipHdr + udp;
 }
 
-function rxPackets(s: Side): number {
+export function rxPackets(s: Side): number {
   return Number(inNs(s.ns, 'cat', `/sys/class/net/${s.inner}/statistics/rx_packets`).trim());
 }
 
 /** Runs the generator; resolves with how many frames it sent. */
-async function generate(s: Side, frame: string, seconds: number): Promise<number> {
+export async function generate(s: Side, frame: string, seconds: number): Promise<number> {
   return await new Promise<number>((res, rej) => {
     const c = spawn('ip', ['netns', 'exec', s.ns, process.execPath, GEN, s.inner, frame, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

@@ -11,6 +11,7 @@ const GROUPS: { names: string[]; load: () => Promise<BenchFn> }[] = [
   { names: ['sink.cassandra.steps'], load: async () => (await import('./sink-cassandra.js')).benchSinkCassandra },
   { names: ['state.conntrack.bytes_per_entry'], load: async () => (await import('./conntrack-memory.js')).benchConntrackMemory },
   { names: ['datapath.bridged', 'datapath.routed', 'datapath.traced'], load: async () => (await import('./datapath.js')).benchDatapath },
+  { names: ['tunnel.forward', 'tunnel.traced'], load: async () => (await import('./tunnel.js')).benchTunnel },
   { names: ['api.simulations.batch256', 'api.trace_get'], load: async () => (await import('./api.js')).benchApi },
   { names: ['cli.simulate.oneshot', 'cli.simulate.oneshot.large'], load: async () => (await import('./cli-oneshot.js')).benchCliOneshot },
   { names: ['e2e.api.traced_stored'], load: async () => (await import('./e2e-api.js')).benchE2eApi },

@@ -16,6 +16,8 @@ import type { SegmentRow } from './trace-writer.js';
 const ENCODED: RecordShape<EncodedTrace> = { steps: (e) => e.steps, complete: (e) => e.complete };
 
 const DAY_MS = 86_400_000;
+/** Segments (other hosts' steps) being written at once; beyond, they are counted lost. */
+const MAX_PENDING_SEGMENTS = 10_000;
 
 export interface SqliteTraceBackendOptions extends QueueOptions, OpenDbOptions {
   /** The SQLite file (created if absent). */
@@ -114,6 +116,8 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
       this.queue.lose(seg.steps.length, err);
       return;
     }
+    // Bounded like the trace queue: a store that cannot keep up loses segments, counted, not memory.
+    if (this.segments.size >= MAX_PENDING_SEGMENTS) { this.queue.lose(seg.steps.length, new Error('segment queue full')); return; }
     const p = this.writer.appendSegment(row).catch((err: unknown) => { this.queue.lose(seg.steps.length, err); });
     this.segments.add(p);
     void p.finally(() => this.segments.delete(p));
