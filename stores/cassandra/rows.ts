@@ -15,6 +15,8 @@ export function statements(ks: string) {
   return {
     insertSummary: `INSERT INTO ${ks}.traces (id, step, ${SUMMARY_COLS}) VALUES (?, 0, ${SUMMARY_MARKS}) USING TTL ?`,
     insertStep: `INSERT INTO ${ks}.traces (id, step, ${STEP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+    /** A step another host recorded (segment rows carry their own host_id). */
+    insertSegmentStep: `INSERT INTO ${ks}.traces (id, step, host_id, ${STEP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
     insertIndex: `INSERT INTO ${ks}.trace_index_v2 (scope, bucket, shard, sk, id, ${SUMMARY_COLS}) ` +
       `VALUES (?, ?, ?, ?, ?, ${SUMMARY_MARKS}) USING TTL ?`,
     insertBucket: `INSERT INTO ${ks}.trace_buckets_v2 (scope, bucket, width_ms, shards) VALUES (?, ?, ?, ?) USING TTL ?`,
@@ -62,6 +64,21 @@ export function toSummary(id: string, row: cassandra.types.Row): TraceSummary {
     numSteps: row['num_steps'] as number,
     complete: row['complete'] === true,
   };
+}
+
+/**
+ * Steps other hosts recorded (SPEC §10) are rows of the trace's partition from SEGMENT_BASE on,
+ * clustered after the ingress steps: SEGMENT_BASE + after·4096 + hostSlot·64 + i, so segments
+ * sort by the ingress step they follow, then by host, then in order, and two hosts' segments
+ * after the same step do not overwrite each other (64 host slots, 64 steps a segment).
+ */
+export const SEGMENT_BASE = 2 ** 30;
+const MAX_AFTER = 2 ** 17 - 1;
+
+export function segmentStep(after: number, hostId: string, i: number): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < hostId.length; k++) h = Math.imul(h ^ hostId.charCodeAt(k), 0x01000193);
+  return SEGMENT_BASE + Math.min(Math.max(0, after), MAX_AFTER) * 4096 + ((h >>> 0) & 63) * 64 + Math.min(i, 63);
 }
 
 export function toStep(n: number, hostId: string, row: cassandra.types.Row): StepJson {

@@ -3,7 +3,7 @@
 // batches to CassandraTraceWriter; losses (full queue, failed writes, cluster down) are counted
 // there and stored traces that lost steps say complete: false.
 import { QueuedSink, type QueueOptions } from '../queue.js';
-import type { SinkStats, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
+import type { SinkStats, StepSegment, TraceListResult, TraceQuery, TraceRecord, TraceSink, TraceStore } from '../../model/stores.js';
 import type { Trace } from '../../model/trace.js';
 import cassandra from 'cassandra-driver';
 import { BackendUnavailableError } from '../../model/errors.js';
@@ -33,6 +33,9 @@ export interface CassandraTraceBackendOptions extends SessionOptions, Omit<Queue
 
 export interface CassandraHealth { ok: boolean; state: string; detail: string }
 
+/** Segments (other hosts' steps) being written at once; beyond, they are counted lost. */
+const MAX_PENDING_SEGMENTS = 10_000;
+
 export class CassandraTraceBackend implements TraceSink, TraceStore {
   readonly session: CassandraSession;
   private readonly writer: CassandraTraceWriter;
@@ -40,6 +43,8 @@ export class CassandraTraceBackend implements TraceSink, TraceStore {
   private readonly queue: QueuedSink;
   private readonly closeTimeoutMs: number;
   private closing: Promise<void> | null = null;
+  /** Segment writes under way (other hosts' steps), so flush() waits for them too. */
+  private readonly segments = new Set<Promise<void>>();
 
   /** Starts connecting in the background; see openCassandraTraceBackend to wait for the first try. */
   constructor(o: CassandraTraceBackendOptions) {
@@ -71,7 +76,20 @@ export class CassandraTraceBackend implements TraceSink, TraceStore {
   }
 
   write(rec: TraceRecord): void { this.queue.write(rec); }
-  flush(): Promise<void> { return this.queue.flush(); }
+
+  appendSteps(seg: StepSegment): void {
+    if (seg.steps.length === 0) return;
+    // Bounded like the queue: segments a slow cluster cannot take are counted lost.
+    if (this.segments.size >= MAX_PENDING_SEGMENTS) { this.queue.lose(seg.steps.length, new Error('segment queue full')); return; }
+    const p = this.writer.appendSegment(seg).catch((err: unknown) => {
+      this.queue.lose(seg.steps.length, err);
+      this.session.logThrottled('write', 'warn', { err: errorText(err) }, 'cassandra trace write failed');
+    });
+    this.segments.add(p);
+    void p.finally(() => this.segments.delete(p));
+  }
+
+  async flush(): Promise<void> { await Promise.all([this.queue.flush(), ...this.segments]); }
   stats(): SinkStats { return this.queue.stats(); }
 
   list(q: TraceQuery): Promise<TraceListResult> { return this.guard(() => this.reader.list(q)); }

@@ -13,7 +13,7 @@
 // rows have all expired (expired cells are tombstones until TTL + gc_grace, and a slice over tens of
 // millions of them fails with TombstoneOverwhelming).
 import type cassandra from 'cassandra-driver';
-import type { Trace, TraceSummary } from '../../model/trace.js';
+import type { StepJson, Trace, TraceSummary } from '../../model/trace.js';
 import { checkTraceQuery, encodeCursor } from '../cursor.js';
 import type { TraceListResult, TraceQuery } from '../../model/stores.js';
 import {
@@ -21,7 +21,7 @@ import {
   shardOf, sortKey,
 } from './keys.js';
 import { mapLimit, type Job } from '../limit.js';
-import { statements, toStep, toSummary, type Statements } from './rows.js';
+import { SEGMENT_BASE, statements, toStep, toSummary, type Statements } from './rows.js';
 import type { CassandraSession } from './session.js';
 
 type Row = cassandra.types.Row;
@@ -144,10 +144,17 @@ export class CassandraTraceReader {
     if (head === undefined || head['step'] !== 0) return null;
     const summary = toSummary(id, head);
     // Rows past numSteps are left over from a failed attempt that was retried as a summary.
-    const n = Math.min(summary.numSteps, rows.length - 1);
-    const steps = new Array(n);
+    let own = 0;
+    while (own + 1 < rows.length && (rows[own + 1]!['step'] as number) < SEGMENT_BASE) own++;
+    const n = Math.min(summary.numSteps, own);
+    const steps = new Array<StepJson>(n);
     for (let i = 0; i < n; i++) steps[i] = toStep(i + 1, summary.hostId, rows[i + 1]!);
-    return { ...summary, steps };
+    // Then what other hosts recorded for this trace, numbered on.
+    for (let i = own + 1; i < rows.length; i++) {
+      const r = rows[i]!;
+      steps.push(toStep(steps.length + 1, (r['host_id'] as string | null) ?? summary.hostId, r));
+    }
+    return steps.length === n ? { ...summary, steps } : { ...summary, numSteps: steps.length, steps };
   }
 
   /**

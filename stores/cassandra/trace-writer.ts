@@ -11,7 +11,8 @@ import type cassandra from 'cassandra-driver';
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import { bucketStart, layoutFor, scopesOf, shardOf, sortKey, type IndexLayout } from './keys.js';
 import { mapLimit, type Job } from '../limit.js';
-import { statements, stepValues, summaryValues, type Statements } from './rows.js';
+import { segmentStep, statements, stepValues, summaryValues, type Statements } from './rows.js';
+import type { StepSegment } from '../../model/stores.js';
 import type { CassandraSession } from './session.js';
 
 /** Rows per unlogged batch: one partition's mutation stays well under Cassandra's limits. */
@@ -119,6 +120,18 @@ export class CassandraTraceWriter implements BatchWriter {
   }
 
   close(): void {}
+
+  /** Another host's steps for a trace (SPEC §10): rows of its partition, in one unlogged batch. */
+  async appendSegment(seg: StepSegment): Promise<void> {
+    if (this.aborted) throw new Error('cassandra trace writer is closing');
+    if (!this.session.healthy()) throw this.session.notReady();
+    const t0 = seg.steps[0]?.timestampMs ?? this.now();
+    const rows: Query[] = seg.steps.slice(0, 64).map((s, i) => ({
+      query: this.q.insertSegmentStep,
+      params: [seg.traceId, segmentStep(seg.after, seg.hostId, i), seg.hostId, ...stepValues(s, t0), this.ttl],
+    }));
+    await this.job(this.session.client, [rows])();
+  }
 
   private async run(jobs: Job[]): Promise<void> {
     await mapLimit(jobs, this.maxInFlight, (job) => job(), this.isAborted, 'cassandra trace writer is closing');

@@ -281,6 +281,36 @@ export function traceBackendConformance(t: Tap, name: string, make: TraceBackend
     tt.ok(s.stepsLost >= 7, `lost steps counted (${s.stepsLost})`);
   });
 
+  t.test(`${name}: steps other hosts recorded follow the trace's own, each with its host, stored before or after it`, async (tt) => {
+    const { sink, store } = await open(tt);
+    if (sink.appendSteps === undefined) { tt.fail(`${name} does not keep steps from other hosts (SPEC §10)`); return; }
+    const HOST_B = '7b000000-0000-4000-8000-00000000000b';
+    const HOST_C = '7c000000-0000-4000-8000-00000000000c';
+    const rec = makeRecord({ startedAtMs: T0, steps: 3 });
+    const fromB = makeRecord({ startedAtMs: T0 + 5, steps: 2 });
+    const fromC = makeRecord({ startedAtMs: T0 + 6, steps: 1 });
+    // The egress host's part may land first: two hosts, one store, no order between them.
+    sink.appendSteps({ traceId: rec.id, hostId: HOST_B, after: 3, steps: fromB.steps });
+    await sink.flush();
+    tt.equal(await store.get(rec.id), null, 'steps alone are no trace');
+    sink.write(rec);
+    sink.appendSteps({ traceId: rec.id, hostId: HOST_C, after: 3, steps: fromC.steps });
+    await sink.flush();
+    const got = (await store.get(rec.id))!;
+    tt.equal(got.numSteps, 6);
+    tt.same(got.steps.map((s) => s.step), [1, 2, 3, 4, 5, 6], 'numbered on');
+    tt.same(got.steps.slice(0, 3).map((s) => s.hostId), [rec.hostId, rec.hostId, rec.hostId]);
+    const tail = got.steps.slice(3).map((s) => `${s.hostId}:${s.message}`).sort();
+    tt.same(tail, [...fromB.steps.map((s) => `${HOST_B}:${s.message}`), ...fromC.steps.map((s) => `${HOST_C}:${s.message}`)].sort(), 'both hosts\' steps, none overwritten');
+    const bSteps = got.steps.filter((s) => s.hostId === HOST_B).map((s) => s.message);
+    tt.same(bSteps, fromB.steps.map((s) => s.message), 'a segment keeps its order');
+    tt.ok(await store.delete(rec.id));
+    tt.equal(await store.get(rec.id), null, 'deleting the trace takes them too');
+    sink.write(rec);
+    await sink.flush();
+    tt.equal((await store.get(rec.id))!.numSteps, 3);
+  });
+
   t.test(`${name}: flush waits for everything written before it, even across many batches`, async (tt) => {
     const { sink, store } = await open(tt);
     const recs: TraceRecord[] = [];
