@@ -24,21 +24,29 @@ export function buildProgram(print: (s: string) => void): Command {
   program.command('simulate')
     .description('simulate packets offline against a topology file (no daemon needed)')
     .requiredOption('--topology <file>', 'topology document (SPEC §2)')
-    .option('--in-port <id>', 'UUID of the exterior ingress port')
+    .option('--in-port <port>', 'the exterior ingress port: id or name')
+    .option('--flow <expr>', 'ovn-trace microflow instead of --in-port/--packet: inport == "web1" && ip4.dst == 10.0.2.12 && tcp.dst == 5432')
     .option('--packet <json>', 'packet fields as JSON (SPEC §3)')
     .option('--frame <hex>', 'raw Ethernet frame as hex')
     .option('--packets <file>', 'JSON array of packets, each with its inPort, simulated in order with state carried over')
     .option('--trace', 'record and print the trace')
+    .option('--minimal', 'print only what became of the packet: result and where it left')
+    .option('--summary', 'print one line: each device the packet crossed, what decided there, the result')
+    .option('--detailed', 'print the result and the whole trace (as --trace)')
     .option('--json', 'print JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { runSimulate } = await import('./simulate.js');
+      const levels = (['minimal', 'summary', 'detailed'] as const).filter((l) => opts[l] === true);
+      if (levels.length > 1) throw new UserError(`give one of --minimal, --summary, --detailed (not --${levels.join(' and --')})`);
       await runSimulate({
+        ...(opts.flow !== undefined ? { flow: String(opts.flow) } : {}),
+        ...(levels[0] === 'summary' || levels[0] === 'minimal' ? { level: levels[0] } : {}),
         topology: String(opts.topology),
         inPort: opts.inPort as string | undefined,
         packet: opts.packet as string | undefined,
         frame: opts.frame as string | undefined,
         packets: opts.packets as string | undefined,
-        trace: opts.trace === true,
+        trace: opts.trace === true || levels[0] === 'detailed',
         json: opts.json === true || program.opts().json === true,
       }, print);
     });

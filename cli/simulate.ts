@@ -12,11 +12,19 @@ import type { CompiledTopology } from '../engine/topology/compiled.js';
 import { newTraceId } from '../engine/trace/trace-id.js';
 import { formatResult, formatTrace } from './format.js';
 import { UserError } from './exit.js';
+import { resolveLabel } from './labels.js';
+import { traceHops } from '../model/trace-hops.js';
 import { cacheKey, readCached, writeCached } from './topology-cache.js';
+
+export type SimulateLevel = 'minimal' | 'summary' | 'detailed';
 
 export interface SimulateOptions {
   topology: string;
   inPort?: string;
+  /** ovn-trace's microflow expression (model/flow-expr.ts), instead of --in-port and --packet. */
+  flow?: string;
+  /** Output as ovn-trace's --minimal / --summary / --detailed; unset: the result, and the trace with --trace. */
+  level?: SimulateLevel;
   packet?: string;
   frame?: string;
   packets?: string;
@@ -104,18 +112,31 @@ export async function runSimulate(o: SimulateOptions, print: (s: string) => void
     if (!Array.isArray(json)) throw new UserError(`--packets ${o.packets}: must hold a JSON array of packets`);
     inputs = json;
     many = true;
+  } else if (o.flow !== undefined) {
+    if (o.inPort !== undefined || o.packet !== undefined || o.frame !== undefined) throw new UserError('--flow cannot be combined with --in-port, --packet or --frame');
+    const { parseFlow } = await import('../model/flow-expr.js');
+    const f = parseFlow(o.flow);
+    if (!f.ok) throw new UserError(f.message);
+    inputs = [{ inPort: portLabel(topo, f.inPort, 'inport'), packet: f.packet }];
   } else {
-    if (o.inPort === undefined) throw new UserError('--in-port is required (or --packets FILE)');
+    if (o.inPort === undefined) throw new UserError('--in-port is required (or --flow EXPR, or --packets FILE)');
     if ((o.packet === undefined) === (o.frame === undefined)) throw new UserError('give exactly one of --packet JSON or --frame HEX');
     let packet: unknown;
     if (o.packet !== undefined) {
       try { packet = JSON.parse(o.packet); } catch (e) { throw new UserError(`--packet: not JSON: ${(e as Error).message}`); }
     }
-    inputs = [{ inPort: o.inPort, packet, frame: o.frame }];
+    inputs = [{ inPort: portLabel(topo, o.inPort, '--in-port'), packet, frame: o.frame }];
+  }
+  if (many) {
+    // Each packet's inPort may name its port too.
+    inputs = inputs.map((x, i) => {
+      const v = x as { inPort?: unknown } | null;
+      return v !== null && typeof v === 'object' && typeof v.inPort === 'string' ? { ...v, inPort: portLabel(topo, v.inPort, `--packets ${o.packets}: [${i}].inPort`) } : x;
+    });
   }
   let results: SimulateOutput[];
   try {
-    results = new SimulationSession(topo, o.trace === true).run(inputs, many);
+    results = new SimulationSession(topo, o.trace === true || (o.level !== undefined && o.level !== 'minimal')).run(inputs, many);
   } catch (e) {
     // Name the file whose packet is refused; a single --packet's path needs no such prefix.
     if (e instanceof UserError && many) throw new UserError(`--packets ${o.packets}: ${e.message}`);
@@ -130,9 +151,53 @@ export async function runSimulate(o: SimulateOptions, print: (s: string) => void
     print(JSON.stringify(many ? results : results[0], null, 2));
     return;
   }
+  const shortName = (id: string): string => {
+    const i = topo.portIndex.get(id);
+    return (i === undefined ? '' : topo.ports[i]!.name) || id;
+  };
   results.forEach((r, i) => {
     if (many) print(`packet ${i + 1}:`);
+    if (o.level === 'minimal') { print(minimalLine(r, shortName)); return; }
+    if (o.level === 'summary') { print(summaryLine(r, shortName)); return; }
     print(formatResult(r, portName));
     if (r.trace) print(formatTrace(r.trace));
   });
+}
+
+/**
+ * A port given as an id or by name (SPEC §7: "wherever a port id is asked for, the port's name works
+ * too"): the id, or a UserError naming the candidates.
+ */
+function portLabel(topo: CompiledTopology, label: string, what: string): string {
+  if (topo.portIndex.has(label) || topo.portIndex.has(label.toLowerCase())) return label;
+  const r = resolveLabel(label, topo.ports, (p) => p.id, (p) => p.name || undefined, (p) => (p.name ? `${p.id} (${p.name})` : p.id), 'port');
+  if (!r.ok) throw new UserError(`${what}: ${r.message}`);
+  return r.item.id;
+}
+
+/** ovn-trace --minimal: what became of the packet, in one line. */
+export function minimalLine(r: SimulationResultJson, name: (id: string) => string): string {
+  const out = r.emitted.map((e) => `${name(e.portId)}${e.generated ? ' (generated)' : ''}`);
+  const why = r.reason !== 'none' ? ` (${r.reason})` : '';
+  return `${r.result}${why}${out.length > 0 ? ` → ${out.join(', ')}` : ''}`;
+}
+
+/** ovn-trace --summary: the devices in order, each with what decided there, then the result. */
+export function summaryLine(r: SimulateOutput, name: (id: string) => string): string {
+  const hops = traceHops(r.trace?.steps ?? []);
+  const parts = hops.map((h) => {
+    const what: string[] = [];
+    for (const s of h.steps) {
+      const d = s.details;
+      if (d.kind === 'rule_matched') what.push(`${s.deviceName || 'rule'}: ${d.action}`);
+      else if (d.kind === 'chain_default') what.push(`${s.deviceName || 'chain'}: default ${d.action}`);
+      else if (d.kind === 'route_chosen') what.push(`route ${d.dst}`);
+      else if (d.kind === 'nat_applied') what.push(`${d.type} ${d.after.nwSrc}:${d.after.tpSrc} → ${d.after.nwDst}:${d.after.tpDst}`);
+      else if (d.kind === 'flooded') what.push('flood');
+      else if (d.kind === 'dropped' || d.kind === 'rejected') what.push(`${d.kind} ${d.reason}`);
+      else if (d.kind === 'consumed') what.push(`consumed ${d.reason}`);
+    }
+    return `${h.deviceType} ${h.deviceName || h.deviceId}${what.length > 0 ? ` [${what.join('; ')}]` : ''}`;
+  });
+  return `${parts.join(' → ')}: ${minimalLine(r, name)}`;
 }
