@@ -41,7 +41,7 @@ export async function listConditions(client: ApiClient, out: OutputFormat, print
   const [{ body }, names] = await Promise.all([client.get<(TraceConditionJson & { hits: number })[]>('/trace_conditions?stats=true'), namesOrNull(client)]);
   print(formatTable(['ID', 'NAME', 'ENABLED', 'LIMIT', 'HITS', 'SCOPE', 'MATCH'], body.map((c) => [
     c.id, c.name ?? '', c.enabled === false ? 'no' : 'yes', c.limit === undefined ? '-' : String(c.limit),
-    String(c.hits), scopeText(c, names), describeCondition(c),
+    String(c.hits), scopeText(c, names), describeCondition(c, (id) => names?.name(id) ?? id),
   ])));
 }
 
@@ -57,7 +57,7 @@ export async function showCondition(client: ApiClient, out: OutputFormat, print:
   const rows: [string, string][] = [
     ['id', c.id], ['name', c.name ?? ''], ['enabled', c.enabled === false ? 'no' : 'yes'],
     ['limit', c.limit === undefined ? 'unlimited' : String(c.limit)], ['hits', String(c.hits)],
-    ['scope', scopeText(c, names)], ['match', describeCondition(c)],
+    ['scope', scopeText(c, names)], ['match', describeCondition(c, (id) => names?.name(id) ?? id)],
     ['created', c.creationTimestampMs !== undefined ? new Date(c.creationTimestampMs).toISOString() : ''],
   ];
   print(rows.map(([k, v]) => `${k.padEnd(8)}  ${v}`.trimEnd()).join('\n'));

@@ -180,8 +180,8 @@ export class Datapath {
     if (this.status !== 'running') return;
     if (this.tunnel === null) {
       if (plan.self === null) return;
-      this.tunnel = new Tunnel(plan, this.o.tunnelPort, this.o.log, (portId, frame, trace, from, key) => {
-        const delivered = this.fromTunnel(portId, frame);
+      this.tunnel = new Tunnel(plan, this.o.tunnelPort, this.o.log, (portId, frame, trace, from, key, gsoType, gsoSize) => {
+        const delivered = this.fromTunnel(portId, frame, gsoType, gsoSize);
         if (trace !== null) {
           this.o.onTracedArrival?.({ portId, trace, from, key, delivered, interfaceName: this.ports.get(portId)?.binding.interfaceName ?? '' });
           return true; // recorded either way: a drop here is in the trace, not a tunnel drop
@@ -194,7 +194,7 @@ export class Datapath {
   tunnelStats(): TunnelStats[] { return this.tunnel?.stats() ?? []; }
 
   /** A frame another host sent for a port bound here: out on its interface with the next flush. */
-  private fromTunnel(portId: string, frame: Uint8Array): boolean {
+  private fromTunnel(portId: string, frame: Uint8Array, gsoType: number, gsoSize: number): boolean {
     const p = this.ports.get(portId);
     if (p === undefined || p.sock === null || p.tx === null || p.state !== 'up') return false;
     const tx = p.tx;
@@ -204,7 +204,7 @@ export class Datapath {
     }
     const at = tx.reserve(frame.length);
     tx.data.bytes.set(frame, at + VNET_HDR_LEN);
-    writeVnetHdr(tx.data.bytes, at, frame.length, 0, 0);
+    writeVnetHdr(tx.data.bytes, at, frame.length, gsoType, gsoSize);
     if (!p.dirty) { p.dirty = true; this.tunnelDirty.push(p); }
     this.tunnelFlush ??= setImmediate(() => {
       this.tunnelFlush = null;
@@ -394,7 +394,11 @@ export class Datapath {
       if (p === undefined) {
         // Bound on another host: through the tunnel. Not bound anywhere (no interface): nothing to send on.
         const id = em.portIds[em.port[i]!]!;
-        if (this.tunnel?.isRemote(id) === true) this.tunnel.send(id, em.data, off, len, contexts?.get(em.src[i]!) ?? null);
+        if (this.tunnel?.isRemote(id) === true) {
+          const src = em.src[i]!;
+          const generated = em.generated[i] === 1;
+          this.tunnel.send(id, em.data, off, len, contexts?.get(src) ?? null, generated ? 0 : gsoType[src]!, generated ? 0 : gsoSize[src]!);
+        }
         continue;
       }
       const sock = p.sock;

@@ -5,7 +5,12 @@ import type { TopologyDoc } from '../model/topology/doc.js';
 
 /** Midolman's TunnelKeys.TraceBit (0x8 << 20): the top bit of the 24-bit VNI marks a traced packet. */
 export const TRACE_BIT = 0x800000;
-const KEY_MASK = 0x7fffff;
+/**
+ * Set when the frame is a segmentation-offload super-frame (a 64 KB TCP send from a VM): its GSO type
+ * and segment size follow the frame (3 bytes), so the egress host's kernel segments it for the VM.
+ */
+export const GSO_BIT = 0x400000;
+const KEY_MASK = 0x3fffff;
 
 export interface TunnelPeer { hostId: string; ipAddress: string }
 

@@ -6,7 +6,7 @@
 // The socket is Node's dgram: one datagram per send, enough for the tunnel's traffic in tests and on
 // small hosts (~19 k frames/s measured here); the batched AF_PACKET layer does not cover UDP yet.
 import { createSocket, type Socket } from 'node:dgram';
-import { TRACE_BIT, type TunnelPeer, type TunnelPlan } from './tunnel-plan.js';
+import { GSO_BIT, TRACE_BIT, type TunnelPeer, type TunnelPlan } from './tunnel-plan.js';
 import type { DatapathLog } from './types.js';
 
 export const VXLAN_HDR_LEN = 8;
@@ -45,7 +45,10 @@ class PeerCounters {
 export interface TraceContext { traceId: string; conditionIds: readonly string[]; steps: number; hostId: string }
 
 /** Hands a received frame to the bound port it is for; false when that port is not bound (up) here. */
-export type Deliver = (portId: string, frame: Uint8Array, trace: TraceContext | null, from: TunnelPeer, key: number) => boolean;
+export type Deliver = (portId: string, frame: Uint8Array, trace: TraceContext | null, from: TunnelPeer, key: number, gsoType: number, gsoSize: number) => boolean;
+
+/** After a GSO frame: its virtio_net_hdr gso_type (1 byte) and gso_size (2 bytes). */
+const GSO_TRAILER = 3;
 
 /** Ends a trace context trailer: [context JSON][its length, 2 bytes][MAGIC]. */
 const MAGIC = 0x4d54_5443; // "MTTC"
@@ -78,13 +81,13 @@ export function writeVxlanHeader(out: Uint8Array, key: number): void {
   out[4] = (key >>> 16) & 0xff; out[5] = (key >>> 8) & 0xff; out[6] = key & 0xff; out[7] = 0;
 }
 
-export type VxlanParse = { ok: true; key: number; traced: boolean } | { ok: false; reason: 'truncated' | 'bad_header' };
+export type VxlanParse = { ok: true; key: number; traced: boolean; gso: boolean } | { ok: false; reason: 'truncated' | 'bad_header' };
 
 export function parseVxlan(msg: Uint8Array): VxlanParse {
   if (msg.length < VXLAN_HDR_LEN + MIN_INNER) return { ok: false, reason: 'truncated' };
   if (msg[0] !== VXLAN_FLAGS || msg[1] !== 0 || msg[2] !== 0 || msg[3] !== 0 || msg[7] !== 0) return { ok: false, reason: 'bad_header' };
   const vni = (msg[4]! << 16) | (msg[5]! << 8) | msg[6]!;
-  return { ok: true, key: vni & ~TRACE_BIT, traced: (vni & TRACE_BIT) !== 0 };
+  return { ok: true, key: vni & ~(TRACE_BIT | GSO_BIT), traced: (vni & TRACE_BIT) !== 0, gso: (vni & GSO_BIT) !== 0 };
 }
 
 export class Tunnel {
@@ -134,7 +137,7 @@ export class Tunnel {
   isRemote(portId: string): boolean { return this.plan.remote.has(portId) || this.plan.unreachable.has(portId); }
 
   /** Sends one frame to the host its egress port is bound on; a traced one with its trace context. */
-  send(portId: string, data: Uint8Array, off: number, len: number, trace: TraceContext | null): void {
+  send(portId: string, data: Uint8Array, off: number, len: number, trace: TraceContext | null, gsoType = 0, gsoSize = 0): void {
     const peer = this.plan.remote.get(portId);
     if (peer === undefined) { this.stranger.drop('no_tunnel_to_host'); return; }
     const c = this.counters.get(peer.hostId)!;
@@ -142,11 +145,13 @@ export class Tunnel {
     if (this.bound === '' || key === undefined) { c.drop(this.bound === '' ? 'no_underlay_address' : 'no_tunnel_key'); return; }
     // The datagram owns its bytes: `data` is reused for the next batch before dgram sends.
     const ctx = trace === null ? null : contextBytes(trace);
-    const msg = Buffer.allocUnsafe(VXLAN_HDR_LEN + len + (ctx === null ? 0 : ctx.length + TRAILER_FIXED));
-    writeVxlanHeader(msg, ctx !== null ? key | TRACE_BIT : key);
+    const gso = gsoType !== 0 ? GSO_TRAILER : 0;
+    const msg = Buffer.allocUnsafe(VXLAN_HDR_LEN + len + gso + (ctx === null ? 0 : ctx.length + TRAILER_FIXED));
+    writeVxlanHeader(msg, key | (ctx !== null ? TRACE_BIT : 0) | (gso !== 0 ? GSO_BIT : 0));
     msg.set(data.subarray(off, off + len), VXLAN_HDR_LEN);
+    if (gso !== 0) { msg[VXLAN_HDR_LEN + len] = gsoType; msg.writeUInt16BE(gsoSize, VXLAN_HDR_LEN + len + 1); }
     if (ctx !== null) {
-      const at = VXLAN_HDR_LEN + len;
+      const at = VXLAN_HDR_LEN + len + gso;
       ctx.copy(msg, at);
       msg.writeUInt16BE(ctx.length, at + ctx.length);
       msg.writeUInt32BE(MAGIC, at + ctx.length + 2);
@@ -213,7 +218,15 @@ export class Tunnel {
       if (t === null) c.drop('bad_trace_context');
       else { end = t.frameEnd; trace = t.ctx; }
     }
-    if (!this.deliver(portId, msg.subarray(VXLAN_HDR_LEN, end), trace, peer, h.key)) { c.drop('port_not_here'); return; }
+    let gsoType = 0;
+    let gsoSize = 0;
+    if (h.gso) {
+      if (end - GSO_TRAILER - VXLAN_HDR_LEN < MIN_INNER) { c.drop('truncated'); return; }
+      end -= GSO_TRAILER;
+      gsoType = msg[end]!;
+      gsoSize = msg.readUInt16BE(end + 1);
+    }
+    if (!this.deliver(portId, msg.subarray(VXLAN_HDR_LEN, end), trace, peer, h.key, gsoType, gsoSize)) { c.drop('port_not_here'); return; }
     c.rxFrames++;
   }
 

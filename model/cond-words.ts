@@ -209,8 +209,11 @@ const DESCRIBED = new Set([
   'matchForwardFlow', 'matchReturnFlow', 'portGroup', 'invPortGroup',
 ]);
 
-/** The match part of a condition in COND words (what `add trace-condition` would take). */
-export function describeCondition(t: TraceConditionJson): string {
+/**
+ * The match part of a condition in COND words (what `add trace-condition` would take). `name` shows
+ * ports and port groups by name where it knows one (the words take names too).
+ */
+export function describeCondition(t: TraceConditionJson, name: (id: string) => string = (id) => id): string {
   const c = t as unknown as Cond;
   const out: string[] = [];
   const protoName = Object.keys(PROTOS).find((k) => PROTOS[k] === t.nwProto);
@@ -223,15 +226,15 @@ export function describeCondition(t: TraceConditionJson): string {
   if (t.dlSrc !== undefined) out.push(`hw-src ${inv(c, 'invDlSrc')}${t.dlSrc}`);
   if (t.dlDst !== undefined) out.push(`hw-dst ${inv(c, 'invDlDst')}${t.dlDst}`);
   if (t.dlType !== undefined) out.push(`ethertype ${inv(c, 'invDlType')}${typeName ?? t.dlType}`);
-  if (t.inPorts !== undefined) out.push(`in-ports ${inv(c, 'invInPorts')}${t.inPorts.join(',')}`);
-  if (t.outPorts !== undefined) out.push(`out-ports ${inv(c, 'invOutPorts')}${t.outPorts.join(',')}`);
+  if (t.inPorts !== undefined) out.push(`in-ports ${inv(c, 'invInPorts')}${t.inPorts.map(name).join(',')}`);
+  if (t.outPorts !== undefined) out.push(`out-ports ${inv(c, 'invOutPorts')}${t.outPorts.map(name).join(',')}`);
   if (t.nwTos !== undefined) out.push(`tos ${inv(c, 'invNwTos')}${t.nwTos}`);
   if (t.vlan !== undefined) out.push(`vlan ${t.vlan}`);
   if (t.noVlan === true) out.push('no-vlan');
   if (t.fragmentPolicy !== undefined) out.push(`fragment-policy ${t.fragmentPolicy}`);
   if (t.matchForwardFlow === true) out.push('flow fwd');
   if (t.matchReturnFlow === true) out.push('flow return');
-  if (t.portGroup !== undefined) out.push(`port-group ${inv(c, 'invPortGroup')}${t.portGroup}`);
+  if (t.portGroup !== undefined) out.push(`port-group ${inv(c, 'invPortGroup')}${name(t.portGroup)}`);
   for (const [k, v] of Object.entries(c)) {
     if (!DESCRIBED.has(k) && v !== undefined && v !== false) out.push(`${k}=${JSON.stringify(v)}`);
   }

@@ -51,7 +51,9 @@ t.test('COND words take port and device names; set, enable and disable edit a co
   const stored = await call<TraceConditionJson>('GET', `/trace_conditions/${id}`);
   t.same(stored.inPorts, [api.net.id('vm1'), api.net.id('vm2')], 'port names became ids');
   t.same([stored.deviceType, stored.deviceId], ['router', api.net.id('r')], 'the scope by name');
-  t.match((await run('show', 'trace-condition', 'to-vm4')).stdout, /^scope\s+router r$/m, 'shown by name');
+  const shown = (await run('show', 'trace-condition', 'to-vm4')).stdout;
+  t.match(shown, /^scope\s+router r$/m, 'shown by name');
+  t.match(shown, /^match\s+dst 10\.0\.1\.14\/32 in-ports vm1,vm2$/m, 'ports in the match by name');
   userError(t, await run('add', 'trace-condition', 'bridge', 'r', 'proto', 'udp'), /^midotrace: bridge: no bridge is named r \(an id prefix or suffix needs at least 4 characters\)$/, 'a router is not a bridge');
 
   const set = await run('set', 'trace-condition', 'to-vm4', 'proto', 'udp', 'dst-port', '53');

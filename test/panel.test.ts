@@ -283,10 +283,11 @@ function browserTests(t: Tap, context: BrowserContext, appBytes: number): void {
     await page.fill('#f-nwProto', 'tcp');
     await page.fill('#f-nwDstAddress', '10.0.2.10');
     await page.fill('#f-tpDst', '22');
+    await page.fill('#f-inPorts', 'vm1'); // a port by name (P12: names wherever an id goes)
     await page.getByRole('button', { name: 'Create' }).click();
     await page.locator('table.conditions tr', { hasText: 'ssh-to-vm3' }).waitFor();
     const conds = await apiJson<TraceConditionJson[]>(base, 'GET', '/trace_conditions');
-    t.match(conds.body, [{ name: 'ssh-to-vm3', nwProto: 6, nwDstAddress: '10.0.2.10', tpDst: { start: 22, end: 22 }, enabled: true }], 'the API holds what the form said');
+    t.match(conds.body, [{ name: 'ssh-to-vm3', nwProto: 6, nwDstAddress: '10.0.2.10', tpDst: { start: 22, end: 22 }, inPorts: [vm1], enabled: true }], 'the API holds what the form said, the port name as its id');
     const condId = conds.body[0]!.id;
 
     const lists: string[] = [];

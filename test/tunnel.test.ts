@@ -9,7 +9,7 @@
 import t from 'tap';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { createServer, connect as tcpConnect, type Server } from 'node:net';
 import { startZooKeeper, zookeeperSkip, type ZooKeeperServer } from './helpers/zookeeper.js';
 import { ZkClient } from '../stores/zookeeper/client.js';
 import { importTopology } from '../stores/zookeeper/topology-import.js';
-import { tunnelPlan, TRACE_BIT } from '../datapath/tunnel-plan.js';
+import { GSO_BIT, tunnelPlan, TRACE_BIT } from '../datapath/tunnel-plan.js';
 
 const execFileP = promisify(execFile);
 const HOST_A = '7a000000-0000-4000-8000-00000000000a';
@@ -35,7 +35,9 @@ t.test('VXLAN header and tunnel keys', async (t) => {
   const h = new Uint8Array(8 + 14);
   writeVxlanHeader(h, 0x123456 | TRACE_BIT);
   t.same([...h.subarray(0, 8)], [0x08, 0, 0, 0, 0x92, 0x34, 0x56, 0], 'flags, VNI with the trace bit');
-  t.same(parseVxlan(h), { ok: true, key: 0x123456, traced: true });
+  t.same(parseVxlan(h), { ok: true, key: 0x123456 & ~GSO_BIT, traced: true, gso: (0x123456 & GSO_BIT) !== 0 });
+  writeVxlanHeader(h, 0x1234 | GSO_BIT);
+  t.same(parseVxlan(h), { ok: true, key: 0x1234, traced: false, gso: true }, 'the GSO bit');
   t.same(parseVxlan(h.subarray(0, 20)), { ok: false, reason: 'truncated' });
   const bad = h.slice(); bad[0] = 0x0c;
   t.same(parseVxlan(bad), { ok: false, reason: 'bad_header' });
@@ -45,7 +47,7 @@ t.test('VXLAN header and tunnel keys', async (t) => {
   const b = tunnelPlan(doc, HOST_B);
   t.equal(a.self, '10.9.0.1');
   t.same([...a.keyOf], [...b.keyOf], 'every host gives a port the same key');
-  t.ok([...a.keyOf.values()].every((k) => k > 0 && k < TRACE_BIT), 'keys leave the trace bit free');
+  t.ok([...a.keyOf.values()].every((k) => k > 0 && k < GSO_BIT), 'keys leave the trace and GSO bits free');
   t.same([...a.remote], [[n.id('p1'), { hostId: HOST_B, ipAddress: '10.9.0.2' }]], 'A sends p1\'s frames to B');
   t.same([...a.unreachable], [n.id('p3')], 'a host in no common zone is unreachable');
 });
@@ -198,6 +200,19 @@ function twoHosts(): void {
     t.ok(b.tunnels[0]!.txFrames >= 3 && b.tunnels[0]!.rxFrames >= 3, JSON.stringify(b.tunnels));
     const metrics = await (await fetch(`http://127.0.0.1:${daemonA!.daemon.port}/metrics`)).text();
     t.match(metrics, new RegExp(`midotrace_tunnel_frames_total\\{peer="${HOST_B}",direction="tx"\\} [1-9]`));
+  });
+
+  t.test('a 4 MB TCP transfer across the tunnel with default offloads arrives intact', async (t) => {
+    const web = mkdtempSync(join(tmpdir(), 'mttn-http-'));
+    t.teardown(() => rmSync(web, { recursive: true, force: true }));
+    const blob = randomBytes(4 * 1024 * 1024);
+    writeFileSync(join(web, 'blob'), blob);
+    const server = spawn('ip', ['netns', 'exec', vmB, 'python3', '-m', 'http.server', '8088', '--bind', '10.0.2.2', '--directory', web], { stdio: 'ignore' });
+    t.teardown(() => { server.kill('SIGKILL'); });
+    await waitUntil('HTTP server on B', async () => (await net.run(A, 'curl', ['-s', '-o', '/dev/null', '-m', '3', 'http://10.0.2.2:8088/'])).code === 0, 15_000, 300);
+    const r = await net.run(A, 'sh', ['-c', 'curl -s -m 30 http://10.0.2.2:8088/blob | sha256sum'], 40_000);
+    t.equal(r.code, 0, r.out);
+    t.equal(r.out.split(' ')[0], createHash('sha256').update(blob).digest('hex'), 'the same bytes');
   });
 
   t.test('a traced ping: one trace with host A\'s steps, then host B\'s, read on either host', async (t) => {

@@ -19,6 +19,7 @@ export interface FieldSpec {
 export interface FieldGroup { title: string; fields: readonly FieldSpec[] }
 
 const UUID = 'UUID';
+const UUID_OR_NAME = 'UUID or name';
 
 export const FIELD_GROUPS: readonly FieldGroup[] = [
   {
@@ -28,7 +29,7 @@ export const FIELD_GROUPS: readonly FieldGroup[] = [
       { key: 'enabled', label: 'Enabled', kind: 'bool' },
       { key: 'limit', label: 'Limit', kind: 'int', placeholder: 'unlimited', help: 'most traces this condition may start' },
       { key: 'deviceType', label: 'Scope device type', kind: 'select', options: ['', 'port', 'bridge', 'router'], help: 'test the condition where the packet enters this device' },
-      { key: 'deviceId', label: 'Scope device id', kind: 'text', placeholder: UUID },
+      { key: 'deviceId', label: 'Scope device id', kind: 'text', placeholder: UUID_OR_NAME },
       { key: 'condInvert', label: 'Invert the whole condition', kind: 'bool' },
     ],
   },
@@ -43,12 +44,12 @@ export const FIELD_GROUPS: readonly FieldGroup[] = [
   {
     title: 'Ports and devices',
     fields: [
-      { key: 'inPorts', label: 'In ports', kind: 'list', inv: 'invInPorts', placeholder: 'UUIDs, comma separated' },
-      { key: 'outPorts', label: 'Out ports', kind: 'list', inv: 'invOutPorts', placeholder: 'UUIDs, comma separated' },
-      { key: 'portGroup', label: 'Ingress port group', kind: 'text', inv: 'invPortGroup', placeholder: UUID },
-      { key: 'inPortGroup', label: 'In port group', kind: 'text', inv: 'invInPortGroup', placeholder: UUID },
-      { key: 'outPortGroup', label: 'Out port group', kind: 'text', inv: 'invOutPortGroup', placeholder: UUID },
-      { key: 'traversedDevice', label: 'Traversed device', kind: 'text', inv: 'invTraversedDevice', placeholder: UUID },
+      { key: 'inPorts', label: 'In ports', kind: 'list', inv: 'invInPorts', placeholder: 'UUIDs or names, comma separated' },
+      { key: 'outPorts', label: 'Out ports', kind: 'list', inv: 'invOutPorts', placeholder: 'UUIDs or names, comma separated' },
+      { key: 'portGroup', label: 'Ingress port group', kind: 'text', inv: 'invPortGroup', placeholder: UUID_OR_NAME },
+      { key: 'inPortGroup', label: 'In port group', kind: 'text', inv: 'invInPortGroup', placeholder: UUID_OR_NAME },
+      { key: 'outPortGroup', label: 'Out port group', kind: 'text', inv: 'invOutPortGroup', placeholder: UUID_OR_NAME },
+      { key: 'traversedDevice', label: 'Traversed device', kind: 'text', inv: 'invTraversedDevice', placeholder: UUID_OR_NAME },
     ],
   },
   {

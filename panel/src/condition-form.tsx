@@ -2,6 +2,8 @@
 // 400 message (which names each bad field's JSON path) is shown next to the fields it names.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
+import { byName, resolveNames } from './name-lookup.js';
+import { useTopologyNames } from './topology-names.js';
 import { emptyForm, FIELD_GROUPS, fieldErrors, formToJson, jsonToForm, type FieldSpec, type FormState } from './condition-fields.js';
 import { flash } from './flash.js';
 import { go, href } from './route.js';
@@ -54,6 +56,7 @@ export function ConditionForm({ id }: { id?: string }) {
   const [error, setError] = useState<ShownError | null>(null);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [saving, setSaving] = useState(false);
+  const names = useTopologyNames();
 
   useEffect(() => {
     if (id === undefined) return;
@@ -68,7 +71,7 @@ export function ConditionForm({ id }: { id?: string }) {
     e.preventDefault();
     if (form === null) return;
     setSaving(true);
-    const body = formToJson(form);
+    const body = resolveNames(formToJson(form), byName(names));
     const r = id === undefined
       ? await api.post<TraceConditionJson>('trace_conditions', body)
       : await api.put<TraceConditionJson>(`trace_conditions/${encodeURIComponent(id)}`, { ...body, id });

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 // The CLI's words, so an operator reads a condition the same way in both.
 import { describeCondition } from '../../model/cond-words.js';
+import { useTopologyNames } from './topology-names.js';
 import { flash } from './flash.js';
 import { href } from './route.js';
 import type { ConditionWithHits, TraceConditionJson } from './types.js';
@@ -31,6 +32,7 @@ export function Conditions() {
   const [error, setError] = useState<ShownError | null>(null);
   const [confirming, setConfirming] = useState<ConditionWithHits | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const devices = useTopologyNames();
 
   async function load(): Promise<void> {
     const r = await api.get<ConditionWithHits[]>('trace_conditions?stats=true');
@@ -88,8 +90,8 @@ export function Conditions() {
                         aria-label={`${label} enabled`} disabled={busy === c.id}
                         onClick={() => void setEnabled(c, !enabled)}>{enabled ? 'on' : 'off'}</button>
                     </td>
-                    <td class="words">{describeCondition(c)}</td>
-                    <td class="wide-only">{c.deviceType !== undefined ? <>{c.deviceType} <ShortId id={c.deviceId ?? ''} /></> : <span class="muted">ingress port</span>}</td>
+                    <td class="words">{describeCondition(c, (id) => devices.get(id) ?? id)}</td>
+                    <td class="wide-only">{c.deviceType !== undefined ? <>{c.deviceType} {devices.has(c.deviceId ?? '') ? <span title={c.deviceId}>{devices.get(c.deviceId!)}</span> : <ShortId id={c.deviceId ?? ''} />}</> : <span class="muted">ingress port</span>}</td>
                     <td><HitsCell c={c} /></td>
                     <td class="wide-only">{c.creationTimestampMs !== undefined ? fmtTime(new Date(c.creationTimestampMs).toISOString()) : ''}</td>
                     <td class="row-actions">

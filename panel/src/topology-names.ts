@@ -1,4 +1,4 @@
-// Names of ports and devices from GET /topology, so the panel shows `web1` where the API says
+// Names of ports, devices and port groups from GET /topology, so the panel shows `web1` where the API says
 // `c0000000-…-13`. An empty map until it loads, or when the daemon has no topology yet (ids shown).
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
@@ -12,7 +12,7 @@ export function useTopologyNames(): Map<string, string> {
       if (!live || !r.ok) return;
       const m = new Map<string, string>();
       const t = r.data.topology;
-      for (const list of [t.ports, t.bridges, t.routers]) for (const x of list ?? []) if (x.name) m.set(x.id, x.name);
+      for (const list of [t.ports, t.bridges, t.routers, t.portGroups]) for (const x of list ?? []) if (x.name) m.set(x.id, x.name);
       setNames(m);
     });
     return () => { live = false; };
