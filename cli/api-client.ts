@@ -32,6 +32,12 @@ export function nextLink(header: string | null, base: string): string | null {
   return null;
 }
 
+/** The API's `{ code, message }` as one line, or `fallback` for any other body. */
+function errorMessage(body: unknown, fallback: string): string {
+  const e = body as { code?: unknown; message?: unknown } | null;
+  return typeof e === 'object' && e !== null && typeof e.message === 'string' ? `${e.message} (${String(e.code)})` : fallback;
+}
+
 function unreachable(url: string, err: unknown): UserError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const why = cause?.code ?? cause?.message ?? (err as Error).message;
@@ -74,7 +80,7 @@ export class ApiClient {
       // The timeout covers the whole exchange, body included: a daemon that accepts the connection
       // and then goes silent ends the command too.
       if ((e as { name?: string }).name === 'TimeoutError') {
-        throw new UserError(`no answer from the midotrace daemon at ${this.base} within ${this.timeoutMs / 1000} s (--timeout)`, EXIT_UNREACHABLE);
+        throw this.noAnswer();
       }
       throw unreachable(this.base, e);
     }
@@ -84,11 +90,7 @@ export class ApiClient {
       try { parsed = JSON.parse(text); } catch { /* keep the text; reported below if it was an error */ }
     }
     if (!res.ok) {
-      const e = parsed as { code?: unknown; message?: unknown };
-      const msg = typeof e === 'object' && e !== null && typeof e.message === 'string'
-        ? `${e.message} (${String(e.code)})`
-        : `HTTP ${res.status} from ${method} ${url}`;
-      throw new UserError(msg);
+      throw new UserError(errorMessage(parsed, `HTTP ${res.status} from ${method} ${url}`));
     }
     return { status: res.status, body: parsed as T, next: nextLink(res.headers.get('link'), url) };
   }
@@ -116,7 +118,7 @@ export class ApiClient {
     } catch (e) {
       if (signal.aborted) return;
       if (opening.signal.aborted) {
-        throw new UserError(`no answer from the midotrace daemon at ${this.base} within ${this.timeoutMs / 1000} s (--timeout)`, EXIT_UNREACHABLE);
+        throw this.noAnswer();
       }
       throw unreachable(this.base, e);
     } finally {
@@ -124,9 +126,9 @@ export class ApiClient {
     }
     if (!res.ok || res.body === null) {
       const text = await res.text();
-      let e: { code?: unknown; message?: unknown } = {};
-      try { e = JSON.parse(text) as typeof e; } catch { /* not JSON */ }
-      throw new UserError(typeof e.message === 'string' ? `${e.message} (${String(e.code)})` : `HTTP ${res.status} from GET ${path}`);
+      let body: unknown = null;
+      try { body = JSON.parse(text); } catch { /* not JSON */ }
+      throw new UserError(errorMessage(body, `HTTP ${res.status} from GET ${path}`));
     }
     const decoder = new TextDecoder();
     try {
@@ -134,6 +136,10 @@ export class ApiClient {
     } catch (e) {
       if (!signal.aborted) throw unreachable(this.base, e);
     }
+  }
+
+  private noAnswer(): UserError {
+    return new UserError(`no answer from the midotrace daemon at ${this.base} within ${this.timeoutMs / 1000} s (--timeout)`, EXIT_UNREACHABLE);
   }
 
   get<T>(path: string): Promise<ApiReply<T>> { return this.request<T>('GET', path); }

@@ -9,7 +9,7 @@ import { LINKTYPE_ETHERNET, readCapture } from '../engine/wire/pcap.js';
 import { ApiClient, parseTimeout } from './api-client.js';
 import { COND_WORD_HELP } from '../model/cond-words.js';
 import { UserError } from './exit.js';
-import { resolveTraceId } from './labels.js';
+import { resolveTraceId, UUID_RE } from './labels.js';
 import { fetchNames } from './names.js';
 import { formatTable } from './table.js';
 import { addCondition, deleteCondition, listConditions, setCondition, setEnabled, showCondition } from './condition-verbs.js';
@@ -60,7 +60,7 @@ async function delete_(client: ApiClient, what: Noun, label: string): Promise<vo
 
 /** A port id for `--in-port`: a UUID as it is, else a port name or id prefix of the daemon's topology. */
 async function portId(client: ApiClient, label: string): Promise<string> {
-  if (/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(label)) return label;
+  if (UUID_RE.test(label)) return label;
   const r = (await fetchNames(client)).port(label);
   if (!r.ok) throw new UserError(`--in-port: ${r.message}`);
   return r.id;

@@ -4,12 +4,11 @@ import type { TraceConditionJson } from '../model/trace.js';
 import { describeCondition, parseCondWords, type CondWordsResult } from '../model/cond-words.js';
 import type { ApiClient } from './api-client.js';
 import { UserError } from './exit.js';
-import { fetchCondition } from './labels.js';
+import { fetchCondition, UUID_RE } from './labels.js';
 import { fetchNames, type TopologyNames } from './names.js';
 import { formatTable } from './table.js';
 import type { OutputFormat, Print } from './trace-verbs.js';
 
-const UUID_RE = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 /** Words whose values are ports, devices or port groups. */
 const DEVICE_WORDS = new Set(['in-ports', 'out-ports', 'port-group', 'port', 'bridge', 'router']);
 

@@ -7,7 +7,7 @@ import { UserError } from './exit.js';
 
 export const MIN_PREFIX = 4;
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PREFIX_RE = /^[0-9a-f][0-9a-f-]*$/i;
 
 export type LabelResult<T> = { ok: true; item: T } | { ok: false; message: string };

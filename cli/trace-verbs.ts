@@ -7,7 +7,7 @@ import { SseParser } from '../model/sse.js';
 import type { ApiClient } from './api-client.js';
 import { UserError } from './exit.js';
 import { formatTrace } from './format.js';
-import { fetchCondition, resolveTraceId } from './labels.js';
+import { fetchCondition, resolveTraceId, UUID_RE } from './labels.js';
 import { fetchNames, type TopologyNames } from './names.js';
 import { formatTable } from './table.js';
 
@@ -15,7 +15,6 @@ export type Print = (s: string) => void;
 export type OutputFormat = 'table' | 'json' | 'jsonl';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'jsonl'];
 
-const UUID_RE = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 export function positiveInt(flag: string, v: string): number {
   if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new UserError(`${flag}: ${JSON.stringify(v)} must be a positive integer`);
