@@ -55,9 +55,9 @@ export function rxPackets(s: Side): number {
 }
 
 /** Runs the generator; resolves with how many frames it sent. */
-export async function generate(s: Side, frame: string, seconds: number): Promise<number> {
+export async function generate(s: Side, frame: string, seconds: number, pps = Number(process.env.GEN_PPS ?? 0)): Promise<number> {
   return await new Promise<number>((res, rej) => {
-    const c = spawn('ip', ['netns', 'exec', s.ns, process.execPath, GEN, s.inner, frame, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn('ip', ['netns', 'exec', s.ns, process.execPath, GEN, s.inner, frame, String(seconds), String(pps)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     c.on('close', (code) => code === 0 ? res(Number(out.trim())) : rej(new Error(`generator exited ${code}`)));

@@ -1,11 +1,14 @@
-// Joins the live datapath (datapath/) to the daemon: which ports are bound to this host, how a batch
-// of received frames is simulated (the worker pool, emitting frames, holding packets for ARP), where
-// traces go, and what GET /datapath, /healthz and /metrics show.
-import { Datapath } from '../datapath/datapath.js';
-import { tunnelPlan, type TunnelPeer, type TunnelPlan } from '../datapath/tunnel-plan.js';
-import type { TraceContext } from '../datapath/tunnel.js';
+// Joins the live datapath (datapath/) to the daemon: which ports are bound to this host, the thread
+// that moves and simulates their frames (datapath-thread.ts), where its traces go, and what
+// GET /datapath, /healthz and /metrics show.
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../model/thread-entry.js';
+import { tunnelPlan, type TunnelPlan } from '../datapath/tunnel-plan.js';
 import { Step, type TraceStep } from '../model/step.js';
-import type { Binding, SimReply, SimRequest } from '../datapath/types.js';
+import type { Binding } from '../datapath/types.js';
+import { FLAG_ENCODED, type DatapathThreadInit, type FromDatapath, type ToDatapath, type TracedArrival } from './datapath-messages.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 import type { TraceRecord, TraceSink } from '../model/stores.js';
 import { RESULT_NAMES } from '../model/result.js';
@@ -14,6 +17,10 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { SimPool } from './pool/pool.js';
+
+const THREAD = `./datapath-thread${extname(fileURLToPath(import.meta.url))}`;
+/** How often the datapath thread reports its counters (GET /datapath and /metrics lag at most this). */
+const STATS_MS = 100;
 
 /** Exterior ports whose hostId is this host and that name an interface (SPEC §2). */
 export function boundPorts(doc: TopologyDoc, hostId: string): Binding[] {
@@ -40,16 +47,20 @@ export interface DatapathParts {
 }
 
 export class DatapathWiring {
-  private dp: Datapath | null = null;
+  private thread: Worker | null = null;
   private stopped = false;
-  private starting = false;
   /** Bindings of the newest topology (a change during start-up is not lost). */
   private latest: Binding[] = [];
   private latestPlan: TunnelPlan | null = null;
   /** Port names of the newest topology, for the steps this host records for traced tunnel arrivals. */
   private portNames = new Map<string, string>();
-  private readonly resultCounts = new Float64Array(RESULT_NAMES.length);
   private warnedNoSegments = false;
+  /** What the thread last reported (every DatapathThreadInit.statsMs). */
+  private last: Extract<FromDatapath, { t: 'stats' }> | null = null;
+  private readonly flags = new Int32Array(new SharedArrayBuffer(4));
+  private stoppedThread: (() => void) | null = null;
+  private restarts = 0;
+  private restartPending = false;
 
   constructor(private readonly p: DatapathParts) {}
 
@@ -60,72 +71,96 @@ export class DatapathWiring {
     this.latest = bindings;
     this.latestPlan = tunnelPlan(doc, this.p.hostId);
     this.portNames = new Map((doc.ports ?? []).map((p) => [p.id, p.name ?? '']));
-    if (this.dp !== null) { this.dp.setBindings(bindings); this.dp.setTunnelPlan(this.latestPlan); return; }
-    if (bindings.length === 0 || this.starting) return;
-    this.starting = true;
-    // A worker's first batch compiles the topology (and, cold, loads its code): that happens before
-    // frames flow, one empty batch per thread, not on a guest's first packet (which would wait seconds).
-    const warm: Promise<unknown>[] = [];
-    for (let i = 0; i < this.p.pool.threads; i++) {
-      warm.push(this.p.pool.run({ data: new Uint8Array(0), offsets: new Int32Array(1), ports: '', forceTrace: false, detail: false, nowMs: Date.now() }));
+    this.refreshFlags();
+    if (this.thread !== null) {
+      this.thread.postMessage({ t: 'bind', bindings, plan: this.latestPlan } satisfies ToDatapath);
+      // An unbound port leaves GET /datapath at once, before the thread's next report.
+      if (this.last !== null) {
+        const keep = new Set(bindings.map((b) => b.portId));
+        this.last = { ...this.last, ports: this.last.ports.filter((q) => keep.has(q.portId)) };
+      }
+      return;
     }
-    void Promise.all(warm).then(() => {
+    if (bindings.length === 0) return;
+    this.startThread();
+  }
+
+  /** Conditions changed: whether the thread may hand traces back encoded (no limit to check one by one). */
+  refreshFlags(): void {
+    const encoded = !this.p.limitsActive() && this.p.sink().writeBatch !== undefined;
+    Atomics.store(this.flags, 0, encoded ? FLAG_ENCODED : 0);
+  }
+
+  /** Traces come back as records (for the limit check) until the next refreshFlags(). */
+  forceRecords(): void { Atomics.store(this.flags, 0, 0); }
+
+  private startThread(): void {
+    const c = this.p.config;
+    const init: DatapathThreadInit = {
+      sim: this.p.pool.workerInit, flags: this.flags.buffer as SharedArrayBuffer, bindings: this.latest, plan: this.latestPlan,
+      batchFrames: c.workers.batchSize, arpRetryMs: c.datapath.arpRetryMs, arpTimeoutMs: c.datapath.arpTimeoutMs,
+      holdPerNextHop: c.datapath.holdPerNextHop, tunnelPort: c.datapath.tunnelPort, statsMs: STATS_MS,
+      faultInjection: process.env.MIDOTRACE_FAULT_INJECTION === '1',
+    };
+    const w = startThread(new URL(THREAD, import.meta.url), { workerData: init, name: 'midotrace-datapath' });
+    this.thread = w;
+    w.on('message', (m: FromDatapath) => this.onMessage(m));
+    w.on('error', (e) => this.p.log.error({ err: e }, 'the live datapath thread failed'));
+    w.on('exit', (code) => {
+      if (this.thread !== w) return;
+      this.thread = null;
+      this.last = null;
+      const done = this.stoppedThread;
+      this.stoppedThread = null;
+      done?.();
       if (this.stopped) return;
-      this.dp = Datapath.start({
-        log: this.p.log,
-        simulate: (req) => this.simulate(req),
-        lanes: this.p.pool.threads,
-        batchFrames: this.p.config.workers.batchSize,
-        arpRetryMs: this.p.config.datapath.arpRetryMs,
-        arpTimeoutMs: this.p.config.datapath.arpTimeoutMs,
-        holdPerNextHop: this.p.config.datapath.holdPerNextHop,
-        tunnelPort: this.p.config.datapath.tunnelPort,
-        onTracedArrival: (a) => this.recordArrival(a),
-      }, this.latest);
-      if (this.latestPlan !== null) this.dp.setTunnelPlan(this.latestPlan);
-      if (this.dp.status === 'running') this.p.log.info({ ports: this.latest.map((b) => `${b.name || b.portId}@${b.interfaceName}`) }, 'live datapath started');
+      // Never quietly: said, then started again (its sockets were closed with the thread).
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
+      this.p.log.error({ code, restartInMs: delay }, 'the live datapath thread exited; restarting it');
+      this.restartPending = true;
+      setTimeout(() => {
+        this.restartPending = false;
+        if (!this.stopped && this.thread === null && this.latest.length > 0) this.startThread();
+      }, delay).unref();
     });
   }
 
-  private async simulate(req: SimRequest): Promise<SimReply | null> {
-    // As for POST /simulations: unless a limit must be checked trace by trace, the workers hand back
-    // traces encoded for the sink, so this thread (which also moves every frame) neither copies trace
-    // objects across threads nor encodes them.
-    const sink = this.p.sink();
-    const traceOutput = !this.p.limitsActive() && sink.writeBatch !== undefined ? 'encoded' : 'records';
-    const r = await this.p.pool.run({
-      data: req.data, offsets: req.offsets, ports: req.ports, forceTrace: false, detail: false,
-      nowMs: Date.now(), emit: true, holdArp: req.holdArp, traceOutput,
-    });
-    if (!r.ok) return null;
-    const res = r.result;
-    const m = this.p.metrics;
-    if (res.encoded !== null) {
-      sink.writeBatch!(res.encoded);
-      m.traced.inc(res.encoded.ends.length);
-    } else if (res.traces.length > 0) {
-      // Frames do not wait for the limit check (it may ask the condition store): they go out now,
-      // their traces are stored once admitted.
-      this.p.admitTraces(res.traces).then((keep) => {
+  private onMessage(m: FromDatapath): void {
+    const log = this.p.log;
+    const metrics = this.p.metrics;
+    switch (m.t) {
+      case 'log': log[m.level](m.obj, m.msg); break;
+      case 'traces': {
         const sink = this.p.sink();
-        for (const rec of keep) sink.write(rec);
-        m.traced.inc(keep.length);
-      }, (e: unknown) => this.p.log.error({ err: e }, 'datapath traces not admitted'));
+        if (sink.writeBatch !== undefined) { sink.writeBatch(m.encoded); metrics.traced.inc(m.encoded.ends.length); }
+        break;
+      }
+      case 'records':
+        // Frames did not wait for the limit check (it may ask the condition store): they went out,
+        // their traces are stored once admitted.
+        this.p.admitTraces(m.traces).then((keep) => {
+          const sink = this.p.sink();
+          for (const rec of keep) sink.write(rec);
+          metrics.traced.inc(keep.length);
+        }, (e: unknown) => log.error({ err: e }, 'datapath traces not admitted'));
+        break;
+      case 'arrival': this.recordArrival(m.a); break;
+      case 'stats': {
+        if (m.status === 'running') this.restarts = 0;
+        this.last = m;
+        if (m.busyMs > 0) metrics.workerBusy.inc(m.busyMs / 1000);
+        for (let c = 0; c < m.counts.length; c++) if (m.counts[c]! > 0) metrics.simulations.inc({ result: RESULT_NAMES[c]! }, m.counts[c]!);
+        break;
+      }
+      case 'stopped': break;
     }
-    m.workerBusy.inc(res.busyMs / 1000);
-    // One counter update per result kind and batch, not one per packet.
-    const counts = this.resultCounts;
-    counts.fill(0);
-    for (let i = 0; i < res.codes.length; i++) { const c = res.codes[i]!; if (c < counts.length) counts[c]!++; else counts[3]!++; }
-    for (let c = 0; c < counts.length; c++) if (counts[c]! > 0) m.simulations.inc({ result: RESULT_NAMES[c]! }, counts[c]!);
-    return { codes: res.codes, emitted: res.emitted, held: res.held, traced: res.traced };
   }
 
   /**
    * This host's part of a trace that started on another (SPEC §10): reception through the tunnel, then
    * emission on the bound interface (or why not), appended to the same trace in the shared store.
    */
-  private recordArrival(a: { portId: string; trace: TraceContext; from: TunnelPeer; key: number; delivered: boolean; interfaceName: string }): void {
+  private recordArrival(a: TracedArrival): void {
     const sink = this.p.sink();
     const port = { id: a.portId, name: this.portNames.get(a.portId) ?? '' };
     const now = Date.now();
@@ -144,9 +179,13 @@ export class DatapathWiring {
   }
 
   report(): DatapathReport {
-    const status = !this.p.config.datapath.enabled ? 'disabled' : this.dp !== null ? this.dp.status : this.starting ? 'starting' : 'no_bound_ports';
-    return { hostId: this.p.hostId, status, ports: this.dp?.stats() ?? [], tunnels: this.dp?.tunnelStats() ?? [] };
+    const r = this.last;
+    const status = !this.p.config.datapath.enabled ? 'disabled' : r !== null ? r.status : this.thread !== null || this.restartPending ? 'starting' : 'no_bound_ports';
+    return { hostId: this.p.hostId, status, ports: r?.ports ?? [], tunnels: r?.tunnels ?? [] };
   }
+
+  /** Packets held for ARP, as last reported. */
+  get heldPackets(): number { return this.last?.held ?? 0; }
 
   /**
    * The `datapath` backend of /healthz. A VM's interface going away is normal life on a host, so a
@@ -159,8 +198,15 @@ export class DatapathWiring {
     return { name: 'datapath', ok: true, detail: notUp.length === 0 ? `${r.ports.length} ports up` : `not up: ${notUp.join(', ')}` };
   }
 
+  /** SIGTERM: the thread stops reading, lets what it holds go out, closes its sockets and ends. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.dp?.stop();
+    const w = this.thread;
+    if (w === null) return;
+    const ended = new Promise<void>((res) => { this.stoppedThread = res; });
+    w.postMessage({ t: 'stop' } satisfies ToDatapath);
+    const timer = setTimeout(() => { void w.terminate(); }, 5000);
+    await ended;
+    clearTimeout(timer);
   }
 }

@@ -134,9 +134,14 @@ export class Daemon {
 
   private publishConditions(list: TraceConditionJson[]): void {
     try {
+      // A limit comes into force for the live datapath's traces before its condition reaches the
+      // simulation, and leaves after it.
+      const limited = list.some((c) => c.limit !== undefined && c.enabled !== false);
+      if (limited) this.datapath.forceRecords();
       this.pool.setConditions(list);
       this.conditionList = list;
       this.limits.published(list);
+      this.datapath.refreshFlags();
       this.log.info({ conditions: list.length, enabled: list.filter((c) => c.enabled !== false).length }, 'trace conditions published');
     } catch (e) {
       this.log.error({ err: e }, 'could not publish trace conditions');

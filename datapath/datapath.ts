@@ -309,8 +309,16 @@ export class Datapath {
     for (let i = 1; i < n; i++) {
       if (st.ports[i] !== first) { ports = st.ports.slice(0, n).map((q) => q!.binding.portId); break; }
     }
-    this.o.simulate({ data: st.data, offsets: st.offsets.subarray(0, n + 1), count: n, ports, holdArp: true }).then(
-      (r) => this.completed(lane, st, r),
+    let r: ReturnType<SimulateBatch>;
+    try {
+      r = this.o.simulate({ data: st.data, offsets: st.offsets.subarray(0, n + 1), count: n, ports, holdArp: true });
+    } catch (e) {
+      this.o.log.error({ err: e }, 'datapath batch failed');
+      r = null;
+    }
+    if (!(r instanceof Promise)) { this.completed(lane, st, r); return; }
+    r.then(
+      (reply) => this.completed(lane, st, reply),
       (e: unknown) => { this.o.log.error({ err: e }, 'datapath batch failed'); this.completed(lane, st, null); },
     );
   }
@@ -371,7 +379,7 @@ export class Datapath {
     const gsoType = Uint8Array.from(list, (h) => h.gsoType);
     const gsoSize = Uint16Array.from(list, (h) => h.gsoSize);
     this.pendingResims++;
-    this.o.simulate({ data, offsets, count: list.length, ports: list.map((h) => h.portId), holdArp }).then((r) => {
+    Promise.resolve().then(() => this.o.simulate({ data, offsets, count: list.length, ports: list.map((h) => h.portId), holdArp })).then((r) => {
       if (r !== null) {
         if (r.emitted !== undefined) this.sendEmitted(r.emitted, gsoType, gsoSize, r.traced);
         const now = Date.now();
@@ -440,6 +448,19 @@ export class Datapath {
   }
 
   private idle(): boolean { return this.pendingResims === 0 && this.lanes.every((l) => !l.inFlight); }
+
+  /**
+   * The thread is going down on an error: every socket and poll handle closed now, nothing drained.
+   * (A koffi poll handle still open when its thread's event loop is torn down crashes the process.)
+   */
+  abort(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.tunnel?.close();
+    this.tunnel = null;
+    for (const p of this.ports.values()) this.closePort(p);
+    if (this.status === 'running') this.status = 'stopped';
+  }
 
   /** SIGTERM: stop reading, let the batches in flight finish and go out, close every socket. */
   async stop(): Promise<void> {

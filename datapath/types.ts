@@ -48,8 +48,11 @@ export interface SimReply {
   traced?: SimTraced[] | undefined;
 }
 
-/** Resolves null when the batch could not run (worker died, shutting down): its frames are dropped. */
-export type SimulateBatch = (req: SimRequest) => Promise<SimReply | null>;
+/**
+ * Null (or a promise of null) when the batch could not run (worker died, shutting down): its frames
+ * are dropped. A simulator on the datapath's own thread answers at once; one elsewhere, later.
+ */
+export type SimulateBatch = (req: SimRequest) => SimReply | null | Promise<SimReply | null>;
 
 export type PortState = 'up' | 'down' | 'missing';
 

@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Worker } from 'node:worker_threads';
+import type { ToDatapath } from '../daemon/datapath-messages.js';
 import { Net } from './helpers/net.js';
 import { LiveNet, type Guest } from './helpers/live-net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -49,6 +51,7 @@ const topo = n
 let d: TestDaemon;
 let api = '';
 t.before(async () => {
+  process.env.MIDOTRACE_FAULT_INJECTION = '1'; // the datapath thread test makes it fail
   d = await startTestDaemon(topo, { server: true, config: { hostId: HOST, datapath: { arpRetryMs: 500, arpTimeoutMs: 1500 } } });
   api = `http://127.0.0.1:${d.daemon.port}`;
   await waitUntil('every bound port up', async () => { const r = await report(); return r.status === 'running' && r.ports.length === 4 && r.ports.every((p) => p.state === 'up'); }, 20_000);
@@ -196,6 +199,20 @@ t.test('without CAP_NET_RAW the daemon says so once and serves everything else',
   child.kill('SIGTERM');
   await new Promise((res) => child.once('close', res));
   t.equal(out.split('needs root or CAP_NET_RAW').length - 1, 1, 'said once');
+});
+
+t.test('the datapath thread dying is not the end: it is started again and frames flow', async (t) => {
+  const wiring = d.daemon.datapath as unknown as { thread: Worker | null };
+  const first = wiring.thread!;
+  t.ok(first, 'frames move on a thread of their own');
+  const gone = new Promise((res) => first.once('exit', res));
+  first.postMessage({ t: 'fault' } satisfies ToDatapath);
+  await gone;
+  t.equal((await report()).status, 'starting', 'said in GET /datapath while it starts again');
+  await waitUntil('the datapath running again', async () => { const r = await report(); return r.status === 'running' && r.ports.every((p) => p.state === 'up'); }, 10_000);
+  t.not(wiring.thread, first, 'a new thread');
+  const r = await ping(A, B.ip, 1);
+  t.equal(r.code, 0, r.out);
 });
 
 t.test('a flood of random frames neither crashes nor grows RSS', async (t) => {

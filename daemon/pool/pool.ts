@@ -55,6 +55,8 @@ export class SimPool {
   private closed = false;
   /** Batches whose worker died (the thread is replaced). */
   failedBatches = 0;
+  /** What a thread needs to simulate on this pool's snapshots and state (the live datapath's thread). */
+  readonly workerInit: Readonly<WorkerInit>;
 
   constructor(o: PoolOptions) {
     this.threads = o.threads ?? availableParallelism();
@@ -76,6 +78,7 @@ export class SimPool {
       state: stateTablesDescriptor(this.state),
       faultInjection: o.faultInjection === true,
     };
+    this.workerInit = { ...workerData, faultInjection: false };
     this.piscina = new Piscina({
       filename: WORKER,
       minThreads: this.threads,

@@ -3,7 +3,8 @@
 // caller's connection (an in-memory database cannot be shared with another thread).
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../../model/thread-entry.js';
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db } from './db.js';
 import type { EncodedTrace } from './trace-wire.js';
@@ -63,12 +64,7 @@ export class ThreadWriter implements WriterPort {
    * requests then fail like any failed write.
    */
   constructor(init: WriterInit) {
-    // Under tsx (tests, development) a worker's entry cannot be TypeScript: a plain bootstrap
-    // registers tsx in the thread, then imports the writer.
-    this.worker = THREAD.pathname.endsWith('.ts')
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(THREAD.href)}); })`,
-        { eval: true, workerData: init })
-      : new Worker(THREAD, { workerData: init });
+    this.worker = startThread(THREAD, { workerData: init });
     // Referenced only while a request waits, so a backend nobody closed does not keep a process alive.
     this.worker.unref();
     this.worker.on('message', (r: WriterReply) => {
