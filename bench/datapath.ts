@@ -17,6 +17,8 @@ import type { TopologyDoc } from '../model/topology/doc.js';
 import { median, type BenchLine } from './types.js';
 
 const RUNS = 3;
+/** The receiving namespace is a bare sink (see side()); MIDOTRACE_BENCH_FULL_SINK=1 gives it an address and a stack. */
+const FULL_SINK = process.env.MIDOTRACE_BENCH_FULL_SINK === '1';
 const SECONDS = 3;
 const HOST = '6b3c0d1e-0000-4000-8000-00000000be9c';
 const GEN = fileURLToPath(new URL('./datapath-gen.js', import.meta.url));
@@ -26,16 +28,22 @@ export const inNs = (ns: string, ...a: string[]): string => ip('netns', 'exec', 
 
 export interface Side { ns: string; root: string; inner: string; mac: string }
 
-export function side(sfx: string, tag: string, cidr: string, mac: string, gw: string): Side {
+/**
+ * A namespace behind a veth pair whose root end a port binds. With `cidr` null it is a bare sink: no
+ * address, so its kernel counts each frame on the interface and drops it before IP and UDP (no port
+ * unreachable to build and send back). On this machine veth delivers inside the sender's send call,
+ * so a full receiving stack would be charged to the datapath being measured.
+ */
+export function side(sfx: string, tag: string, cidr: string | null, mac: string, gw: string): Side {
   const s: Side = { ns: `mtdp${sfx}${tag}`, root: `mtdp${sfx}${tag}r`, inner: `mtdp${sfx}${tag}n`, mac };
   ip('netns', 'add', s.ns);
   ip('link', 'add', s.root, 'type', 'veth', 'peer', 'name', s.inner, 'netns', s.ns);
   try { execFileSync('sysctl', ['-qw', `net.ipv6.conf.${s.root}.disable_ipv6=1`]); } catch { /* best effort */ }
   ip('link', 'set', s.root, 'up');
   inNs(s.ns, 'ip', 'link', 'set', s.inner, 'address', mac);
-  inNs(s.ns, 'ip', 'addr', 'add', cidr, 'dev', s.inner);
+  if (cidr !== null) inNs(s.ns, 'ip', 'addr', 'add', cidr, 'dev', s.inner);
   inNs(s.ns, 'ip', 'link', 'set', s.inner, 'up');
-  inNs(s.ns, 'ip', 'route', 'add', 'default', 'via', gw);
+  if (cidr !== null) inNs(s.ns, 'ip', 'route', 'add', 'default', 'via', gw);
   return s;
 }
 
@@ -71,7 +79,8 @@ async function measure(name: string, traced: boolean, routed: boolean): Promise<
   let daemon: Daemon | null = null;
   try {
     const a = side(sfx, 'a', '10.0.1.2/24', '02:6d:74:00:00:0a', '10.0.1.1'); sides.push(a);
-    const b = routed ? side(sfx, 'c', '10.0.2.2/24', '02:6d:74:00:00:0c', '10.0.2.1') : side(sfx, 'b', '10.0.1.3/24', '02:6d:74:00:00:0b', '10.0.1.1');
+    const b = routed ? side(sfx, 'c', FULL_SINK ? '10.0.2.2/24' : null, '02:6d:74:00:00:0c', '10.0.2.1')
+      : side(sfx, 'b', FULL_SINK ? '10.0.1.3/24' : null, '02:6d:74:00:00:0b', '10.0.1.1');
     sides.push(b);
     const id = (n: number) => `6b3c0d1e-0000-4000-8000-${n.toString().padStart(12, '0')}`;
     const doc: TopologyDoc = routed ? {
@@ -121,6 +130,7 @@ async function measure(name: string, traced: boolean, routed: boolean): Promise<
       // What the generator managed to send: the ceiling on this machine, where it shares the cores.
       offered_pps: Math.round(median(offered)),
       generator: 'bench/datapath-gen.ts: one 106-byte UDP frame, sendmmsg x64, in its own namespace',
+      sink: FULL_SINK ? 'namespace with an address (full IP/UDP stack)' : 'namespace without an address (frames counted, dropped before IP)',
       ...(stored ? { tracesWritten: stored.tracesWritten, tracesLost: stored.tracesLost } : {}),
     };
   } finally {

@@ -13,7 +13,8 @@ const init = workerData as DatapathThreadInit;
 const port = parentPort!;
 const post = (m: FromDatapath): void => port.postMessage(m);
 const flags = new Int32Array(init.flags);
-const run = batchRunner(init.sim);
+// In place: the datapath sends a batch's frames before it simulates the next.
+const run = batchRunner(init.sim, true);
 
 /** Result counts and busy time since the last stats message (the main thread keeps the metrics). */
 const counts = new Float64Array(RESULT_NAMES.length);

@@ -378,16 +378,26 @@ export class Datapath {
     offsets[list.length] = off;
     const gsoType = Uint8Array.from(list, (h) => h.gsoType);
     const gsoSize = Uint16Array.from(list, (h) => h.gsoSize);
+    const handle = (r: SimReply | null): void => {
+      if (r === null) return;
+      if (r.emitted !== undefined) this.sendEmitted(r.emitted, gsoType, gsoSize, r.traced);
+      const now = Date.now();
+      // Still waiting: held again, keeping the time of the first try.
+      for (const h of r.held ?? []) this.holdPacket(h.routerId, h.nextHop, list[h.index]!, now);
+      list.forEach((h, i) => { const c = r.codes[i]!; if (c >= 1 && c <= 3 && !(r.held ?? []).some((x) => x.index === i)) this.ports.get(h.portId)?.drop(RESULT_DROP[c]!); });
+    };
+    const failed = (e: unknown): void => this.o.log.error({ err: e }, 'datapath re-simulation failed');
+    let r: ReturnType<SimulateBatch>;
+    try {
+      r = this.o.simulate({ data, offsets, count: list.length, ports: list.map((h) => h.portId), holdArp });
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    // An answer at once is used at once: emitted frames may be views of the simulator's buffers.
+    if (!(r instanceof Promise)) { handle(r); return; }
     this.pendingResims++;
-    Promise.resolve().then(() => this.o.simulate({ data, offsets, count: list.length, ports: list.map((h) => h.portId), holdArp })).then((r) => {
-      if (r !== null) {
-        if (r.emitted !== undefined) this.sendEmitted(r.emitted, gsoType, gsoSize, r.traced);
-        const now = Date.now();
-        // Still waiting: held again, keeping the time of the first try.
-        for (const h of r.held ?? []) this.holdPacket(h.routerId, h.nextHop, list[h.index]!, now);
-        list.forEach((h, i) => { const c = r.codes[i]!; if (c >= 1 && c <= 3 && !(r.held ?? []).some((x) => x.index === i)) this.ports.get(h.portId)?.drop(RESULT_DROP[c]!); });
-      }
-    }, (e: unknown) => this.o.log.error({ err: e }, 'datapath re-simulation failed')).finally(() => { this.pendingResims--; this.notifyIdle(); });
+    r.then(handle, failed).finally(() => { this.pendingResims--; this.notifyIdle(); });
   }
 
   private sendEmitted(em: SimEmitted, gsoType: Uint8Array, gsoSize: Uint16Array, traced: SimTraced[] | undefined): void {

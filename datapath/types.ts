@@ -16,7 +16,7 @@ export interface SimRequest {
   holdArp: boolean;
 }
 
-/** Frames a batch emitted, back to back in emission order (the worker pool returns them as they are). */
+/** Frames a batch emitted, back to back in emission order; from a simulator on this thread, views valid until its next batch. */
 export interface SimEmitted {
   count: number;
   data: Uint8Array;

@@ -20,8 +20,12 @@ import { EmitWriter } from './emit-writer.js';
 
 const NO_IDS: string[] = [];
 
-/** The batch simulator of one thread, on the snapshots and state tables `init` names. */
-export function batchRunner(init: WorkerInit): (task: BatchTask) => BatchResult {
+/**
+ * The batch simulator of one thread, on the snapshots and state tables `init` names. With `inPlace`
+ * (a caller on the same thread), a result's emitted frames are views of the runner's buffers, valid
+ * until its next batch; otherwise copies, to be cloned to another thread.
+ */
+export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask) => BatchResult {
   const topologySnap = new SharedSnapshot(init.topology);
   const deltasSnap = new SharedSnapshot(init.topologyDeltas);
   const conditionsSnap = new SharedSnapshot(init.conditions);
@@ -158,7 +162,7 @@ export function batchRunner(init: WorkerInit): (task: BatchTask) => BatchResult 
       codes, traces, encoded, details, json: json ? jsonText : null,
       topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started,
     };
-    if (emit) out.emitted = emitWriter.finish();
+    if (emit) out.emitted = emitWriter.finish(inPlace);
     if (held !== undefined) out.held = held;
     if (traced !== undefined) out.traced = traced;
     return out;

@@ -57,9 +57,16 @@ export class EmitWriter {
     }
   }
 
-  finish(): EmittedFrames {
+  /** The batch's frames: copies, or with `inPlace` views valid until the next begin(). */
+  finish(inPlace = false): EmittedFrames {
     const n = this.count;
     this.offsets[n] = this.used;
+    if (inPlace) {
+      return {
+        count: n, data: this.data.subarray(0, this.used), offsets: this.offsets.subarray(0, n + 1), port: this.port.subarray(0, n),
+        portIds: this.portIds, src: this.src.subarray(0, n), generated: this.generated.subarray(0, n),
+      };
+    }
     return {
       count: n,
       data: this.data.slice(0, this.used),
