@@ -14,7 +14,7 @@ import { formatResult, formatTrace } from './format.js';
 import { UserError } from './exit.js';
 import { resolveLabel } from './labels.js';
 import { traceHops } from '../model/trace-hops.js';
-import { cacheKey, readCached, writeCached } from './topology-cache.js';
+import { bufferText, cacheKey, readCached, writeCached } from './topology-cache.js';
 
 export type SimulateLevel = 'minimal' | 'summary' | 'detailed';
 
@@ -34,6 +34,10 @@ export interface SimulateOptions {
 
 export type SimulateOutput = SimulationResultJson & { trace?: Trace };
 
+
+/** A run looks up a router a few times at most: tables are built only if it looks up more (route-scan.ts). */
+const ONE_SHOT = { routeTables: 'lazy' } as const;
+
 /**
  * Loads and compiles a topology file, or throws a UserError listing every problem with its path.
  * The validator (and with it zod) is loaded only for a file it has not validated as it is now
@@ -43,12 +47,12 @@ export async function loadTopologyOrThrow(path: string): Promise<CompiledTopolog
   // The key is taken before the file is read: a write while it is read makes the next run miss.
   const key = cacheKey(path);
   const cached = key === null ? null : readCached(key);
-  if (cached !== null) return compileTopology(cached);
+  if (cached !== null) return compileTopology(cached, ONE_SHOT);
   let bytes: Buffer;
   try { bytes = readFileSync(path); } catch (e) { throw new UserError(`invalid topology ${path}:\n  : cannot read ${path}: ${(e as Error).message}`); }
   const { loadTopology } = await import('../model/topology/load.js');
   let json: unknown;
-  try { json = JSON.parse(bytes.toString('utf8')); } catch (e) {
+  try { json = JSON.parse(bufferText(bytes)); } catch (e) {
     throw new UserError(`invalid topology ${path}:\n  : ${path} is not valid JSON: ${(e as Error).message}`);
   }
   const loaded = loadTopology(json);
@@ -58,7 +62,7 @@ export async function loadTopologyOrThrow(path: string): Promise<CompiledTopolog
     throw new UserError(`invalid topology ${path}:\n${lines.join('\n')}`);
   }
   if (key !== null) writeCached(key, loaded.doc);
-  return compileTopology(loaded.doc);
+  return compileTopology(loaded.doc, ONE_SHOT);
 }
 
 /**

@@ -6,6 +6,7 @@
 // validator's own files; a run on the same file with the same validator reads that copy instead,
 // without reading or hashing the file itself (a 20 MB document would cost ~100 ms of hashing). Anything unexpected (no cache directory, an unreadable or
 // corrupt entry) means validating again; the cache never decides that a document is valid on its own.
+import { isAscii } from 'node:buffer';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
@@ -66,13 +67,22 @@ const fileOf = (key: string): string => join(cacheDir(), `topology-${key.slice(0
  */
 export function readCached(key: string): TopologyDoc | null {
   try {
-    const text = readFileSync(fileOf(key), 'utf8');
+    const text = bufferText(readFileSync(fileOf(key)));
     const nl = text.indexOf('\n', key.indexOf('\n') + 1);
     if (nl < 0 || text.slice(0, nl) !== key) return null;
     return JSON.parse(text.slice(nl + 1)) as TopologyDoc;
   } catch {
     return null;
   }
+}
+
+/**
+ * A file's bytes as text. Topology documents are nearly always ASCII: then the bytes are the string's
+ * Latin-1 (one byte a character, copied as they are), which reads a 20 MB document in half the time
+ * UTF-8 decoding takes.
+ */
+export function bufferText(bytes: Buffer): string {
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
 /** Stores a document the validator accepted. Best effort: a failure only costs the next run time. */

@@ -367,6 +367,13 @@ t.test('simulate: a validated topology file is cached; a changed file or a corru
   writeFileSync(entry, readFileSync(entry, 'utf8').replace('"name":"db2"', '"name":"db2-from-cache"'));
   const traced = await cli([...args, '--trace'], env);
   t.match(traced.stdout, /db2-from-cache/, 'a hit reads the cache, not the validator');
+  // Names outside ASCII read back as written, from the cache as from the file.
+  writeFileSync(entry, readFileSync(entry, 'utf8').replace('"name":"db2-from-cache"', '"name":"db2-zürich-東京"'));
+  t.match((await cli([...args, '--trace'], env)).stdout, /db2-zürich-東京/, 'a UTF-8 name from the cache');
+  const utf8Topo = join(dir, 'utf8.json');
+  writeFileSync(utf8Topo, example.replace('"name": "db2"', '"name": "db2-zürich-東京"'));
+  const fromFile = await cli([...args.map((a) => a === topo ? utf8Topo : a), '--trace'], env);
+  t.match(fromFile.stdout, /db2-zürich-東京/, 'a UTF-8 name from the file');
 
   writeFileSync(entry, '{ not json');
   const corrupt = await cli(args, env);

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { parseIp, prefixMask } from '../model/addr.js';
 import { buildRouteTable } from '../engine/routing/lpm.js';
+import { LazyRouteTable, SCANS_BEFORE_BUILD, scanRoutes } from '../engine/routing/route-scan.js';
 import { RouteType, type CRoute } from '../engine/topology/compiled.js';
 
 function rng(seed: number): () => number {
@@ -258,4 +259,41 @@ t.test('recompileRoutes: a route change rebuilds only its router, and routes exa
   }
   t.equal(same, 20_000, 'every lookup picks the same route as a full compile');
   t.equal(routeChangeBetween(prevDoc, { ...nextDoc, bridges: [{ id: uuid(4, 1) }] }), null, 'a change beyond routes needs a full compile');
+});
+
+t.test('a lazy table (one-shot runs) answers exactly as the built one, scanning first, then building', async (t) => {
+  const next = rng(9001);
+  let mismatches = 0;
+  let checked = 0;
+  for (const n of [1, 3, 50, 800, 3000]) {
+    const routes = randomTable(next, n);
+    const table = buildRouteTable(routes);
+    for (let i = 0; i < 1500; i++) {
+      const r = routes[next() % routes.length]!;
+      const dst = i % 3 === 0 ? next() : (r.dst | (next() & ~prefixMask(r.dstLen))) >>> 0;
+      const src = i % 2 === 0 ? (r.src | (next() & ~prefixMask(r.srcLen))) >>> 0 : next();
+      const hash = next();
+      const want = table.lookup(dst | 0, src | 0, hash);
+      // The same pick, not just an equally good route: a flow must not change path when the table is built.
+      if (scanRoutes(routes, dst | 0, src | 0, hash) !== want) {
+        if (mismatches++ < 3) t.fail(`n=${n} dst=${dst} src=${src} hash=${hash}: scan differs from ${want}`);
+      }
+      checked++;
+    }
+  }
+  t.equal(mismatches, 0, `${checked} lookups`);
+  const routes = randomTable(next, 500);
+  const table = buildRouteTable(routes);
+  const lazy = new LazyRouteTable([...routes].reverse());
+  t.equal(lazy.size, routes.length);
+  let same = 0;
+  for (let i = 0; i < SCANS_BEFORE_BUILD + 20; i++) {
+    if (i === SCANS_BEFORE_BUILD) t.notOk(lazy.built, `no table after ${SCANS_BEFORE_BUILD} lookups`);
+    const r = routes[next() % routes.length]!;
+    const dst = (r.dst | (next() & ~prefixMask(r.dstLen))) >>> 0;
+    const hash = next();
+    if (lazy.lookup(dst | 0, r.src | 0, hash) === table.lookup(dst | 0, r.src | 0, hash)) same++;
+  }
+  t.ok(lazy.built, 'built once looked up more often');
+  t.equal(same, SCANS_BEFORE_BUILD + 20, 'same answers before and after');
 });

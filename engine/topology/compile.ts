@@ -4,6 +4,7 @@
 // error and throws.
 import { parseIp, parseMac, prefixMask, macHi, macLo } from '../../model/addr.js';
 import { buildRouteTable } from '../routing/lpm.js';
+import { LazyRouteTable } from '../routing/route-scan.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { compileCondition, type ConditionRefs } from '../rules/condition.js';
 import type { ArpEntryJson, RouteJson, RuleTypeName, TopologyDoc } from '../../model/topology/doc.js';
@@ -81,6 +82,10 @@ export function conditionRefs(
   };
 }
 
+function routeTable(tables: boolean | 'lazy', routes: readonly CRoute[]): RouteTable {
+  return tables === 'lazy' ? new LazyRouteTable(routes) : tables ? buildRouteTable(routes) : unbuiltTable(routes.length);
+}
+
 /** A router's table in a topology compiled without route tables: looking up in it is a bug. */
 function unbuiltTable(size: number): RouteTable {
   return {
@@ -116,8 +121,10 @@ export interface CompileOptions {
    * Build the routers' route tables (default true). The daemon's main thread compiles only to
    * validate a document and resolve ids (its workers simulate): without tables it spends no time
    * (a quarter of a second at 100,000 routes, blocking its event loop) or memory (4 MB) on them.
+   * 'lazy': tables built on a router's first lookups instead (route-scan.ts), for a one-shot run
+   * that looks up a router or two once.
    */
-  readonly routeTables?: boolean;
+  readonly routeTables?: boolean | 'lazy';
 }
 
 export function compileTopology(doc: TopologyDoc, options: CompileOptions = {}): CompiledTopology {
@@ -232,7 +239,7 @@ export function compileTopology(doc: TopologyDoc, options: CompileOptions = {}):
       arpTable: arpTable(r.arpTable),
       ports: own.map((p) => p.idx),
       localAddrs: new Map(own.map((p) => [p.portAddr | 0, p.idx])),
-      routes: tables ? buildRouteTable(routerRoutes.get(idx) ?? []) : unbuiltTable(routerRoutes.get(idx)?.length ?? 0),
+      routes: routeTable(tables, routerRoutes.get(idx) ?? []),
     };
   });
 
@@ -317,7 +324,7 @@ export function recompileRoutes(prev: CompiledTopology, change: RouteChange, opt
     const router = routers[ri];
     if (router === undefined) continue;
     const list = [...(slots.ofRouter.get(ri) ?? [])].sort((a, b) => a - b).map((i) => routes[i]!);
-    routers[ri] = { ...router, routes: tables ? buildRouteTable(list) : unbuiltTable(list.length) };
+    routers[ri] = { ...router, routes: routeTable(tables, list) };
   }
   const next: CompiledTopology = { ...prev, routes, routers };
   routeSlots.set(next, slots);
