@@ -62,14 +62,30 @@ export function rxPackets(s: Side): number {
   return Number(inNs(s.ns, 'cat', `/sys/class/net/${s.inner}/statistics/rx_packets`).trim());
 }
 
-/** Runs the generator; resolves with how many frames it sent. */
-export async function generate(s: Side, frame: string, seconds: number, pps = Number(process.env.GEN_PPS ?? 0)): Promise<number> {
-  return await new Promise<number>((res, rej) => {
+/** Runs the generator; resolves with how many frames it sent and over how many seconds it sent them. */
+export async function generate(s: Side, frame: string, seconds: number, pps = Number(process.env.GEN_PPS ?? 0)): Promise<{ sent: number; seconds: number }> {
+  return await new Promise((res, rej) => {
     const c = spawn('ip', ['netns', 'exec', s.ns, process.execPath, GEN, s.inner, frame, String(seconds), String(pps)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    c.on('close', (code) => code === 0 ? res(Number(out.trim())) : rej(new Error(`generator exited ${code}`)));
+    c.on('close', (code) => {
+      const [sent, ms] = out.trim().split(' ').map(Number);
+      if (code === 0 && sent !== undefined && ms !== undefined && ms > 0) res({ sent, seconds: ms / 1000 });
+      else rej(new Error(`generator exited ${code}: ${out}`));
+    });
   });
+}
+
+/**
+ * One run: frames per second arriving at `to` while the generator sends from `from`, and what it
+ * offered. Counted over the generator's own sending window (not its start-up), up to the moment it
+ * is done: frames still queued then are not counted, so a backlog cannot inflate the rate.
+ */
+export async function sampleForwarding(from: Side, to: Side, frame: string, seconds: number): Promise<{ rxPps: number; offeredPps: number; seconds: number; doneAt: number }> {
+  const before = rxPackets(to);
+  const g = await generate(from, frame, seconds);
+  const doneAt = performance.now();
+  return { rxPps: (rxPackets(to) - before) / g.seconds, offeredPps: g.sent / g.seconds, seconds: g.seconds, doneAt };
 }
 
 async function measure(name: string, traced: boolean, routed: boolean): Promise<BenchLine> {
@@ -120,15 +136,12 @@ async function measure(name: string, traced: boolean, routed: boolean): Promise<
       await sleep(300);
       if (traced) await sink.flush();
       const written0 = sink.stats().tracesWritten;
-      const before = rxPackets(b);
-      const t0 = performance.now();
-      const sent = await generate(a, frame, SECONDS);
-      const genSeconds = (performance.now() - t0) / 1000;
-      await sleep(200); // what was in flight arrives
-      samples.push((rxPackets(b) - before) / ((performance.now() - t0) / 1000));
-      offered.push(sent / genSeconds);
-      // Traces stored per second, until the sink has stored what this run queued.
-      if (traced) { await sink.flush(); stored.push((sink.stats().tracesWritten - written0) / ((performance.now() - t0) / 1000)); }
+      const run = await sampleForwarding(a, b, frame, SECONDS);
+      samples.push(run.rxPps);
+      offered.push(run.offeredPps);
+      // Traces stored per second: over the sending window plus however long the sink then took to
+      // store what the run queued.
+      if (traced) { await sink.flush(); stored.push((sink.stats().tracesWritten - written0) / (run.seconds + (performance.now() - run.doneAt) / 1000)); }
     }
     const totals = traced ? sink.stats() : null;
     return {

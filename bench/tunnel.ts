@@ -16,7 +16,7 @@ import { validateConfig } from '../daemon/config.js';
 import { createLogger } from '../daemon/log.js';
 import { Daemon } from '../daemon/service.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
-import { generate, inNs, ip, rxPackets, side, udpFrame, type Side } from './datapath.js';
+import { generate, inNs, ip, sampleForwarding, side, udpFrame, type Side } from './datapath.js';
 import { median, type BenchLine } from './types.js';
 
 const RUNS = 3;
@@ -82,13 +82,9 @@ async function measure(name: string, traced: boolean): Promise<BenchLine> {
     const offered: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       await sleep(300);
-      const before = rxPackets(vmB);
-      const t0 = performance.now();
-      const sent = await generate(vmA, frame, SECONDS);
-      const genSeconds = (performance.now() - t0) / 1000;
-      await sleep(300);
-      samples.push((rxPackets(vmB) - before) / ((performance.now() - t0) / 1000));
-      offered.push(sent / genSeconds);
+      const run = await sampleForwarding(vmA, vmB, frame, SECONDS);
+      samples.push(run.rxPps);
+      offered.push(run.offeredPps);
     }
     const tunnel = a.datapath.report().tunnels[0];
     await a.backends.sink.flush();

@@ -12,6 +12,8 @@ import { traceBackendConformance } from './helpers/sink-conformance.js';
 import { sleep, until } from './helpers/condition-store-conformance.js';
 import { expectedSteps, expectedSummary, makeRecord } from './helpers/trace-records.js';
 import { StepSchema } from '../api/doc-schemas.js';
+import { encodeStepsText, StepsTextCache } from '../stores/sqlite/trace-wire.js';
+import type { TraceStep } from '../model/step.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'midotrace-sqlite-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -268,4 +270,60 @@ t.test('steps from another host follow the trace\'s own, stored before or after 
   b.appendSteps({ traceId: rec.id, hostId: HOST_B, after: 3, steps: other.steps });
   await b.flush().catch(() => {});
   tt.equal(b.stats().stepsLost, before + 2, 'a segment that cannot be stored is counted lost');
+});
+
+t.test('a flow\'s repeated steps are encoded once, and the text is always what encoding gives', async (tt) => {
+  const cache = new StepsTextCache();
+  let seed = 17;
+  const next = (): number => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return seed >>> 0; };
+  const step = (i: number, start: number, v: number): TraceStep => ({
+    step: i + 1, timestampMs: start + (v & 1), stage: 'reception', deviceType: 'bridge', deviceId: `dev-${i}`, deviceName: 'b1',
+    message: `step ${i}${v & 2 ? ' changed' : ''}`,
+    details: { kind: 'mac_learned', mac: '02:00:00:00:00:01', nested: { ports: [1, 2, v & 4 ? 3 : 2] }, ...(v & 8 ? { extra: null } : {}) } as unknown as TraceStep['details'],
+  });
+  let reused = 0;
+  let previous = '';
+  for (let n = 0; n < 400; n++) {
+    const start = 1_800_000_000_000 + n * 7;
+    const variant = next() % 5 === 0 ? next() & 15 : 0; // mostly the same flow, sometimes one field differs
+    const len = next() % 9 === 0 ? 3 : 4;
+    const rec = { ...makeRecord(), startedAtMs: start, steps: Array.from({ length: len }, (_, i) => step(i, start, i === 2 ? variant : 0)) };
+    const got = cache.text(rec);
+    if (got !== encodeStepsText(rec)) { tt.fail(`record ${n}: differs from a fresh encoding`); break; }
+    if (got === previous) reused++;
+    previous = got;
+  }
+  tt.ok(reused > 150, `repeats reuse the text (${reused} of 400)`);
+  const cyclic: Record<string, unknown> = { kind: 'x' };
+  cyclic.self = cyclic;
+  const a = { ...makeRecord(), steps: [{ ...step(0, 0, 0), details: cyclic as unknown as TraceStep['details'] }] };
+  tt.equal(cache.text(a), encodeStepsText(a), 'a cyclic detail: unencodable, as encoding says');
+  tt.equal(cache.text({ ...a, steps: [...a.steps] }), encodeStepsText(a), 'and again, without looping');
+});
+
+t.test('the write-ahead log is copied into the file beside the writer, and truncated past its limit', async (tt) => {
+  const { statSync } = await import('node:fs');
+  const size = (f: string): number => { try { return statSync(f).size; } catch { return 0; } };
+  const write = async (b: SqliteTraceBackend, n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) b.write(makeRecord({ steps: 4, conditionIds: ['c0000000-0000-4000-8000-000000000001'] }));
+    await b.flush();
+  };
+  // The writer makes no checkpoint of its own below the limit: pages reach the file through the checkpoint thread.
+  const path = freshPath();
+  const b = open({ path });
+  tt.teardown(() => b.close());
+  const base = size(path);
+  await write(b, 6000);
+  tt.ok(size(`${path}-wal`) > 2 * 1024 * 1024, 'the log holds the writes');
+  await until(() => size(path) > base + 2 * 1024 * 1024, 5000);
+  tt.ok(size(path) > base + 2 * 1024 * 1024, `the file grew to ${size(path)} bytes beside the writer`);
+
+  const small = freshPath();
+  const s = open({ path: small, walLimitBytes: 256 * 1024 });
+  tt.teardown(() => s.close());
+  let maxWal = 0;
+  for (let round = 0; round < 10; round++) { await write(s, 1500); maxWal = Math.max(maxWal, size(`${small}-wal`)); }
+  tt.ok(maxWal <= 256 * 1024, `truncated past the limit: at most ${maxWal} bytes after a batch`);
+  tt.equal(s.stats().tracesWritten, 15_000);
+  tt.equal(s.stats().tracesLost, 0);
 });

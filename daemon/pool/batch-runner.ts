@@ -13,7 +13,7 @@ import { ResultCode } from '../../model/result.js';
 import type { CompiledTopology } from '../../engine/topology/compiled.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
-import { encodeHead, encodeStepsText, StepsDedup } from '../../stores/sqlite/trace-wire.js';
+import { encodeHead, StepsDedup, StepsTextCache } from '../../stores/sqlite/trace-wire.js';
 import { SharedSnapshot } from './snapshot.js';
 import { UNKNOWN_PORT, type BatchResult, type BatchTask, type HeldFrame, type SimTraced, type TopologyDeltas, type WorkerInit } from './protocol.js';
 import { EmitWriter } from './emit-writer.js';
@@ -45,6 +45,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
   let framePorts = new Int32Array(1024);
   let frameScreens = new Uint8Array(1024);
   const emitWriter = new EmitWriter();
+  const stepsText = new StepsTextCache();
 
   function refresh(): void {
     const tv = topologySnap.version();
@@ -143,7 +144,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
         if (traceEnds !== null) {
           traceText += encodeHead(rec);
           traceEnds[traceCount] = traceText.length;
-          stepRefs![traceCount] = dedup!.ref(encodeStepsText(rec));
+          stepRefs![traceCount] = dedup!.ref(stepsText.text(rec));
           traceSteps![traceCount++] = rec.steps.length;
         } else {
           traces.push(rec);

@@ -32,6 +32,8 @@ export interface SqliteTraceBackendOptions extends QueueOptions, OpenDbOptions {
   now?: () => number;
   /** Write on a thread of its own (default; not possible for ':memory:'). */
   writerThread?: boolean;
+  /** With the writer thread: the write-ahead log is truncated once this large. Default 64 MiB. */
+  walLimitBytes?: number;
 }
 
 export interface SweepStats { runs: number; deleted: number; errors: number }
@@ -65,7 +67,7 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
   constructor(db: Db, opts: SqliteTraceBackendOptions, thread = false) {
     this.db = db;
     this.reader = new SqliteTraceReader(db);
-    this.writer = thread ? new ThreadWriter({ path: opts.path, busyTimeoutMs: opts.busyTimeoutMs ?? 5000 }) : new InlineWriter(db, this.reader);
+    this.writer = thread ? new ThreadWriter({ path: opts.path, busyTimeoutMs: opts.busyTimeoutMs ?? 5000, ...(opts.walLimitBytes !== undefined ? { walLimitBytes: opts.walLimitBytes } : {}) }) : new InlineWriter(db, this.reader);
     // A thread writes a batch while this one fills the next: batches can be larger than the ~10 ms
     // of SQLite work an inline writer is held to.
     this.queue = new Queue(this.writer, ENCODED, thread ? { maxBatchTraces: 2048, maxBatchSteps: 32_768, ...opts } : opts);

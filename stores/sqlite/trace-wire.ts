@@ -11,6 +11,7 @@
 // with the repetition, and nothing needs to be hashed to find it (see StepsDedup).
 import type { ResultName } from '../../model/result.js';
 import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
+import type { TraceStep } from '../../model/step.js';
 import { encodeSteps } from './step-codec.js';
 
 /** One queued trace: its head, its steps text, how many steps it holds, whether its producer lost some. */
@@ -34,6 +35,64 @@ export function encodeHead(rec: TraceRecord): string {
 /** The steps column for the record; UNENCODABLE when they cannot be (the trace keeps its summary). */
 export function encodeStepsText(rec: TraceRecord): string {
   try { return encodeSteps(rec.steps, rec.steps.length, Math.floor(rec.startedAtMs)); } catch { return UNENCODABLE; }
+}
+
+/**
+ * encodeStepsText, except that a record whose steps equal the previous record's (the next packet of
+ * a flow, nearly always) gets the previous text back without encoding: comparing the fields costs a
+ * fraction of building the JSON, and the same string object makes StepsDedup's check a pointer one.
+ */
+export class StepsTextCache {
+  private lastSteps: readonly TraceStep[] | null = null;
+  private lastStart = 0;
+  private lastText = '';
+
+  text(rec: TraceRecord): string {
+    const start = Math.floor(rec.startedAtMs);
+    if (this.lastSteps !== null && Array.isArray(rec.steps) && sameSteps(this.lastSteps, this.lastStart, rec.steps, start)) return this.lastText;
+    const text = encodeStepsText(rec);
+    this.lastSteps = Array.isArray(rec.steps) ? rec.steps : null;
+    this.lastStart = start;
+    this.lastText = text;
+    return text;
+  }
+}
+
+function sameSteps(a: readonly TraceStep[], aStart: number, b: readonly TraceStep[], bStart: number): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.timestampMs - aStart !== y.timestampMs - bStart || x.stage !== y.stage || x.deviceType !== y.deviceType ||
+      x.deviceId !== y.deviceId || x.deviceName !== y.deviceName || x.message !== y.message ||
+      !sameJson(x.details ?? {}, y.details ?? {}, 0)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a and b are the same JSON values, conservatively: false whenever unsure (deep, undefined
+ * members, NaN), which only costs an encoding.
+ */
+function sameJson(a: unknown, b: unknown, depth: number): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || depth > 6) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i], depth + 1)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i]) return false;
+    const va = (a as Record<string, unknown>)[k];
+    if (va === undefined || !sameJson(va, (b as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
 }
 
 /**

@@ -11,7 +11,14 @@ import type { EncodedTrace } from './trace-wire.js';
 import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
 import { SqliteTraceWriter, type SegmentRow } from './trace-writer.js';
 
-export interface WriterInit { path: string; busyTimeoutMs: number }
+export interface WriterInit {
+  path: string;
+  busyTimeoutMs: number;
+  /** The writer truncates the write-ahead log once it is this large (checkpoint-thread.ts). Default 64 MiB. */
+  walLimitBytes?: number;
+  /** How often the checkpoint thread copies the log into the database. Default 100 ms. */
+  checkpointEveryMs?: number;
+}
 
 export type WriterRequest =
   | { seq: number; op: 'write'; heads: string; meta: Int32Array; stepTexts: string[] }

@@ -2,7 +2,12 @@
 // traces, deletes, retention sweeps), so the daemon's event loop never waits on an INSERT, a
 // checkpoint or an fsync. The daemon's thread keeps a connection for reads (WAL lets them run
 // alongside). Messages are WriterRequest / WriterReply (writer-port.ts).
+import { statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { startThread } from '../../model/thread-entry.js';
+import type { CheckpointInit } from './checkpoint-thread.js';
 import { openDb } from './db.js';
 import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
 import { SqliteTraceWriter } from './trace-writer.js';
@@ -11,6 +16,7 @@ import type { EncodedTrace } from './trace-wire.js';
 import type { WriterInit, WriterReply, WriterRequest } from './writer-port.js';
 
 const init = workerData as WriterInit;
+const CHECKPOINT = new URL(`./checkpoint-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 const opened = openDb(init.path, { busyTimeoutMs: init.busyTimeoutMs });
 const port = parentPort!;
 
@@ -18,6 +24,18 @@ if (!opened.ok) {
   port.postMessage({ seq: 0, ok: false, message: opened.message } satisfies WriterReply);
 } else {
   const db = opened.db;
+  // Checkpoints are the checkpoint thread's; this one only truncates the log past a size.
+  db.pragma('wal_autocheckpoint = 0');
+  const checkpointer = startThread(CHECKPOINT, { workerData: { path: init.path, busyTimeoutMs: init.busyTimeoutMs, everyMs: init.checkpointEveryMs ?? 100 } satisfies CheckpointInit });
+  checkpointer.unref();
+  checkpointer.on('error', () => { /* the size limit below still bounds the log */ });
+  const walLimit = init.walLimitBytes ?? 64 * 1024 * 1024;
+  const walPath = `${init.path}-wal`;
+  const boundWal = (): void => {
+    let size = 0;
+    try { size = statSync(walPath).size; } catch { return; }
+    if (size > walLimit) db.pragma('wal_checkpoint(TRUNCATE)');
+  };
   const writer = new SqliteTraceWriter(db);
   const reader = new SqliteTraceReader(db);
   port.postMessage({ seq: 0, ok: true, value: 0 } satisfies WriterReply);
@@ -25,7 +43,7 @@ if (!opened.ok) {
     let reply: WriterReply;
     try {
       switch (m.op) {
-        case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
+        case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); boundWal(); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'delete': reply = { seq: m.seq, ok: true, value: reader.delete(m.id) ? 1 : 0 }; break;
         case 'append': writer.appendSegment(m.seg); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'deleteOlderThan': {
@@ -35,7 +53,12 @@ if (!opened.ok) {
           reply = { seq: m.seq, ok: true, value: n };
           break;
         }
-        case 'close': db.close(); reply = { seq: m.seq, ok: true, value: 0 }; break;
+        case 'close': {
+          checkpointer.postMessage('close');
+          db.close();
+          reply = { seq: m.seq, ok: true, value: 0 };
+          break;
+        }
       }
     } catch (e) {
       reply = { seq: m.seq, ok: false, message: e instanceof Error ? e.message : String(e) };
