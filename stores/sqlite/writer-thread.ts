@@ -32,7 +32,7 @@ if (!opened.ok) {
   const walLimit = init.walLimitBytes ?? 64 * 1024 * 1024;
   const walPath = `${init.path}-wal`;
   const boundWal = (): void => {
-    let size = 0;
+    let size: number;
     try { size = statSync(walPath).size; } catch { return; }
     if (size > walLimit) db.pragma('wal_checkpoint(TRUNCATE)');
   };
