@@ -315,7 +315,7 @@ t.test('the write-ahead log is copied into the file beside the writer, and trunc
   const base = size(path);
   await write(b, 6000);
   tt.ok(size(`${path}-wal`) > 2 * 1024 * 1024, 'the log holds the writes');
-  await until(() => size(path) > base + 2 * 1024 * 1024, 5000);
+  await until(() => size(path) > base + 2 * 1024 * 1024, 'pages copied into the file');
   tt.ok(size(path) > base + 2 * 1024 * 1024, `the file grew to ${size(path)} bytes beside the writer`);
 
   const small = freshPath();
