@@ -1,6 +1,7 @@
 // Where frames for ports on other hosts go (SPEC §10), computed once per topology: this host's
 // underlay address, each exterior port's tunnel key (the VXLAN VNI), and for each port bound on
 // another host the peer's address. Every host computes the same keys from the same document.
+import { fnv1a } from '../model/hash.js';
 import type { TopologyDoc } from '../model/topology/doc.js';
 
 /** Midolman's TunnelKeys.TraceBit (0x8 << 20): the top bit of the 24-bit VNI marks a traced packet. */
@@ -29,12 +30,6 @@ export interface TunnelPlan {
   unreachable: ReadonlySet<string>;
 }
 
-/** FNV-1a, 32 bits: the start of a port's key (a stable spread over the 23 key bits). */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
 export function tunnelPlan(doc: TopologyDoc, hostId: string): TunnelPlan {
   const me = hostId.toLowerCase();

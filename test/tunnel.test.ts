@@ -26,6 +26,7 @@ import { startZooKeeper, zookeeperSkip, type ZooKeeperServer } from './helpers/z
 import { ZkClient } from '../stores/zookeeper/client.js';
 import { importTopology } from '../stores/zookeeper/topology-import.js';
 import { GSO_BIT, tunnelPlan, TRACE_BIT } from '../datapath/tunnel-plan.js';
+import { fnv1a } from '../model/hash.js';
 
 const execFileP = promisify(execFile);
 const HOST_A = '7a000000-0000-4000-8000-00000000000a';
@@ -50,6 +51,8 @@ t.test('VXLAN header and tunnel keys', async (t) => {
   t.ok([...a.keyOf.values()].every((k) => k > 0 && k < GSO_BIT), 'keys leave the trace and GSO bits free');
   t.same([...a.remote], [[n.id('p1'), { hostId: HOST_B, ipAddress: '10.9.0.2' }]], 'A sends p1\'s frames to B');
   t.same([...a.unreachable], [n.id('p3')], 'a host in no common zone is unreachable');
+  // Keys, ZooKeeper buckets and Cassandra slots are persisted or shared between hosts: the hash is FNV-1a, for good.
+  t.same([fnv1a(''), fnv1a('a'), fnv1a('foobar')], [0x811c9dc5, 0xe40c292c, 0xbf9cf968], 'the placement hash is 32-bit FNV-1a');
 });
 
 

@@ -9,7 +9,7 @@
 // the registry (trace_buckets_v2), so both can grow with the deployment: readers use what each
 // bucket says, never a constant.
 import type { ResultName } from '../../model/result.js';
-import { fnv1a } from '../hash.js';
+import { fnv1a } from '../../model/hash.js';
 
 export interface IndexLayout {
   /** Width of a time bucket of the index (one partition per scope, bucket and shard). */

@@ -1,5 +1,6 @@
 // Bound values of the writes, and the SPEC §5 JSON built back from rows. Column lists live next to
 // the code that fills them, so a statement and its values cannot drift apart.
+import { fnv1a } from '../../model/hash.js';
 import type cassandra from 'cassandra-driver';
 import type { ResultName } from '../../model/result.js';
 import type { Stage, StepDeviceType, TraceStep } from '../../model/step.js';
@@ -76,9 +77,7 @@ export const SEGMENT_BASE = 2 ** 30;
 const MAX_AFTER = 2 ** 17 - 1;
 
 export function segmentStep(after: number, hostId: string, i: number): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < hostId.length; k++) h = Math.imul(h ^ hostId.charCodeAt(k), 0x01000193);
-  return SEGMENT_BASE + Math.min(Math.max(0, after), MAX_AFTER) * 4096 + ((h >>> 0) & 63) * 64 + Math.min(i, 63);
+  return SEGMENT_BASE + Math.min(Math.max(0, after), MAX_AFTER) * 4096 + (fnv1a(hostId) & 63) * 64 + Math.min(i, 63);
 }
 
 export function toStep(n: number, hostId: string, row: cassandra.types.Row): StepJson {

@@ -25,7 +25,7 @@
 
 import { createHash } from 'node:crypto';
 import { jsonObject, parseZnodeJson } from './znode-json.js';
-import { fnv1a } from '../hash.js';
+import { fnv1a } from '../../model/hash.js';
 
 /** The SPEC §2 lists, in document order. */
 export const TOPOLOGY_KINDS = ['bridges', 'routers', 'ports', 'routes', 'chains', 'portGroups', 'ipAddrGroups', 'tunnelZones'] as const;

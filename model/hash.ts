@@ -1,5 +1,5 @@
-// The one string hash the stores place data with. Its values are persisted (ZooKeeper bucket names,
-// Cassandra shards recomputed by deletes), so it must never change.
+// The one string hash we place data with. Its values are persisted (ZooKeeper bucket names, Cassandra
+// shards and segment slots, tunnel keys every host derives alike), so it must never change.
 
 /** 32-bit FNV-1a over UTF-16 code units: stable across releases, fast, spreads sequential ids as well as UUIDs. */
 export function fnv1a(s: string): number {
