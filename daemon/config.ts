@@ -19,7 +19,7 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   sink: z.strictObject({
     backend: z.enum(['sqlite', 'cassandra']).default('sqlite').describe('where trace steps are written and read'),
-    queueTraces: z.int().min(1).default(10_000).describe('traces the sink queue holds before dropping (counted, trace marked incomplete)'),
+    queueTraces: z.int().min(1).default(50_000).describe('traces the sink queue holds before dropping (counted, trace marked incomplete)'),
     queueSteps: z.int().min(1).default(500_000).describe('steps the sink queue holds before dropping'),
     retentionDays: z.number().positive().default(7).describe('traces older than this are deleted (MidoNet keeps 7 days)'),
   }).prefault({}),

@@ -16,7 +16,7 @@ export interface WriterInit {
   busyTimeoutMs: number;
   /** The writer truncates the write-ahead log once it is this large (checkpoint-thread.ts). Default 64 MiB. */
   walLimitBytes?: number;
-  /** How often the checkpoint thread copies the log into the database. Default 100 ms. */
+  /** How often the checkpoint thread copies the log into the database. Default 1,000 ms: a page rewritten many times in a second (the right edge of every index) is copied once. */
   checkpointEveryMs?: number;
 }
 

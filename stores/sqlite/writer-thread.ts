@@ -26,7 +26,7 @@ if (!opened.ok) {
   const db = opened.db;
   // Checkpoints are the checkpoint thread's; this one only truncates the log past a size.
   db.pragma('wal_autocheckpoint = 0');
-  const checkpointer = startThread(CHECKPOINT, { workerData: { path: init.path, busyTimeoutMs: init.busyTimeoutMs, everyMs: init.checkpointEveryMs ?? 100 } satisfies CheckpointInit });
+  const checkpointer = startThread(CHECKPOINT, { workerData: { path: init.path, busyTimeoutMs: init.busyTimeoutMs, everyMs: init.checkpointEveryMs ?? 1000 } satisfies CheckpointInit });
   checkpointer.unref();
   checkpointer.on('error', () => { /* the size limit below still bounds the log */ });
   const walLimit = init.walLimitBytes ?? 64 * 1024 * 1024;
