@@ -1,6 +1,16 @@
 // Time-ordered trace ids: UUID version 7 (RFC 9562). The first 48 bits are Unix milliseconds, so
 // ids sort by creation time as strings and as bytes, which keeps the traces table append-mostly.
-import { randomFillSync } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+/**
+ * node:crypto, loaded with the first id: a run that traces nothing (most one-shot `simulate` runs)
+ * does not pay the ~6 ms its loading costs at start-up.
+ */
+let randomFill: ((b: Buffer) => void) | null = null;
+function fillRandom(b: Buffer): void {
+  randomFill ??= (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomFillSync;
+  randomFill(b);
+}
 
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
@@ -27,7 +37,7 @@ export function createTraceIdGenerator(): TraceIdGenerator {
   let counter = 0;
 
   return (nowMs: number = Date.now()): string => {
-    if (pos + BYTES_PER_ID > POOL_SIZE) { randomFillSync(pool); pos = 0; }
+    if (pos + BYTES_PER_ID > POOL_SIZE) { fillRandom(pool); pos = 0; }
     let ms = Math.floor(nowMs);
     if (ms > lastMs) {
       counter = ((pool[pos]! << 8) | pool[pos + 1]!) % COUNTER_SEED_RANGE;
