@@ -46,5 +46,4 @@ export type FromDatapath =
     /** Results since the last stats message, by ResultCode (unknown port counted as errorDrop). */
     counts: number[];
     busyMs: number;
-  }
-  | { t: 'stopped' };
+  };

@@ -46,7 +46,6 @@ run({ data: new Uint8Array(0), offsets: new Int32Array(1), ports: '', forceTrace
 const dp = Datapath.start({
   log,
   simulate,
-  lanes: 1,
   batchFrames: init.batchFrames,
   arpRetryMs: init.arpRetryMs,
   arpTimeoutMs: init.arpTimeoutMs,
@@ -80,7 +79,9 @@ port.on('message', (m: ToDatapath) => {
     setImmediate(() => { throw new Error('injected datapath fault'); });
   } else if (m.t === 'stop') {
     clearInterval(timer);
-    void dp.stop().then(() => { report(); post({ t: 'stopped' }); port.close(); });
+    dp.stop();
+    report();
+    port.close();
   }
 });
 

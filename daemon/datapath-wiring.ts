@@ -152,7 +152,6 @@ export class DatapathWiring {
         for (let c = 0; c < m.counts.length; c++) if (m.counts[c]! > 0) metrics.simulations.inc({ result: RESULT_NAMES[c]! }, m.counts[c]!);
         break;
       }
-      case 'stopped': break;
     }
   }
 

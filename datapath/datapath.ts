@@ -1,11 +1,11 @@
 // The live datapath (SPEC §9): frames arriving on bound interfaces enter the virtual network at their
 // port; what the simulation emits on a bound port leaves on its interface. Frames are read in batches
-// (recvmmsg), spread over lanes by a symmetric flow hash so a flow keeps its order, staged in shared
-// memory and handed to the simulator one batch per lane at a time; results go out in batches
-// (sendmmsg). Packets waiting for ARP are held here (arp-hold.ts), not in the engine.
+// (recvmmsg), staged back to back and simulated on this same thread, one batch at a time (so a flow
+// keeps its order); what they emit goes out in batches (sendmmsg). Packets waiting for ARP are held
+// here (arp-hold.ts), not in the engine.
 import { copyBytes } from '../engine/wire/bytes.js';
 import { ArpHold, type HeldPacket } from './arp-hold.js';
-import { arpSender, flowLane, writeVnetHdr } from './frame-info.js';
+import { arpSender, writeVnetHdr } from './frame-info.js';
 import { EACCES, EPERM, pollReadable, unsupportedPlatform, libc, AF_PACKET, SOCK_RAW, SOCK_CLOEXEC, ETH_P_ALL_BE } from './libc.js';
 import { linkInfo } from './link-state.js';
 import { BATCH, PacketSocket, RxRing, TxRing, VNET_HDR_LEN } from './packet-socket.js';
@@ -17,8 +17,6 @@ import type { TunnelPlan } from './tunnel-plan.js';
 export interface DatapathOptions {
   log: DatapathLog;
   simulate: SimulateBatch;
-  /** Batches in flight at once (one per lane); the simulation pool's thread count fits. */
-  lanes: number;
   /** Most frames per batch. */
   batchFrames: number;
   arpRetryMs: number;
@@ -40,7 +38,7 @@ export interface DatapathOptions {
 export type DatapathStatus = 'running' | 'no_permission' | 'unsupported' | 'stopped';
 
 const RESULT_DROP = ['', 'drop', 'shortDrop', 'errorDrop'];
-const LANE_BYTES = 4 * 1024 * 1024;
+const STAGE_BYTES = 4 * 1024 * 1024;
 
 class Port {
   state: PortState = 'missing';
@@ -60,7 +58,7 @@ class Port {
   }
 }
 
-/** One half of a lane's double buffer, in shared memory so the worker reads it in place. */
+/** The frames of the batch being gathered, back to back as the simulator reads them. */
 class Stage {
   readonly data: Uint8Array;
   readonly offsets: Int32Array;
@@ -71,32 +69,23 @@ class Stage {
   used = 0;
 
   constructor(readonly maxFrames: number) {
-    this.data = new Uint8Array(new SharedArrayBuffer(LANE_BYTES));
-    this.offsets = new Int32Array(new SharedArrayBuffer(4 * (maxFrames + 1)));
+    this.data = new Uint8Array(STAGE_BYTES);
+    this.offsets = new Int32Array(maxFrames + 1);
     this.ports = new Array<Port | null>(maxFrames).fill(null);
     this.gsoType = new Uint8Array(maxFrames);
     this.gsoSize = new Uint16Array(maxFrames);
   }
 
-  fits(len: number): boolean { return this.count < this.maxFrames && this.used + len <= LANE_BYTES; }
-}
-
-class Lane {
-  readonly stages: [Stage, Stage];
-  filling = 0;
-  inFlight = false;
-  constructor(maxFrames: number) { this.stages = [new Stage(maxFrames), new Stage(maxFrames)]; }
+  fits(len: number): boolean { return this.count < this.maxFrames && this.used + len <= STAGE_BYTES; }
 }
 
 export class Datapath {
   private readonly ports = new Map<string, Port>();
-  private readonly lanes: Lane[];
+  private readonly stage: Stage;
   private readonly rx = new RxRing(BATCH);
   private readonly hold: ArpHold;
   private timer: NodeJS.Timeout | null = null;
   private readonly dirtyPorts: Port[] = [];
-  private pendingResims = 0;
-  private idleWaiters: (() => void)[] = [];
   private tunnel: Tunnel | null = null;
   /** Ports that tunnel arrivals were queued on, flushed together once the datagrams of this turn are in. */
   private readonly tunnelDirty: Port[] = [];
@@ -105,7 +94,7 @@ export class Datapath {
   statusMessage = '';
 
   private constructor(private readonly o: DatapathOptions) {
-    this.lanes = Array.from({ length: Math.max(1, o.lanes) }, () => new Lane(Math.max(1, o.batchFrames)));
+    this.stage = new Stage(Math.max(1, o.batchFrames));
     this.hold = new ArpHold(o.holdPerNextHop, o.arpRetryMs, o.arpTimeoutMs);
   }
 
@@ -138,7 +127,7 @@ export class Datapath {
   private static inert(o: DatapathOptions, status: DatapathStatus, message: string, bindings: readonly Binding[]): Datapath {
     o.log.warn({ status }, message);
     const d = Object.create(Datapath.prototype) as Datapath;
-    Object.assign(d, { ports: new Map(), lanes: [], hold: new ArpHold(1, 1, 1), timer: null, dirtyPorts: [], pendingResims: 0, idleWaiters: [], tunnel: null, tunnelDirty: [], tunnelFlush: null, o, status, statusMessage: message });
+    Object.assign(d, { ports: new Map(), stage: null, hold: new ArpHold(1, 1, 1), timer: null, dirtyPorts: [], tunnel: null, tunnelDirty: [], tunnelFlush: null, o, status, statusMessage: message });
     d.setBindings(bindings);
     for (const p of d.ports.values()) p.state = 'down';
     return d;
@@ -275,14 +264,9 @@ export class Datapath {
         p.rxFrames++;
         p.rxBytes += len;
         const off = at + VNET_HDR_LEN;
-        const lane = this.lanes[flowLane(bytes, off, len, this.lanes.length)]!;
-        let st = lane.stages[lane.filling]!;
-        if (!st.fits(len)) {
-          if (lane.inFlight) { p.drop('overload'); continue; }
-          this.dispatch(lane);
-          st = lane.stages[lane.filling]!;
-          if (!st.fits(len)) { p.drop('overload'); continue; }
-        }
+        const st = this.stage;
+        // Full: simulated now, which empties it (a frame is at most 64 KB, the stage 4 MB).
+        if (!st.fits(len)) this.runBatch();
         const k = st.count;
         st.offsets[k] = st.used;
         copyBytes(bytes, off, st.data, st.used, len);
@@ -294,14 +278,13 @@ export class Datapath {
       }
       if (n < ring.slots) break;
     }
-    for (const lane of this.lanes) if (!lane.inFlight) this.dispatch(lane);
+    this.runBatch();
   }
 
-  private dispatch(lane: Lane): void {
-    const st = lane.stages[lane.filling]!;
-    if (lane.inFlight || st.count === 0) return;
-    lane.inFlight = true;
-    lane.filling ^= 1;
+  /** Simulates the staged frames, sends what they emitted and empties the stage. */
+  private runBatch(): void {
+    const st = this.stage;
+    if (st.count === 0) return;
     const n = st.count;
     st.offsets[n] = st.used;
     const first = st.ports[0]!;
@@ -309,21 +292,17 @@ export class Datapath {
     for (let i = 1; i < n; i++) {
       if (st.ports[i] !== first) { ports = st.ports.slice(0, n).map((q) => q!.binding.portId); break; }
     }
-    let r: ReturnType<SimulateBatch>;
+    let r: SimReply | null;
     try {
       r = this.o.simulate({ data: st.data, offsets: st.offsets.subarray(0, n + 1), count: n, ports, holdArp: true });
     } catch (e) {
       this.o.log.error({ err: e }, 'datapath batch failed');
       r = null;
     }
-    if (!(r instanceof Promise)) { this.completed(lane, st, r); return; }
-    r.then(
-      (reply) => this.completed(lane, st, reply),
-      (e: unknown) => { this.o.log.error({ err: e }, 'datapath batch failed'); this.completed(lane, st, null); },
-    );
+    this.completed(st, r);
   }
 
-  private completed(lane: Lane, st: Stage, r: SimReply | null): void {
+  private completed(st: Stage, r: SimReply | null): void {
     const n = st.count;
     if (r === null) {
       for (let i = 0; i < n; i++) st.ports[i]!.drop('simulation_failed');
@@ -358,9 +337,6 @@ export class Datapath {
     for (let i = 0; i < n; i++) st.ports[i] = null;
     st.count = 0;
     st.used = 0;
-    lane.inFlight = false;
-    this.dispatch(lane);
-    this.notifyIdle();
   }
 
   private holdPacket(routerId: string, nextHop: number, pkt: HeldPacket, now: number): void {
@@ -378,26 +354,22 @@ export class Datapath {
     offsets[list.length] = off;
     const gsoType = Uint8Array.from(list, (h) => h.gsoType);
     const gsoSize = Uint16Array.from(list, (h) => h.gsoSize);
-    const handle = (r: SimReply | null): void => {
-      if (r === null) return;
-      if (r.emitted !== undefined) this.sendEmitted(r.emitted, gsoType, gsoSize, r.traced);
-      const now = Date.now();
-      // Still waiting: held again, keeping the time of the first try.
-      for (const h of r.held ?? []) this.holdPacket(h.routerId, h.nextHop, list[h.index]!, now);
-      list.forEach((h, i) => { const c = r.codes[i]!; if (c >= 1 && c <= 3 && !(r.held ?? []).some((x) => x.index === i)) this.ports.get(h.portId)?.drop(RESULT_DROP[c]!); });
-    };
-    const failed = (e: unknown): void => this.o.log.error({ err: e }, 'datapath re-simulation failed');
-    let r: ReturnType<SimulateBatch>;
+    let r: SimReply | null;
     try {
       r = this.o.simulate({ data, offsets, count: list.length, ports: list.map((h) => h.portId), holdArp });
     } catch (e) {
-      failed(e);
+      this.o.log.error({ err: e }, 'datapath re-simulation failed');
       return;
     }
-    // An answer at once is used at once: emitted frames may be views of the simulator's buffers.
-    if (!(r instanceof Promise)) { handle(r); return; }
-    this.pendingResims++;
-    r.then(handle, failed).finally(() => { this.pendingResims--; this.notifyIdle(); });
+    if (r === null) return;
+    // Used at once: emitted frames are views of the simulator's buffers.
+    if (r.emitted !== undefined) this.sendEmitted(r.emitted, gsoType, gsoSize, r.traced);
+    const now = Date.now();
+    const held = r.held ?? [];
+    // Still waiting: held again, keeping the time of the first try.
+    for (const h of held) this.holdPacket(h.routerId, h.nextHop, list[h.index]!, now);
+    const codes = r.codes;
+    list.forEach((h, i) => { const c = codes[i]!; if (c >= 1 && c <= 3 && !held.some((x) => x.index === i)) this.ports.get(h.portId)?.drop(RESULT_DROP[c]!); });
   }
 
   private sendEmitted(em: SimEmitted, gsoType: Uint8Array, gsoSize: Uint16Array, traced: SimTraced[] | undefined): void {
@@ -450,15 +422,6 @@ export class Datapath {
     tx.reset();
   }
 
-  private notifyIdle(): void {
-    if (this.idleWaiters.length === 0 || !this.idle()) return;
-    const w = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const f of w) f();
-  }
-
-  private idle(): boolean { return this.pendingResims === 0 && this.lanes.every((l) => !l.inFlight); }
-
   /**
    * The thread is going down on an error: every socket and poll handle closed now, nothing drained.
    * (A koffi poll handle still open when its thread's event loop is torn down crashes the process.)
@@ -472,20 +435,15 @@ export class Datapath {
     if (this.status === 'running') this.status = 'stopped';
   }
 
-  /** SIGTERM: stop reading, let the batches in flight finish and go out, close every socket. */
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    for (const p of this.ports.values()) { p.poll?.close(); p.poll = null; }
-    for (const lane of this.lanes) this.dispatch(lane);
-    if (!this.idle()) await new Promise<void>((res) => this.idleWaiters.push(res));
-    this.hold.clear();
+  /**
+   * SIGTERM: frames from tunnels still queued go out, held packets are let go, every socket closes.
+   * (Nothing is staged between two reads: each read ends with its batch simulated and sent.)
+   */
+  stop(): void {
     if (this.tunnelFlush !== null) { clearImmediate(this.tunnelFlush); this.tunnelFlush = null; }
     for (const q of this.tunnelDirty) { this.flush(q); q.dirty = false; }
     this.tunnelDirty.length = 0;
-    this.tunnel?.close();
-    this.tunnel = null;
-    for (const p of this.ports.values()) this.closePort(p);
-    if (this.status === 'running') this.status = 'stopped';
+    this.hold.clear();
+    this.abort();
   }
 }

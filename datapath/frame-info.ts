@@ -1,5 +1,5 @@
-// Cheap looks at raw frames on the datapath thread, before and after simulation: which lane a flow
-// goes to, whether a frame is ARP, and the virtio_net_hdr an egress frame needs.
+// Cheap looks at raw frames on the datapath thread, before and after simulation: whether a frame is
+// ARP, and the virtio_net_hdr an egress frame needs.
 import { read16, read32 } from '../engine/wire/bytes.js';
 import { pseudoHeaderSum } from '../engine/wire/checksum.js';
 
@@ -26,34 +26,6 @@ export function arpSender(b: Uint8Array, off: number, len: number): number {
   const x = l3(b, off, len);
   if (x < 0 || Math.floor(x / 65536) !== ETH_ARP || (x & 0xffff) + 28 > len) return -1;
   return read32(b, off + (x & 0xffff) + 14) >>> 0;
-}
-
-/**
- * A symmetric flow hash (both directions of a connection land on the same lane, so a flow and its
- * replies keep their order and see conntrack in order): addresses and ports XORed, else the MACs.
- */
-export function flowLane(b: Uint8Array, off: number, len: number, lanes: number): number {
-  if (lanes === 1) return 0;
-  const x = l3(b, off, len);
-  let h: number;
-  if (x >= 0 && Math.floor(x / 65536) === ETH_IPV4 && (x & 0xffff) + 20 <= len) {
-    const ip = off + (x & 0xffff);
-    h = read32(b, ip + 12) ^ read32(b, ip + 16);
-    const proto = b[ip + 9]!;
-    const ihl = (b[ip]! & 15) * 4;
-    const notLaterFragment = (read16(b, ip + 6) & 0x1fff) === 0;
-    if ((proto === 6 || proto === 17) && notLaterFragment && (x & 0xffff) + ihl + 4 <= len) {
-      const l4 = ip + ihl;
-      h ^= read16(b, l4) ^ read16(b, l4 + 2);
-    }
-  } else if (len >= 12) {
-    h = (read32(b, off) ^ read32(b, off + 6)) ^ (read16(b, off + 4) ^ read16(b, off + 10));
-  } else {
-    h = 0;
-  }
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-  h ^= h >>> 16;
-  return (h >>> 0) % lanes;
 }
 
 export const VNET_F_NEEDS_CSUM = 1;

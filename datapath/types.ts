@@ -16,7 +16,7 @@ export interface SimRequest {
   holdArp: boolean;
 }
 
-/** Frames a batch emitted, back to back in emission order; from a simulator on this thread, views valid until its next batch. */
+/** Frames a batch emitted, back to back in emission order: views of the simulator's buffers, valid until its next batch. */
 export interface SimEmitted {
   count: number;
   data: Uint8Array;
@@ -48,11 +48,8 @@ export interface SimReply {
   traced?: SimTraced[] | undefined;
 }
 
-/**
- * Null (or a promise of null) when the batch could not run (worker died, shutting down): its frames
- * are dropped. A simulator on the datapath's own thread answers at once; one elsewhere, later.
- */
-export type SimulateBatch = (req: SimRequest) => SimReply | null | Promise<SimReply | null>;
+/** Simulates on the datapath's own thread; null when the batch could not run (its frames are dropped). */
+export type SimulateBatch = (req: SimRequest) => SimReply | null;
 
 export type PortState = 'up' | 'down' | 'missing';
 
