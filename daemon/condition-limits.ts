@@ -9,6 +9,9 @@ import type { TraceConditionJson } from '../model/trace.js';
 import type { Logger } from './log.js';
 import type { SimPool } from './pool/pool.js';
 
+/** Whether a condition's `limit` counts: it has one and is enabled. */
+export function limitInForce(c: TraceConditionJson): boolean { return c.limit !== undefined && c.enabled !== false; }
+
 export class ConditionLimits {
   /** Limit of each published condition that has one. */
   private limits = new Map<string, number>();
@@ -24,7 +27,7 @@ export class ConditionLimits {
   /** After the pool took a new condition list: learn the limits, and which are already spent. */
   published(list: readonly TraceConditionJson[]): void {
     const next = new Map<string, number>();
-    for (const c of list) if (c.limit !== undefined && c.enabled !== false) next.set(c.id, c.limit);
+    for (const c of list) if (limitInForce(c)) next.set(c.id, c.limit!);
     const fresh = [...next].filter(([id, limit]) => this.limits.get(id) !== limit);
     this.limits = next;
     for (const id of [...this.known.keys()]) if (!next.has(id)) this.known.delete(id);

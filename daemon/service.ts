@@ -9,7 +9,7 @@ import { StartError } from './errors.js';
 import { DaemonMetrics } from './metrics.js';
 import { openTopologySource, type TopologySource } from './topology-source.js';
 import { SimPool } from './pool/pool.js';
-import { ConditionLimits } from './condition-limits.js';
+import { ConditionLimits, limitInForce } from './condition-limits.js';
 import { encodeInputs } from './pool/batch.js';
 import { DatapathWiring } from './datapath-wiring.js';
 import { portIndexOf, type PortIndex } from '../engine/input.js';
@@ -136,8 +136,7 @@ export class Daemon {
     try {
       // A limit comes into force for the live datapath's traces before its condition reaches the
       // simulation, and leaves after it.
-      const limited = list.some((c) => c.limit !== undefined && c.enabled !== false);
-      if (limited) this.datapath.forceRecords();
+      if (list.some(limitInForce)) this.datapath.forceRecords();
       this.pool.setConditions(list);
       this.conditionList = list;
       this.limits.published(list);
