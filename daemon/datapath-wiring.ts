@@ -1,10 +1,8 @@
 // Joins the live datapath (datapath/) to the daemon: which ports are bound to this host, the thread
 // that moves and simulates their frames (datapath-thread.ts), where its traces go, and what
 // GET /datapath, /healthz and /metrics show.
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { startThread } from '../model/thread-entry.js';
+import { siblingModule, startThread } from '../model/thread-entry.js';
 import { tunnelPlan, type TunnelPlan } from '../datapath/tunnel-plan.js';
 import { Step, type TraceStep } from '../model/step.js';
 import type { Binding } from '../datapath/types.js';
@@ -18,7 +16,7 @@ import type { Logger } from './log.js';
 import type { DaemonMetrics } from './metrics.js';
 import type { SimPool } from './pool/pool.js';
 
-const THREAD = `./datapath-thread${extname(fileURLToPath(import.meta.url))}`;
+const THREAD = siblingModule(import.meta.url, 'datapath-thread');
 /** How often the datapath thread reports its counters (GET /datapath and /metrics lag at most this). */
 const STATS_MS = 100;
 
@@ -102,7 +100,7 @@ export class DatapathWiring {
       holdPerNextHop: c.datapath.holdPerNextHop, tunnelPort: c.datapath.tunnelPort, statsMs: STATS_MS,
       faultInjection: process.env.MIDOTRACE_FAULT_INJECTION === '1',
     };
-    const w = startThread(new URL(THREAD, import.meta.url), { workerData: init, name: 'midotrace-datapath' });
+    const w = startThread(THREAD, { workerData: init, name: 'midotrace-datapath' });
     this.thread = w;
     w.on('message', (m: FromDatapath) => this.onMessage(m));
     w.on('error', (e) => this.p.log.error({ err: e }, 'the live datapath thread failed'));

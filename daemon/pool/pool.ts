@@ -2,9 +2,8 @@
 // snapshots, hands out hit-counter slots, and runs batches on Piscina. A crashed worker fails only its
 // batch: Piscina replaces the thread and the daemon keeps serving.
 import { availableParallelism } from 'node:os';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { siblingModule } from '../../model/thread-entry.js';
 import { createStateTables, stateTablesDescriptor } from '../../engine/state/tables.js';
 import type { SimStateTables } from '../../engine/state/types.js';
 import type { TopologyDoc } from '../../model/topology/doc.js';
@@ -34,8 +33,7 @@ export interface PoolOptions {
 
 export type RunOutcome = { ok: true; result: BatchResult } | { ok: false; code: 'worker_failed' | 'pool_closed'; message: string };
 
-const here = fileURLToPath(import.meta.url);
-const WORKER = new URL(`./worker${extname(here)}`, import.meta.url).href;
+const WORKER = siblingModule(import.meta.url, 'worker').href;
 
 export class SimPool {
   readonly threads: number;

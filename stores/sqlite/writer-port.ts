@@ -1,10 +1,8 @@
 // The daemon's side of the SQLite writer: every write of the trace tables goes through a WriterPort.
 // ThreadWriter posts to the writer thread (writer-thread.ts); InlineWriter runs the same code on the
 // caller's connection (an in-memory database cannot be shared with another thread).
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { startThread } from '../../model/thread-entry.js';
+import { siblingModule, startThread } from '../../model/thread-entry.js';
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db } from './db.js';
 import type { EncodedTrace } from './trace-wire.js';
@@ -53,8 +51,7 @@ export class InlineWriter implements WriterPort {
   async close(): Promise<void> {}
 }
 
-const here = fileURLToPath(import.meta.url);
-const THREAD = new URL(`./writer-thread${extname(here)}`, import.meta.url);
+const THREAD = siblingModule(import.meta.url, 'writer-thread');
 
 type Pending = { resolve: (v: number) => void; reject: (e: Error) => void };
 

@@ -3,10 +3,8 @@
 // checkpoint or an fsync. The daemon's thread keeps a connection for reads (WAL lets them run
 // alongside). Messages are WriterRequest / WriterReply (writer-port.ts).
 import { statSync } from 'node:fs';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { startThread } from '../../model/thread-entry.js';
+import { siblingModule, startThread } from '../../model/thread-entry.js';
 import type { CheckpointInit } from './checkpoint-thread.js';
 import { openDb } from './db.js';
 import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
@@ -16,7 +14,7 @@ import type { EncodedTrace } from './trace-wire.js';
 import type { WriterInit, WriterReply, WriterRequest } from './writer-port.js';
 
 const init = workerData as WriterInit;
-const CHECKPOINT = new URL(`./checkpoint-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+const CHECKPOINT = siblingModule(import.meta.url, 'checkpoint-thread');
 const opened = openDb(init.path, { busyTimeoutMs: init.busyTimeoutMs });
 const port = parentPort!;
 
@@ -31,10 +29,14 @@ if (!opened.ok) {
   checkpointer.on('error', () => { /* the size limit below still bounds the log */ });
   const walLimit = init.walLimitBytes ?? 64 * 1024 * 1024;
   const walPath = `${init.path}-wal`;
+  /**
+   * Never throws: it runs after a write has committed, whose reply must say so. A truncation that
+   * cannot run now (a reader or the checkpoint thread busy past the timeout) is tried after the next.
+   */
   const boundWal = (): void => {
-    let size: number;
-    try { size = statSync(walPath).size; } catch { return; }
-    if (size > walLimit) db.pragma('wal_checkpoint(TRUNCATE)');
+    try {
+      if (statSync(walPath).size > walLimit) db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch { /* next time */ }
   };
   const writer = new SqliteTraceWriter(db);
   const reader = new SqliteTraceReader(db);
@@ -43,7 +45,7 @@ if (!opened.ok) {
     let reply: WriterReply;
     try {
       switch (m.op) {
-        case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); boundWal(); reply = { seq: m.seq, ok: true, value: 0 }; break;
+        case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'delete': reply = { seq: m.seq, ok: true, value: reader.delete(m.id) ? 1 : 0 }; break;
         case 'append': writer.appendSegment(m.seg); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'deleteOlderThan': {
@@ -60,6 +62,8 @@ if (!opened.ok) {
           break;
         }
       }
+      // Every write (batches, segments, deletes, sweeps) grows the log: each is followed by the bound.
+      if (m.op !== 'close') boundWal();
     } catch (e) {
       reply = { seq: m.seq, ok: false, message: e instanceof Error ? e.message : String(e) };
     }
