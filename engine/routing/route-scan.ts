@@ -2,6 +2,7 @@
 // (lpm.ts) is built only once a router has been looked up often enough to repay it. A one-shot
 // `midotrace simulate` looks up a router once or twice: at 100,000 routes a scan takes well under
 // a millisecond, building the table a third of a second. Same answers as lpm.ts (RouteTable's rule).
+import { inPrefix } from '../../model/addr.js';
 import type { CRoute } from '../topology/compiled.js';
 import { buildRouteTable } from './lpm.js';
 import type { RouteTable } from './route-table.js';
@@ -16,7 +17,7 @@ export function scanRoutes(routes: readonly CRoute[], dst: number, src: number, 
   let count = 0;
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
-    if (!contains(r.dst, r.dstLen, dst) || !contains(r.src, r.srcLen, src)) continue;
+    if (!inPrefix(dst, r.dst, r.dstLen) || !inPrefix(src, r.src, r.srcLen)) continue;
     if (r.dstLen > bestLen || (r.dstLen === bestLen && r.weight < bestWeight)) { bestLen = r.dstLen; bestWeight = r.weight; count = 1; }
     else if (r.dstLen === bestLen && r.weight === bestWeight) count++;
   }
@@ -25,15 +26,11 @@ export function scanRoutes(routes: readonly CRoute[], dst: number, src: number, 
   let k = (flowHash >>> 0) % count;
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
-    if (r.dstLen !== bestLen || r.weight !== bestWeight || !contains(r.dst, r.dstLen, dst) || !contains(r.src, r.srcLen, src)) continue;
+    if (r.dstLen !== bestLen || r.weight !== bestWeight || !inPrefix(dst, r.dst, r.dstLen) || !inPrefix(src, r.src, r.srcLen)) continue;
     if (k === 0) return r.idx;
     k--;
   }
   return -1;
-}
-
-function contains(net: number, len: number, addr: number): boolean {
-  return len === 0 || ((net ^ addr) >>> (32 - len)) === 0;
 }
 
 export class LazyRouteTable implements RouteTable {
