@@ -8,8 +8,8 @@ import type { Trace } from '../model/trace.js';
 export interface SimulationInput { inPort: string; packet?: unknown; frame?: string }
 
 export type SimulateOutcome =
-  /** `json`: the JSON array of the SIMULATION RESULTs (SPEC §4), one per input, in order. */
-  | { ok: true; json: string }
+  /** `json`: the JSON array of the SIMULATION RESULTs (SPEC §4), one per input, in order, as UTF-8. */
+  | { ok: true; json: Buffer }
   /** Input `index` is bad; `path` names the field under it (`packet.nwSrc`; '' for the input itself). */
   | { ok: false; code: 'invalid_packet' | 'unknown_port'; index: number; path: string; message: string }
   | { ok: false; code: 'simulation_failed' | 'shutting_down'; message: string };

@@ -23,7 +23,7 @@ async function simulate(ctx: Context, deps: ApiDeps): Promise<void> {
   if (out.ok) {
     // The workers serialised the results; a single packet's result is the array's one element.
     ctx.type = 'application/json';
-    ctx.body = many ? out.json : out.json.slice(1, -1);
+    ctx.body = many ? out.json : out.json.subarray(1, out.json.length - 1);
     return;
   }
   if (out.code === 'invalid_packet' || out.code === 'unknown_port') {

@@ -205,7 +205,7 @@ export class Daemon {
     if (this.stopping) return { ok: false, code: 'shutting_down', message: 'the daemon is shutting down' };
     const enc = encodeInputs(inputs, this.ports, this.config.workers.batchSize);
     if (!enc.ok) return enc;
-    let json = '[';
+    const parts: Uint8Array[] = [];
     const sink = this.backends.sink;
     // Batches of one request run in order, so a request's packets see each other's state changes.
     for (let b = 0; b < enc.tasks.length; b++) {
@@ -236,20 +236,19 @@ export class Daemon {
           for (const d of res.details) if (d.traceIds.length > 0) d.traceIds = d.traceIds.filter((id) => !dropped.has(id));
         }
       }
-      part ??= res.details!.map((d) => JSON.stringify(d)).join(',');
+      part ??= Buffer.from(res.details!.map((d) => JSON.stringify(d)).join(','), 'utf8');
       if (traced > 0) this.metrics.traced.inc(traced);
       this.metrics.workerBusy.inc(res.busyMs / 1000);
       this.countResults(res.codes);
-      if (b > 0) json += ',';
-      json += part;
+      parts.push(part);
     }
-    return { ok: true, json: json + ']' };
+    return { ok: true, json: jsonArray(parts) };
   }
 
   /** The same, parsed: for callers inside the process (tests, tools). */
   async simulate(inputs: readonly unknown[], forceTrace: boolean): Promise<SimulateResults> {
     const r = await this.simulateJson(inputs, forceTrace);
-    return r.ok ? { ok: true, results: JSON.parse(r.json) as SimulationResultJson[] } : r;
+    return r.ok ? { ok: true, results: JSON.parse(r.json.toString('utf8')) as SimulationResultJson[] } : r;
   }
 
   /** midotrace_simulations_total by result, one inc() per result seen in the batch. */
@@ -333,4 +332,20 @@ export class Daemon {
     await this.topologySource.close();
     this.log.info('midotrace daemon stopped');
   }
+}
+
+/** `[` + the batches' comma-separated results joined by commas + `]`, as one buffer. */
+function jsonArray(parts: readonly Uint8Array[]): Buffer {
+  let total = 2;
+  for (const p of parts) total += p.length + 1;
+  const out = Buffer.allocUnsafe(total - (parts.length > 0 ? 1 : 0));
+  let o = 0;
+  out[o++] = 0x5b;
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) out[o++] = 0x2c;
+    out.set(parts[i]!, o);
+    o += parts[i]!.length;
+  }
+  out[o] = 0x5d;
+  return out;
 }

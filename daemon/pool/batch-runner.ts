@@ -17,6 +17,7 @@ import { encodeHead, StepsDedup, StepsTextCache } from '../../stores/sqlite/trac
 import { SharedSnapshot } from './snapshot.js';
 import { UNKNOWN_PORT, type BatchResult, type BatchTask, type HeldFrame, type SimTraced, type TopologyDeltas, type WorkerInit } from './protocol.js';
 import { EmitWriter } from './emit-writer.js';
+import { ResultJsonWriter } from '../../engine/result-json.js';
 
 const NO_IDS: string[] = [];
 
@@ -46,6 +47,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
   let frameScreens = new Uint8Array(1024);
   const emitWriter = new EmitWriter();
   const stepsText = new StepsTextCache();
+  const jsonWriter = new ResultJsonWriter();
 
   function refresh(): void {
     const tv = topologySnap.version();
@@ -106,7 +108,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
     const dedup = encodeTraces ? new StepsDedup() : null;
     const json = task.detail && task.json === true;
     const details: SimulationResultJson[] | null = task.detail && !json ? [] : null;
-    let jsonText = '';
+    if (json) jsonWriter.reset();
     const unknownPort = '{"result":"errorDrop","reason":"unknown_port","emitted":[],"devicesTraversed":0,"traceIds":[]}';
     ctx.forceTrace = task.forceTrace;
     ctx.holdArp = task.holdArp === true;
@@ -126,7 +128,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
       if (cfg === undefined || !cfg.exterior) {
         codes[i] = UNKNOWN_PORT;
         if (details !== null) details.push({ result: 'errorDrop', reason: 'unknown_port', emitted: [], devicesTraversed: 0, traceIds: [] });
-        if (json) jsonText += (i === 0 ? '' : ',') + unknownPort;
+        if (json) jsonWriter.raw(i === 0 ? unknownPort : ',' + unknownPort);
         continue;
       }
       const off = task.offsets[i]!;
@@ -153,14 +155,17 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
         if (emit && ctx.emitCount > 0) (traced ??= []).push({ index: i, traceId: id, conditionIds: rec.conditionIds, steps: rec.steps.length });
       }
       if (details !== null) details.push(s.resultJson(traceIds));
-      else if (json) jsonText += (i === 0 ? '' : ',') + JSON.stringify(s.resultJson(traceIds));
+      else if (json) {
+        if (i > 0) jsonWriter.raw(',');
+        jsonWriter.result(s, traceIds);
+      }
     }
     const encoded = traceCount === 0 ? null : {
       text: traceText, ends: traceEnds!.slice(0, traceCount), steps: traceSteps!.slice(0, traceCount),
       stepTexts: dedup!.texts, stepRefs: stepRefs!.slice(0, traceCount),
     };
     const out: BatchResult = {
-      codes, traces, encoded, details, json: json ? jsonText : null,
+      codes, traces, encoded, details, json: json ? jsonWriter.bytes() : null,
       topologyVersion: topoVersion, conditionsVersion: condVersion, threadId, busyMs: performance.now() - started,
     };
     if (emit) out.emitted = emitWriter.finish(inPlace);

@@ -80,8 +80,8 @@ export interface BatchResult {
   /** The same, encoded in one string (traceOutput 'encoded'); null when nothing was traced. */
   encoded: EncodedTraceBatch | null;
   details: SimulationResultJson[] | null;
-  /** With BatchTask.json: the SPEC §4 result of each packet as JSON, comma-separated, in order. */
-  json: string | null;
+  /** With BatchTask.json: the SPEC §4 result of each packet as JSON (UTF-8), comma-separated, in order. */
+  json: Uint8Array | null;
   /** Versions the batch ran against, so the daemon can tell when workers caught up with a change. */
   topologyVersion: number;
   conditionsVersion: number;
