@@ -294,6 +294,18 @@ t.test('a flow\'s repeated steps are encoded once, and the text is always what e
     previous = got;
   }
   tt.ok(reused > 150, `repeats reuse the text (${reused} of 400)`);
+  // Flows taking turns (web1 and web2 packets interleaved) are each remembered.
+  const flows = [0, 2, 4, 6, 8].map((v) => ({ ...makeRecord(), startedAtMs: 1_900_000_000_000, steps: Array.from({ length: 4 }, (_, i) => step(i, 1_900_000_000_000, i === 2 ? v : 0)) }));
+  const firstTexts = flows.map((f) => cache.text(f));
+  let turns = 0;
+  for (let n = 0; n < 50; n++) {
+    const f = flows[n % flows.length]!;
+    const again = { ...f, steps: f.steps.map((s) => ({ ...s, details: structuredClone(s.details) })) };
+    const got = cache.text(again);
+    tt.equal(got, encodeStepsText(again));
+    if (got === firstTexts[n % flows.length]) turns++;
+  }
+  tt.equal(turns, 50, 'five interleaved flows each reuse their own text');
   const cyclic: Record<string, unknown> = { kind: 'x' };
   cyclic.self = cyclic;
   const a = { ...makeRecord(), steps: [{ ...step(0, 0, 0), details: cyclic as unknown as TraceStep['details'] }] };

@@ -38,22 +38,33 @@ export function encodeStepsText(rec: TraceRecord): string {
 }
 
 /**
- * encodeStepsText, except that a record whose steps equal the previous record's (the next packet of
- * a flow, nearly always) gets the previous text back without encoding: comparing the fields costs a
- * fraction of building the JSON, and the same string object makes StepsDedup's check a pointer one.
+ * encodeStepsText, except that a record whose steps equal those of one of the last few records (the
+ * next packet of a flow, or of one of a few flows taking turns) gets that text back without encoding:
+ * comparing the fields costs a fraction of building the JSON (a different flow nearly always differs
+ * at its first step), and the same string object makes StepsDedup's check a pointer one.
  */
 export class StepsTextCache {
-  private lastSteps: readonly TraceStep[] | null = null;
-  private lastStart = 0;
-  private lastText = '';
+  private static readonly SIZE = 8;
+  private readonly steps: (readonly TraceStep[] | null)[] = new Array(StepsTextCache.SIZE).fill(null);
+  private readonly starts = new Float64Array(StepsTextCache.SIZE);
+  private readonly texts: string[] = new Array(StepsTextCache.SIZE).fill('');
+  /** The slot written last; lookups go from it backwards, so the most recent flow is tried first. */
+  private last = 0;
 
   text(rec: TraceRecord): string {
     const start = Math.floor(rec.startedAtMs);
-    if (this.lastSteps !== null && Array.isArray(rec.steps) && sameSteps(this.lastSteps, this.lastStart, rec.steps, start)) return this.lastText;
+    const steps = Array.isArray(rec.steps) ? rec.steps : null;
+    if (steps !== null) {
+      for (let k = 0, slot = this.last; k < StepsTextCache.SIZE; k++, slot = slot === 0 ? StepsTextCache.SIZE - 1 : slot - 1) {
+        const s = this.steps[slot]!;
+        if (s !== null && sameSteps(s, this.starts[slot]!, steps, start)) return this.texts[slot]!;
+      }
+    }
     const text = encodeStepsText(rec);
-    this.lastSteps = Array.isArray(rec.steps) ? rec.steps : null;
-    this.lastStart = start;
-    this.lastText = text;
+    const slot = this.last = (this.last + 1) % StepsTextCache.SIZE;
+    this.steps[slot] = steps;
+    this.starts[slot] = start;
+    this.texts[slot] = text;
     return text;
   }
 }
