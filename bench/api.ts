@@ -1,6 +1,9 @@
 // The REST API under load (SPEC §8 api.*): POST /simulations with 256 packets per request, and
-// GET /traces/{id} for a ~30-step trace. Client and daemon share this process and its two cores, so
-// the numbers are a floor for a daemon with the machine to itself.
+// GET /traces/{id} for a ~30-step trace. batch256 is measured against `midotrace daemon` in its own
+// process, as users run it (and as P11 measured it), with the clients here; a client in the daemon's
+// own process shares the event loop that is the API's bottleneck, and that figure is reported beside
+// it as in_process_pps. trace_get runs in-process. Clients and daemon share the machine's two cores,
+// so the numbers are a floor for a daemon with the machine to itself.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +15,7 @@ import { bytesToHex } from '../engine/packet-json.js';
 import { referenceTopology, REF } from './reference-topology.js';
 import { frameOf, routedFlow } from './frames.js';
 import { median, type BenchLine } from './types.js';
+import { startDaemonProcess } from './e2e-api.js';
 
 const CONCURRENCY = 8;
 
@@ -37,17 +41,25 @@ export async function benchApi(): Promise<BenchLine[]> {
     workers: { threads: 2, batchSize: 256 }, log: { level: 'silent' },
   });
   if (!r.ok) throw new Error(r.errors.join('; '));
-  const daemon = await Daemon.start({ config: r.config, log: createLogger('silent', new Writable({ write(_c, _e, cb) { cb(); } })) });
-  const base = `http://127.0.0.1:${daemon.port}`;
-  const out: BenchLine[] = [];
-  try {
-    // 256 distinct bridged packets per request (vmA2..8 → vm1), as frames.
-    const body = JSON.stringify(Array.from({ length: 256 }, (_, i) => {
-      const src = REF.vmsA[1 + (i % 7)]!;
-      return { inPort: src.port, frame: bytesToHex(frameOf({ ethSrc: src.mac, ethDst: REF.vm1Mac, nwSrc: src.ip, nwDst: REF.vm1Ip, nwProto: 'udp', tpSrc: 1024 + i, tpDst: 53 })) };
-    }));
+  // 256 distinct bridged packets per request (vmA2..8 → vm1), as frames. vm1 sends one frame first so
+  // bridge A has learned its MAC: "bridged" is a unicast forward, as in engine.bridged (unlearned,
+  // each packet floods to the bridge's 8 other ports, a different bench).
+  const body = JSON.stringify(Array.from({ length: 256 }, (_, i) => {
+    const src = REF.vmsA[1 + (i % 7)]!;
+    return { inPort: src.port, frame: bytesToHex(frameOf({ ethSrc: src.mac, ethDst: REF.vm1Mac, nwSrc: src.ip, nwDst: REF.vm1Ip, nwProto: 'udp', tpSrc: 1024 + i, tpDst: 53 })) };
+  }));
+  const learnVm1 = JSON.stringify({ inPort: REF.vm1Port, frame: bytesToHex(frameOf({ ethSrc: REF.vm1Mac, ethDst: REF.vmsA[1]!.mac, nwSrc: REF.vm1Ip, nwDst: REF.vmsA[1]!.ip, nwProto: 'udp', tpSrc: 53, tpDst: 1024 })) });
+  // The same 256 packets to a MAC bridge A never learned: each floods (8 emitted frames, ~2.6 kB of
+  // result JSON a packet). Reported as flooded_pps; before 2026-12-05 this was, by mistake, the figure.
+  const flooded = JSON.stringify(Array.from({ length: 256 }, (_, i) => {
+    const src = REF.vmsA[1 + (i % 7)]!;
+    return { inPort: src.port, frame: bytesToHex(frameOf({ ethSrc: src.mac, ethDst: '02:00:00:99:99:99', nwSrc: src.ip, nwDst: REF.vm1Ip, nwProto: 'udp', tpSrc: 1024 + i, tpDst: 53 })) };
+  }));
+  const batch256 = async (base: string, payload = body): Promise<number> => {
+    const learned = await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: learnVm1 });
+    if (learned.status !== 200) throw new Error(`POST /simulations: ${learned.status} ${await learned.text()}`);
     const post = async (): Promise<void> => {
-      const res = await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const res = await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
       if (res.status !== 200) throw new Error(`POST /simulations: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
     };
@@ -58,7 +70,30 @@ export async function benchApi(): Promise<BenchLine[]> {
       const lat = await load(1, post);
       runs.push((lat.length * 256) / ((performance.now() - t0) / 1000));
     }
-    out.push({ bench: 'api.simulations.batch256', value: Math.round(median(runs)), unit: 'pps', concurrency: CONCURRENCY });
+    // Every packet was forwarded to vm1 alone (one emitted frame), or flooded.
+    const check = await (await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload })).json() as { emitted: { portId: string }[] }[];
+    const ok = payload === body ? (r: { emitted: { portId: string }[] }): boolean => r.emitted.length === 1 && r.emitted[0]!.portId === REF.vm1Port : (r: { emitted: unknown[] }): boolean => r.emitted.length > 1;
+    if (!check.every(ok)) throw new Error(`batch256: packets were not ${payload === body ? 'forwarded to vm1 alone' : 'flooded'}`);
+    return median(runs);
+  };
+  const processDir = mkdtempSync(join(tmpdir(), 'midotrace-bench-api-'));
+  let outside: number;
+  let outsideFlooded: number;
+  try {
+    const d = await startDaemonProcess(processDir, [], topoFile);
+    try {
+      outside = await batch256(d.base);
+      outsideFlooded = await batch256(d.base, flooded);
+    } finally { await d.stop(); }
+  } finally {
+    rmSync(processDir, { recursive: true, force: true });
+  }
+  const daemon = await Daemon.start({ config: r.config, log: createLogger('silent', new Writable({ write(_c, _e, cb) { cb(); } })) });
+  const base = `http://127.0.0.1:${daemon.port}`;
+  const out: BenchLine[] = [];
+  try {
+    const inProcess = await batch256(base);
+    out.push({ bench: 'api.simulations.batch256', value: Math.round(outside), unit: 'pps', concurrency: CONCURRENCY, in_process_pps: Math.round(inProcess), flooded_pps: Math.round(outsideFlooded) });
 
     const flow = routedFlow();
     const traced = await fetch(`${base}/simulations?trace=true`, {

@@ -71,11 +71,11 @@ export async function sinkCounters(base: string): Promise<SinkCounters> {
 export interface RunningDaemon { base: string; child: ChildProcess; stop(): Promise<void> }
 
 /** Starts `midotrace daemon` from dist/ on a free port with a fresh state dir and SQLite file. */
-export async function startDaemonProcess(dir: string, extraNodeArgs: string[] = []): Promise<RunningDaemon> {
+export async function startDaemonProcess(dir: string, extraNodeArgs: string[] = [], topologyFile = TOPOLOGY): Promise<RunningDaemon> {
   const port = await freePort();
   const cfg = join(dir, 'config.json');
   writeFileSync(cfg, JSON.stringify({
-    listen: `127.0.0.1:${port}`, stateDir: join(dir, 'state'), topology: { file: TOPOLOGY },
+    listen: `127.0.0.1:${port}`, stateDir: join(dir, 'state'), topology: { file: topologyFile },
     sqlite: { path: join(dir, 'traces.db') }, log: { level: 'warn' },
   }));
   const nodeArgs = [...extraNodeArgs, ...(process.env.MIDOTRACE_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')];
