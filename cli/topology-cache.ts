@@ -7,7 +7,7 @@
 // without reading or hashing the file itself (a 20 MB document would cost ~100 ms of hashing). Anything unexpected (no cache directory, an unreadable or
 // corrupt entry) means validating again; the cache never decides that a document is valid on its own.
 import { isAscii } from 'node:buffer';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,8 @@ export function cacheDir(): string {
 /** The validator's files: a changed schema or checker (a new release, a rebuild) changes every key. */
 function validatorStamp(): string {
   const ext = extname(fileURLToPath(import.meta.url));
-  let stamp = VERSION;
+  // `lines`: the entry format (readCached); entries of an older format get other keys.
+  let stamp = `${VERSION}:lines`;
   for (const f of ['schema', 'load']) {
     try {
       const s = statSync(fileURLToPath(new URL(`../model/topology/${f}${ext}`, import.meta.url)));
@@ -61,19 +62,86 @@ export function cacheKey(path: string): string | null {
 
 const fileOf = (key: string): string => join(cacheDir(), `topology-${key.slice(0, key.indexOf('\n'))}.json`);
 
+/** Items of a long list per line of an entry (routes: ~200 kB a line). */
+const ITEMS_PER_LINE = 1000;
+/** The last line of a whole entry. */
+const END = '"end"';
+
 /**
- * The validated document stored under `key`, or null (absent, unreadable, another file's entry, not
- * JSON). An entry is its key's identity line, then the document.
+ * The validated document stored under `key`, or null (absent, unreadable, another file's entry, cut
+ * short, not JSON). An entry is its key's two lines, then the document as lines of JSON: the document
+ * with its long lists empty, then `["routes", [...up to ITEMS_PER_LINE routes]]` lines, then END.
+ * Read a line at a time through one small buffer, a 20 MB entry never exists as one 20 MB buffer and
+ * one 20 MB string beside the parsed document (that was 42 MB of the one-shot's peak memory).
  */
 export function readCached(key: string): TopologyDoc | null {
+  let fd = -1;
   try {
-    const text = bufferText(readFileSync(fileOf(key)));
-    const nl = text.indexOf('\n', key.indexOf('\n') + 1);
-    if (nl < 0 || text.slice(0, nl) !== key) return null;
-    return JSON.parse(text.slice(nl + 1)) as TopologyDoc;
+    fd = openSync(fileOf(key), 'r');
+    const lines = new LineReader(fd);
+    const nl = key.indexOf('\n');
+    if (lines.next() !== key.slice(0, nl) || lines.next() !== key.slice(nl + 1)) return null;
+    const head = lines.next();
+    if (head === null) return null;
+    const doc = JSON.parse(head) as Record<string, unknown>;
+    for (;;) {
+      const line = lines.next();
+      if (line === null) return null;
+      if (line === END) return doc as TopologyDoc;
+      const [field, items] = JSON.parse(line) as [unknown, unknown];
+      const list = typeof field === 'string' && Object.hasOwn(doc, field) ? doc[field] : undefined;
+      if (!Array.isArray(list) || !Array.isArray(items)) return null;
+      for (let i = 0; i < items.length; i++) list.push(items[i]);
+    }
   } catch {
     return null;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
+}
+
+/** The lines of a file, read through one buffer that grows only for a line longer than it. */
+class LineReader {
+  private buf = Buffer.allocUnsafe(1024 * 1024);
+  private start = 0;
+  private end = 0;
+  private eof = false;
+
+  constructor(private readonly fd: number) {}
+
+  next(): string | null {
+    for (;;) {
+      const nl = this.buf.indexOf(10, this.start);
+      if (nl >= 0 && nl < this.end) {
+        const line = lineText(this.buf, this.start, nl);
+        this.start = nl + 1;
+        return line;
+      }
+      if (this.eof) {
+        if (this.start >= this.end) return null;
+        const last = lineText(this.buf, this.start, this.end);
+        this.start = this.end;
+        return last;
+      }
+      if (this.start > 0) {
+        this.buf.copyWithin(0, this.start, this.end);
+        this.end -= this.start;
+        this.start = 0;
+      } else if (this.end === this.buf.length) {
+        const grown = Buffer.allocUnsafe(this.buf.length * 2);
+        this.buf.copy(grown, 0, 0, this.end);
+        this.buf = grown;
+      }
+      const n = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
+      if (n === 0) this.eof = true;
+      this.end += n;
+    }
+  }
+}
+
+/** JSON text never holds a raw newline, and a UTF-8 sequence never holds the byte 10. */
+function lineText(buf: Buffer, start: number, end: number): string {
+  return isAscii(buf.subarray(start, end)) ? buf.toString('latin1', start, end) : buf.toString('utf8', start, end);
 }
 
 /**
@@ -87,16 +155,35 @@ export function bufferText(bytes: Buffer): string {
 
 /** Stores a document the validator accepted. Best effort: a failure only costs the next run time. */
 export function writeCached(key: string, doc: TopologyDoc): void {
+  let tmp: string | null = null;
   try {
     const dir = cacheDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = fileOf(key);
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${key}\n${JSON.stringify(doc)}`, { mode: 0o600 });
+    tmp = `${file}.${process.pid}.tmp`;
+    const head: Record<string, unknown> = {};
+    const long: [string, unknown[]][] = [];
+    for (const [k, v] of Object.entries(doc)) {
+      if (Array.isArray(v) && v.length > ITEMS_PER_LINE) { head[k] = []; long.push([k, v]); } else head[k] = v;
+    }
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, `${key}\n${JSON.stringify(head)}\n`);
+      for (const [k, list] of long) {
+        for (let i = 0; i < list.length; i += ITEMS_PER_LINE) writeSync(fd, `${JSON.stringify([k, list.slice(i, i + ITEMS_PER_LINE)])}\n`);
+      }
+      writeSync(fd, END);
+    } finally {
+      closeSync(fd);
+    }
     // Readers see the whole entry or none: rename is atomic within a directory.
     renameSync(tmp, file);
+    tmp = null;
     const entries = readdirSync(dir).filter((f) => f.startsWith('topology-') && f.endsWith('.json'))
       .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs })).sort((a, b) => b.t - a.t);
     for (const e of entries.slice(MAX_ENTRIES)) unlinkSync(join(dir, e.f));
-  } catch { /* read-only home, full disk: validate again next time */ }
+  } catch {
+    /* read-only home, full disk: validate again next time */
+    if (tmp !== null) try { unlinkSync(tmp); } catch { /* already gone */ }
+  }
 }
