@@ -16,6 +16,7 @@ import { referenceTopology, REF } from './reference-topology.js';
 import { frameOf, routedFlow } from './frames.js';
 import { median, type BenchLine } from './types.js';
 import { startDaemonProcess } from './e2e-api.js';
+import { postJson } from './http-client.js';
 
 const CONCURRENCY = 8;
 
@@ -58,10 +59,10 @@ export async function benchApi(): Promise<BenchLine[]> {
   const batch256 = async (base: string, payload = body): Promise<number> => {
     const learned = await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: learnVm1 });
     if (learned.status !== 200) throw new Error(`POST /simulations: ${learned.status} ${await learned.text()}`);
+    const bytes = Buffer.from(payload);
     const post = async (): Promise<void> => {
-      const res = await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
-      if (res.status !== 200) throw new Error(`POST /simulations: ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
+      const res = await postJson(`${base}/simulations`, bytes);
+      if (res.status !== 200) throw new Error(`POST /simulations: ${res.status} ${res.body.toString()}`);
     };
     await load(0.5, post);
     const runs: number[] = [];

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { bytesToHex } from '../engine/packet-json.js';
 import { frameOf } from './frames.js';
 import { median, type BenchLine } from './types.js';
+import { postJson } from './http-client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -113,13 +114,13 @@ function cpuSeconds(pid: number | undefined): number {
 
 /** CLIENTS loops posting `body` for `seconds`; resolves to the packets answered. */
 async function drive(url: string, body: string, seconds: number): Promise<number> {
+  const payload = Buffer.from(body);
   const end = performance.now() + seconds * 1000;
   let packets = 0;
   await Promise.all(Array.from({ length: CLIENTS }, async () => {
     while (performance.now() < end) {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      if (res.status !== 200) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
+      const res = await postJson(url, payload);
+      if (res.status !== 200) throw new Error(`POST ${url}: ${res.status} ${res.body.toString()}`);
       packets += BATCH;
     }
   }));
