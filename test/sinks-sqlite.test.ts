@@ -14,6 +14,7 @@ import { expectedSteps, expectedSummary, makeRecord } from './helpers/trace-reco
 import { StepSchema } from '../api/doc-schemas.js';
 import { encodeStepsText, StepsTextCache } from '../stores/sqlite/trace-wire.js';
 import type { TraceStep } from '../model/step.js';
+import type { TraceRecord } from '../model/stores.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'midotrace-sqlite-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -306,6 +307,12 @@ t.test('a flow\'s repeated steps are encoded once, and the text is always what e
     if (got === firstTexts[n % flows.length]) turns++;
   }
   tt.equal(turns, 50, 'five interleaved flows each reuse their own text');
+  // The same details in another key order, or with a key more, encode differently: never a reuse.
+  const withDetails = (details: Record<string, unknown>): TraceRecord => ({ ...makeRecord(), startedAtMs: 1_950_000_000_000, steps: [{ ...step(0, 1_950_000_000_000, 0), details: details as unknown as TraceStep['details'] }] });
+  for (const d of [{ kind: 'x', a: 1, b: { c: [1, 2] } }, { kind: 'x', b: { c: [1, 2] }, a: 1 }, { kind: 'x', a: 1, b: { c: [1, 2] }, d: 0 }, { kind: 'x', a: 1, b: { c: [2, 1] } }, { kind: 'x', a: 1, b: { c: [1, 2] } }]) {
+    const rec = withDetails(d);
+    tt.equal(cache.text(rec), encodeStepsText(rec), `details ${JSON.stringify(d)}`);
+  }
   const cyclic: Record<string, unknown> = { kind: 'x' };
   cyclic.self = cyclic;
   const a = { ...makeRecord(), steps: [{ ...step(0, 0, 0), details: cyclic as unknown as TraceStep['details'] }] };

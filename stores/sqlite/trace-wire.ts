@@ -94,17 +94,33 @@ function sameJson(a: unknown, b: unknown, depth: number): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i]!;
-    if (k !== kb[i]) return false;
-    const va = (a as Record<string, unknown>)[k];
-    if (va === undefined || !sameJson(va, (b as Record<string, unknown>)[k], depth + 1)) return false;
+  // Keys in order without Object.keys' two arrays a call (this runs for every detail of every traced
+  // packet): a's keys go on a shared stack, b's are checked against them in order, then the values.
+  const base = keyTop;
+  for (const k in a) keyStack[keyTop++] = k;
+  let i = base;
+  let same = true;
+  for (const k in b) {
+    if (i === keyTop || keyStack[i] !== k) { same = false; break; }
+    i++;
   }
-  return true;
+  if (same && i === keyTop) {
+    const end = keyTop;
+    for (let j = base; j < end; j++) {
+      const k = keyStack[j]!;
+      const va = (a as Record<string, unknown>)[k];
+      if (va === undefined || !Object.hasOwn(a, k) || !sameJson(va, (b as Record<string, unknown>)[k], depth + 1)) { same = false; break; }
+    }
+  } else {
+    same = false;
+  }
+  keyTop = base;
+  return same;
 }
+
+/** sameJson's stack of keys, shared by its recursion (each call pops what it pushed). */
+const keyStack: string[] = [];
+let keyTop = 0;
 
 /**
  * Finds a steps text among the batch's recent distinct ones by comparing strings (a length check
