@@ -346,3 +346,35 @@ t.test('the write-ahead log is copied into the file beside the writer, and trunc
   tt.equal(s.stats().tracesWritten, 15_000);
   tt.equal(s.stats().tracesLost, 0);
 });
+
+t.test('workers\' encoded batches are stored whole, however the queue cuts them into writes', async (tt) => {
+  const { encodeHead } = await import('../stores/sqlite/trace-wire.js');
+  // Writer batches of 3 traces: worker batches of 5, 4 and 7 are cut across writes, and writes mix them.
+  const b = open({ maxBatchTraces: 3 });
+  tt.teardown(() => b.close());
+  const batches = [5, 4, 7].map((n) => {
+    const recs = Array.from({ length: n }, (_, i) => makeRecord({ steps: 2 + (i % 3), conditionIds: i % 2 === 0 ? [] : ['c0000000-0000-4000-8000-00000000000' + i] }));
+    let text = '';
+    const ends = new Int32Array(n);
+    const texts: string[] = [];
+    const refs = new Int32Array(n);
+    recs.forEach((r, i) => {
+      text += encodeHead(r);
+      ends[i] = text.length;
+      const s = encodeStepsText(r);
+      let k = texts.indexOf(s);
+      if (k < 0) { k = texts.length; texts.push(s); }
+      refs[i] = k;
+    });
+    return { recs, batch: { text, ends, steps: Int32Array.from(recs, (r) => r.steps.length), stepTexts: texts, stepRefs: refs } };
+  });
+  for (const x of batches) b.writeBatch(x.batch);
+  await b.flush();
+  for (const x of batches) {
+    for (const r of x.recs) {
+      const got = await b.get(r.id);
+      tt.same(got && { ...got, steps: got.steps.map((s) => ({ ...s })) }, { ...expectedSummary(r), steps: expectedSteps(r) }, `trace ${r.id}`);
+    }
+  }
+  tt.match(b.stats(), { tracesWritten: 16, writeErrors: 0, tracesLost: 0 }, 'in the writes as cut, none failed and retried');
+});

@@ -96,14 +96,14 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
       this.queue.lose(Array.isArray(steps) ? steps.length : 0, err);
       return;
     }
-    this.queue.write({ head, stepsText: encodeStepsText(rec), steps: rec.steps.length, complete: rec.complete !== false });
+    this.queue.write({ text: head, start: 0, end: head.length, stepsText: encodeStepsText(rec), steps: rec.steps.length, complete: rec.complete !== false });
   }
 
   writeBatch(batch: EncodedTraceBatch): void {
     let start = 0;
     for (let i = 0; i < batch.ends.length; i++) {
       const end = batch.ends[i]!;
-      this.queue.write({ head: batch.text.slice(start, end), stepsText: batch.stepTexts[batch.stepRefs[i]!]!, steps: batch.steps[i]!, complete: true });
+      this.queue.write({ text: batch.text, start, end, stepsText: batch.stepTexts[batch.stepRefs[i]!]!, steps: batch.steps[i]!, complete: true });
       start = end;
     }
   }

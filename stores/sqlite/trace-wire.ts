@@ -14,9 +14,15 @@ import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
 import type { TraceStep } from '../../model/step.js';
 import { encodeSteps } from './step-codec.js';
 
-/** One queued trace: its head, its steps text, how many steps it holds, whether its producer lost some. */
+/**
+ * One queued trace: its head (text[start, end): a worker's batch keeps its heads in one string, and
+ * that string travels on to the writer thread as it is, not cut and joined again), its steps text,
+ * how many steps it holds, whether its producer lost some.
+ */
 export interface EncodedTrace {
-  readonly head: string;
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
   readonly stepsText: string;
   readonly steps: number;
   readonly complete: boolean;
@@ -156,11 +162,11 @@ export interface DecodedTrace {
 
 type Header = [string, string, number, string, ResultName, string[], boolean];
 
-export function decodeHead(head: string): DecodedTrace {
-  const a = head.indexOf('\n');
-  if (a < 0) throw new Error('not an encoded trace');
-  const [id, hostId, startedAtMs, ingressPortId, result, conditionIds] = JSON.parse(head.slice(0, a)) as Header;
-  return { id, hostId, startedAtMs, ingressPortId, result, conditionIds, match: head.slice(a + 1) };
+export function decodeHead(head: string, start = 0, end = head.length): DecodedTrace {
+  const a = head.indexOf('\n', start);
+  if (a < 0 || a >= end) throw new Error('not an encoded trace');
+  const [id, hostId, startedAtMs, ingressPortId, result, conditionIds] = JSON.parse(head.slice(start, a)) as Header;
+  return { id, hostId, startedAtMs, ingressPortId, result, conditionIds, match: head.slice(a + 1, end) };
 }
 
 /** The steps column holding only the first `count` steps (a full queue kept only those). */

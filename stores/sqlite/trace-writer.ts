@@ -54,7 +54,7 @@ export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
     this.tx = db.transaction((batch: readonly PendingTrace<EncodedTrace>[]) => {
       const now = Date.now();
       for (const p of batch) {
-        const r = decodeHead(p.rec.head);
+        const r = decodeHead(p.rec.text, p.rec.start, p.rec.end);
         const steps = p.rec.stepsText;
         if (p.stepCount > 0 && unencodable(steps)) throw new Error(`trace ${r.id}: its steps could not be encoded`);
         const seq = insTrace.run(r.id, r.hostId, r.startedAtMs, r.ingressPortId, r.result, r.match,

@@ -19,7 +19,7 @@ export interface WriterInit {
 }
 
 export type WriterRequest =
-  | { seq: number; op: 'write'; heads: string; meta: Int32Array; stepTexts: string[] }
+  | { seq: number; op: 'write'; texts: string[]; meta: Int32Array; stepTexts: string[] }
   | { seq: number; op: 'delete'; id: string }
   | { seq: number; op: 'append'; seg: SegmentRow }
   | { seq: number; op: 'deleteOlderThan'; ms: number }
@@ -52,6 +52,9 @@ export class InlineWriter implements WriterPort {
 }
 
 const THREAD = siblingModule(import.meta.url, 'writer-thread');
+
+/** Int32s of ThreadWriter.writeBatch's meta per trace. */
+export const META = 6;
 
 type Pending = { resolve: (v: number) => void; reject: (e: Error) => void };
 
@@ -98,26 +101,32 @@ export class ThreadWriter implements WriterPort {
   }
 
   /**
-   * One message per batch: the heads back to back, each distinct steps text once (the same string
-   * objects the workers' batches brought, so the Map finds them by identity), and
-   * [head length, stepCount, steps << 1 | complete, steps text index] per trace.
+   * One message per batch: the texts holding the heads (a worker batch's one string, once, however
+   * many of its traces this batch takes), each distinct steps text once (the same string objects the
+   * workers' batches brought), and [text index, start, end, stepCount, steps << 1 | complete, steps
+   * text index] per trace.
    */
   async writeBatch(batch: readonly PendingTrace<EncodedTrace>[]): Promise<void> {
-    const meta = new Int32Array(batch.length * 4);
-    const index = new Map<string, number>();
+    const meta = new Int32Array(batch.length * META);
+    const stepIndex = new Map<string, number>();
     const stepTexts: string[] = [];
-    let heads = '';
+    const texts: string[] = [];
+    let lastText: string | null = null;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      heads += p.rec.head;
-      let ref = index.get(p.rec.stepsText);
-      if (ref === undefined) { ref = stepTexts.length; stepTexts.push(p.rec.stepsText); index.set(p.rec.stepsText, ref); }
-      meta[i * 4] = p.rec.head.length;
-      meta[i * 4 + 1] = p.stepCount;
-      meta[i * 4 + 2] = (p.rec.steps << 1) | (p.complete ? 1 : 0);
-      meta[i * 4 + 3] = ref;
+      // Traces of one worker batch come in a row: a pointer check finds their text.
+      if (p.rec.text !== lastText) { lastText = p.rec.text; texts.push(lastText); }
+      let ref = stepIndex.get(p.rec.stepsText);
+      if (ref === undefined) { ref = stepTexts.length; stepTexts.push(p.rec.stepsText); stepIndex.set(p.rec.stepsText, ref); }
+      const m = i * META;
+      meta[m] = texts.length - 1;
+      meta[m + 1] = p.rec.start;
+      meta[m + 2] = p.rec.end;
+      meta[m + 3] = p.stepCount;
+      meta[m + 4] = (p.rec.steps << 1) | (p.complete ? 1 : 0);
+      meta[m + 5] = ref;
     }
-    await this.send({ seq: ++this.seq, op: 'write', heads, meta, stepTexts });
+    await this.send({ seq: ++this.seq, op: 'write', texts, meta, stepTexts });
   }
 
   async delete(id: string): Promise<boolean> { return (await this.send({ seq: ++this.seq, op: 'delete', id })) === 1; }

@@ -11,7 +11,7 @@ import { DELETE_CHUNK, SqliteTraceReader } from './trace-reader.js';
 import { SqliteTraceWriter } from './trace-writer.js';
 import type { PendingTrace } from '../queue.js';
 import type { EncodedTrace } from './trace-wire.js';
-import type { WriterInit, WriterReply, WriterRequest } from './writer-port.js';
+import { META, type WriterInit, type WriterReply, type WriterRequest } from './writer-port.js';
 
 const init = workerData as WriterInit;
 const CHECKPOINT = siblingModule(import.meta.url, 'checkpoint-thread');
@@ -45,7 +45,7 @@ if (!opened.ok) {
     let reply: WriterReply;
     try {
       switch (m.op) {
-        case 'write': writer.writeBatch(unpack(m.heads, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
+        case 'write': writer.writeBatch(unpack(m.texts, m.meta, m.stepTexts)); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'delete': reply = { seq: m.seq, ok: true, value: reader.delete(m.id) ? 1 : 0 }; break;
         case 'append': writer.appendSegment(m.seg); reply = { seq: m.seq, ok: true, value: 0 }; break;
         case 'deleteOlderThan': {
@@ -73,18 +73,16 @@ if (!opened.ok) {
 }
 
 /** The batch as posted (ThreadWriter.writeBatch). */
-function unpack(heads: string, meta: Int32Array, stepTexts: string[]): PendingTrace<EncodedTrace>[] {
-  const n = meta.length / 4;
+function unpack(texts: string[], meta: Int32Array, stepTexts: string[]): PendingTrace<EncodedTrace>[] {
+  const n = meta.length / META;
   const out: PendingTrace<EncodedTrace>[] = new Array(n);
-  let off = 0;
   for (let i = 0; i < n; i++) {
-    const len = meta[i * 4]!;
-    const flags = meta[i * 4 + 2]!;
+    const m = i * META;
+    const flags = meta[m + 4]!;
     out[i] = {
-      rec: { head: heads.slice(off, off + len), stepsText: stepTexts[meta[i * 4 + 3]!]!, steps: flags >>> 1, complete: true },
-      stepCount: meta[i * 4 + 1]!, complete: (flags & 1) === 1,
+      rec: { text: texts[meta[m]!]!, start: meta[m + 1]!, end: meta[m + 2]!, stepsText: stepTexts[meta[m + 5]!]!, steps: flags >>> 1, complete: true },
+      stepCount: meta[m + 3]!, complete: (flags & 1) === 1,
     };
-    off += len;
   }
   return out;
 }
