@@ -137,6 +137,8 @@ export class PacketContext {
   ingressScreen = 1;
   readonly conditionIds: string[] = [];
   steps: TraceStep[] = [];
+  /** The time of the packet's first step, which its later steps carry too. */
+  private stepsAtMs = 0;
 
   /** Scratch words for state table keys and values, shared by every device (single-threaded). */
   readonly key = new Int32Array(8);
@@ -251,8 +253,12 @@ export class PacketContext {
    * `if (ctx.traced)` so untraced packets build no step and no text.
    */
   step(s: TraceStep): void {
-    s.step = this.steps.length + 1;
-    s.timestampMs = Date.now();
+    const n = this.steps.length;
+    // One clock read a packet: its simulation takes microseconds, so every step's millisecond is the
+    // first's (reading the clock per step was a tenth of the cost of recording them).
+    if (n === 0) this.stepsAtMs = Date.now();
+    s.step = n + 1;
+    s.timestampMs = this.stepsAtMs;
     this.steps.push(s);
   }
 }
