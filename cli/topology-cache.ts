@@ -100,7 +100,10 @@ export function readCached(key: string): TopologyDoc | null {
   }
 }
 
-/** The lines of a file, read through one buffer that grows only for a line longer than it. */
+/**
+ * The lines of a file, read through one buffer that grows only for a line longer than it. Lines split
+ * at the byte 10: JSON text never holds a raw newline, and a UTF-8 sequence never holds that byte.
+ */
 class LineReader {
   private buf = Buffer.allocUnsafe(1024 * 1024);
   private start = 0;
@@ -113,13 +116,13 @@ class LineReader {
     for (;;) {
       const nl = this.buf.indexOf(10, this.start);
       if (nl >= 0 && nl < this.end) {
-        const line = lineText(this.buf, this.start, nl);
+        const line = bufferText(this.buf.subarray(this.start, nl));
         this.start = nl + 1;
         return line;
       }
       if (this.eof) {
         if (this.start >= this.end) return null;
-        const last = lineText(this.buf, this.start, this.end);
+        const last = bufferText(this.buf.subarray(this.start, this.end));
         this.start = this.end;
         return last;
       }
@@ -137,11 +140,6 @@ class LineReader {
       this.end += n;
     }
   }
-}
-
-/** JSON text never holds a raw newline, and a UTF-8 sequence never holds the byte 10. */
-function lineText(buf: Buffer, start: number, end: number): string {
-  return isAscii(buf.subarray(start, end)) ? buf.toString('latin1', start, end) : buf.toString('utf8', start, end);
 }
 
 /**
