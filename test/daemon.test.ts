@@ -260,6 +260,8 @@ t.test('a trace stored through the workers\' encoding reads back as the offline 
     ({ step, stage, deviceType, deviceId, deviceName, message, details }));
   t.ok(stored.numSteps > 10, `${stored.numSteps} steps`);
   t.same(content(stored), content(offline), 'the same steps, messages and details');
+  t.equal(stored.startedAt, stored.steps[0]!.timestamp, 'a trace starts at its first step');
+  t.equal(offline.startedAt, offline.steps[0]!.timestamp, 'offline too');
   t.same({ ...stored, id: '', hostId: '', startedAt: '', steps: [] }, { ...offline, id: '', hostId: '', startedAt: '', steps: [] }, 'the same summary');
 });
 

@@ -142,10 +142,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
       let traceIds: string[] = NO_IDS;
       if (ctx.traced) {
         const id = newTraceId();
-        // The trace starts with its first step, not when the batch left the daemon: then its steps
-        // are at +0 ms, and a flow's steps text is the same from one millisecond to the next
-        // (StepsTextCache, the stored step lists).
-        const rec = traceRecord(ctx, id, ctx.steps.length > 0 ? ctx.steps[0]!.timestampMs : now);
+        const rec = traceRecord(ctx, id, now);
         if (traceEnds !== null) {
           traceText += encodeHead(rec);
           traceEnds[traceCount] = traceText.length;

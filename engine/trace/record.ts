@@ -6,13 +6,17 @@ import type { TraceRecord } from '../../model/stores.js';
 import type { StepJson, Trace } from '../../model/trace.js';
 import { toStepJson } from '../../model/step-json.js';
 
+/**
+ * A trace starts with its first step (`startedAtMs` only stands in when none was recorded): its steps
+ * are then at +0 ms, and a flow's stored steps text is the same from one millisecond to the next.
+ */
 export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number): TraceRecord {
   const port = ctx.topo.ports[ctx.ingressPort];
   return {
     id,
     hostId: ctx.hostId,
     conditionIds: ctx.conditionIds.slice(),
-    startedAtMs,
+    startedAtMs: ctx.steps.length > 0 ? ctx.steps[0]!.timestampMs : startedAtMs,
     ingressPortId: port !== undefined ? port.id : '',
     match: matchSummary(ctx.origPkt, ctx.origLayers),
     result: RESULT_NAMES[ctx.result],

@@ -182,7 +182,7 @@ export function unencodable(steps: string): boolean { return steps === UNENCODAB
 /** Every trace of a worker's batch, decoded (tests, tools). */
 export function decodeTraceBatch(batch: EncodedTraceBatch): (DecodedTrace & { stepsText: string })[] {
   return Array.from(batch.ends, (end, i) => ({
-    ...decodeHead(batch.text.slice(i === 0 ? 0 : batch.ends[i - 1]!, end)),
+    ...decodeHead(batch.text, i === 0 ? 0 : batch.ends[i - 1]!, end),
     stepsText: batch.stepTexts[batch.stepRefs[i]!]!,
   }));
 }
