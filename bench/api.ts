@@ -43,23 +43,21 @@ export async function benchApi(): Promise<BenchLine[]> {
   });
   if (!r.ok) throw new Error(r.errors.join('; '));
   // 256 distinct bridged packets per request (vmA2..8 → vm1), as frames. vm1 sends one frame first so
-  // bridge A has learned its MAC: "bridged" is a unicast forward, as in engine.bridged (unlearned,
-  // each packet floods to the bridge's 8 other ports, a different bench).
-  const body = JSON.stringify(Array.from({ length: 256 }, (_, i) => {
+  // bridge A has learned its MAC: "bridged" is a unicast forward, as in engine.bridged. The same
+  // packets to a MAC bridge A never learned each flood (8 emitted frames, ~2.6 kB of result JSON a
+  // packet): reported as flooded_pps; before 2026-12-05 this was, by mistake, the figure.
+  type Result = { emitted: { portId: string }[] };
+  const packets = (ethDst: string): string => JSON.stringify(Array.from({ length: 256 }, (_, i) => {
     const src = REF.vmsA[1 + (i % 7)]!;
-    return { inPort: src.port, frame: bytesToHex(frameOf({ ethSrc: src.mac, ethDst: REF.vm1Mac, nwSrc: src.ip, nwDst: REF.vm1Ip, nwProto: 'udp', tpSrc: 1024 + i, tpDst: 53 })) };
+    return { inPort: src.port, frame: bytesToHex(frameOf({ ethSrc: src.mac, ethDst, nwSrc: src.ip, nwDst: REF.vm1Ip, nwProto: 'udp', tpSrc: 1024 + i, tpDst: 53 })) };
   }));
+  const bridged = { body: packets(REF.vm1Mac), what: 'forwarded to vm1 alone', ok: (r: Result) => r.emitted.length === 1 && r.emitted[0]!.portId === REF.vm1Port };
+  const flooded = { body: packets('02:00:00:99:99:99'), what: 'flooded', ok: (r: Result) => r.emitted.length > 1 };
   const learnVm1 = JSON.stringify({ inPort: REF.vm1Port, frame: bytesToHex(frameOf({ ethSrc: REF.vm1Mac, ethDst: REF.vmsA[1]!.mac, nwSrc: REF.vm1Ip, nwDst: REF.vmsA[1]!.ip, nwProto: 'udp', tpSrc: 53, tpDst: 1024 })) });
-  // The same 256 packets to a MAC bridge A never learned: each floods (8 emitted frames, ~2.6 kB of
-  // result JSON a packet). Reported as flooded_pps; before 2026-12-05 this was, by mistake, the figure.
-  const flooded = JSON.stringify(Array.from({ length: 256 }, (_, i) => {
-    const src = REF.vmsA[1 + (i % 7)]!;
-    return { inPort: src.port, frame: bytesToHex(frameOf({ ethSrc: src.mac, ethDst: '02:00:00:99:99:99', nwSrc: src.ip, nwDst: REF.vm1Ip, nwProto: 'udp', tpSrc: 1024 + i, tpDst: 53 })) };
-  }));
-  const batch256 = async (base: string, payload = body): Promise<number> => {
+  const batch256 = async (base: string, packetsOf = bridged): Promise<number> => {
     const learned = await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: learnVm1 });
     if (learned.status !== 200) throw new Error(`POST /simulations: ${learned.status} ${await learned.text()}`);
-    const bytes = Buffer.from(payload);
+    const bytes = Buffer.from(packetsOf.body);
     const post = async (): Promise<void> => {
       const res = await postJson(`${base}/simulations`, bytes);
       if (res.status !== 200) throw new Error(`POST /simulations: ${res.status} ${res.body.toString()}`);
@@ -71,10 +69,8 @@ export async function benchApi(): Promise<BenchLine[]> {
       const lat = await load(1, post);
       runs.push((lat.length * 256) / ((performance.now() - t0) / 1000));
     }
-    // Every packet was forwarded to vm1 alone (one emitted frame), or flooded.
-    const check = await (await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload })).json() as { emitted: { portId: string }[] }[];
-    const ok = payload === body ? (r: { emitted: { portId: string }[] }): boolean => r.emitted.length === 1 && r.emitted[0]!.portId === REF.vm1Port : (r: { emitted: unknown[] }): boolean => r.emitted.length > 1;
-    if (!check.every(ok)) throw new Error(`batch256: packets were not ${payload === body ? 'forwarded to vm1 alone' : 'flooded'}`);
+    const check = JSON.parse((await postJson(`${base}/simulations`, bytes)).body.toString()) as Result[];
+    if (!check.every(packetsOf.ok)) throw new Error(`batch256: packets were not ${packetsOf.what}`);
     return median(runs);
   };
   const processDir = mkdtempSync(join(tmpdir(), 'midotrace-bench-api-'));
