@@ -334,18 +334,17 @@ export class Daemon {
   }
 }
 
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
 /** `[` + the batches' comma-separated results joined by commas + `]`, as one buffer. */
 function jsonArray(parts: readonly Uint8Array[]): Buffer {
-  let total = 2;
-  for (const p of parts) total += p.length + 1;
-  const out = Buffer.allocUnsafe(total - (parts.length > 0 ? 1 : 0));
-  let o = 0;
-  out[o++] = 0x5b;
+  const pieces: Uint8Array[] = [OPEN];
   for (let i = 0; i < parts.length; i++) {
-    if (i > 0) out[o++] = 0x2c;
-    out.set(parts[i]!, o);
-    o += parts[i]!.length;
+    if (i > 0) pieces.push(COMMA);
+    pieces.push(parts[i]!);
   }
-  out[o] = 0x5d;
-  return out;
+  pieces.push(CLOSE);
+  return Buffer.concat(pieces);
 }
