@@ -209,7 +209,7 @@ function fillIpv4(j: Record<string, unknown>, pkt: Packet): number {
   return 20;
 }
 
-const FRAGMENT_NAMES: readonly FragmentName[] = ['none', 'first', 'later'];
+export const FRAGMENT_NAMES: readonly FragmentName[] = ['none', 'first', 'later'];
 
 /** SPEC §3 JSON for pkt: numbers as numbers, lowercase MACs, dotted quads, only fields that apply. */
 export function packetToJson(pkt: Packet): PacketJson {

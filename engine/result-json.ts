@@ -11,11 +11,11 @@ import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Packet 
 import { PARSE_ERROR_MESSAGES } from './wire/parse.js';
 import { buildFrame, frameLength } from './wire/build.js';
 import { isEchoType } from './wire/icmp.js';
+import { FRAGMENT_NAMES } from './packet-json.js';
 import type { CompiledTopology } from './topology/compiled.js';
 
-const FRAGMENT_NAMES = ['none', 'first', 'later'] as const;
-const HEX = new TextEncoder().encode('0123456789abcdef');
 const encoder = new TextEncoder();
+const HEX = encoder.encode('0123456789abcdef');
 
 export class ResultJsonWriter {
   private buf = new Uint8Array(64 * 1024);
@@ -29,8 +29,6 @@ export class ResultJsonWriter {
 
   /** Starts a new output (the previous bytes are overwritten). */
   reset(): void { this.len = 0; }
-
-  get length(): number { return this.len; }
 
   /** A copy of what was written since reset(). */
   bytes(): Uint8Array { return this.buf.slice(0, this.len); }
