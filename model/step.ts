@@ -92,6 +92,42 @@ export interface TraceStep {
   details: StepDetails;
 }
 
+/** Each kind's fields as compared by sameConstructedDetails: names, and which hold an Endpoint. */
+const COMPARED = new Map<string, { readonly names: readonly string[]; readonly endpoint: readonly boolean[] }>(
+  STEP_KIND_NAMES.filter((k) => k !== 'legacy').map((k) => {
+    const fields = Object.entries(STEP_KINDS[k].fields) as [string, FieldSpec][];
+    return [k, { names: fields.map(([f]) => f), endpoint: fields.map(([, spec]) => spec === 'endpoint') }];
+  }));
+
+/**
+ * Whether two details made by the Step constructors below are the same: same kind, same value in
+ * each field STEP_KINDS declares for it (an absent optional field equals only an absent one). The
+ * constructors put no other key in details (their callers pass object literals, which TypeScript
+ * checks against the declared fields), so this is exact for them at a fraction of a generic deep
+ * comparison's cost. A legacy or unknown kind is never vouched for: false.
+ */
+export function sameConstructedDetails(a: StepDetails, b: StepDetails): boolean {
+  if (a === b) return true;
+  if (a.kind !== b.kind) return false;
+  const c = COMPARED.get(a.kind);
+  if (c === undefined) return false;
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  for (let i = 0; i < c.names.length; i++) {
+    const f = c.names[i]!;
+    const u = x[f];
+    const v = y[f];
+    if (u === v) continue;
+    if (!c.endpoint[i] || !sameEndpoint(u as Endpoint | undefined, v as Endpoint | undefined)) return false;
+  }
+  return true;
+}
+
+function sameEndpoint(a: Endpoint | undefined, b: Endpoint | undefined): boolean {
+  return a !== undefined && b !== undefined && a !== null && b !== null &&
+    a.nwSrc === b.nwSrc && a.nwDst === b.nwDst && a.tpSrc === b.tpSrc && a.tpDst === b.tpDst;
+}
+
 /** What a step is about: a port, bridge, router, chain or rule, by id and name. */
 export interface StepSite { readonly id: string; readonly name: string }
 

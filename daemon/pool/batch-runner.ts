@@ -46,7 +46,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
   let framePorts = new Int32Array(1024);
   let frameScreens = new Uint8Array(1024);
   const emitWriter = new EmitWriter();
-  const stepsText = new StepsTextCache();
+  const stepsText = new StepsTextCache(true);
   const jsonWriter = new ResultJsonWriter();
 
   function refresh(): void {
