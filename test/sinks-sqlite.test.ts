@@ -103,8 +103,8 @@ t.test('a trace stored before steps had kinds (details without kind) still reads
   const raw = new Database(path);
   const seq = raw.prepare('SELECT seq FROM traces WHERE id = ?').pluck().get(rec.id);
   // As a file of schema 1 held them: the steps inline in trace_steps, no shared step list.
-  raw.prepare('UPDATE trace_steps SET steps = ?, list_id = NULL WHERE trace_seq = ?').run(JSON.stringify(old), seq);
-  raw.prepare('UPDATE traces SET num_steps = ? WHERE seq = ?').run(old.length, seq);
+  raw.prepare('INSERT OR REPLACE INTO trace_steps (trace_seq, steps, list_id) VALUES (?, ?, NULL)').run(seq, JSON.stringify(old));
+  raw.prepare('UPDATE traces SET num_steps = ?, list_id = NULL WHERE seq = ?').run(old.length, seq);
   raw.close();
 
   const b2 = open({ path });
@@ -202,6 +202,31 @@ t.test('FaultySink stall: writes arrive late; flush waits for them; close does n
   await f.close();
   tt.ok(Date.now() - closing < 5_000, 'close hands held records on at once');
   tt.match(f.stats(), { tracesWritten: 2, queueDepth: 0 });
+});
+
+t.test('a trace row names its step list (schema 5); a file of schema 4 keeps reading its traces after the upgrade', async (tt) => {
+  const path = freshPath();
+  const b = open({ path });
+  const recs = [makeRecord({ steps: 5 }), makeRecord({ steps: 3 })]; // the second only shows each row names its own list
+  for (const r of recs) b.write(r);
+  await b.flush();
+  await b.close();
+  const raw = new Database(path);
+  tt.equal(raw.prepare('SELECT count(*) FROM trace_steps').pluck().get(), 0, 'full traces write no trace_steps row');
+  tt.equal(raw.prepare('SELECT count(*) FROM traces WHERE list_id IS NOT NULL').pluck().get(), 2, 'each row names its list');
+  // The first trace as schema 4 stored it: a trace_steps row pointing at the list, no list_id column.
+  const seq = raw.prepare('SELECT seq FROM traces WHERE id = ?').pluck().get(recs[0]!.id);
+  raw.prepare("INSERT INTO trace_steps (trace_seq, steps, list_id) SELECT seq, '', list_id FROM traces WHERE seq = ?").run(seq);
+  raw.exec('ALTER TABLE traces DROP COLUMN list_id');
+  raw.prepare("UPDATE meta SET value = '4' WHERE key = 'schema_version'").run();
+  raw.close();
+  const b2 = open({ path });
+  tt.teardown(() => b2.close());
+  tt.same(await b2.get(recs[0]!.id), { ...expectedSummary(recs[0]!), steps: expectedSteps(recs[0]!) }, 'a schema 4 trace reads back whole');
+  const r3 = makeRecord({ steps: 4 });
+  b2.write(r3);
+  await b2.flush();
+  tt.same(await b2.get(r3.id), { ...expectedSummary(r3), steps: expectedSteps(r3) }, 'and new traces are stored in the new form');
 });
 
 t.test('traces with the same steps share one stored list; the sweeper deletes the lists it leaves unused', async (tt) => {

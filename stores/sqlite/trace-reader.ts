@@ -9,11 +9,11 @@ import { decodeSteps } from './step-codec.js';
 
 interface TraceRow {
   seq: number; id: string; host_id: string; started_at_ms: number; ingress_port_id: string;
-  result: string; match: string; condition_ids: string; num_steps: number; complete: number;
+  result: string; match: string; condition_ids: string; num_steps: number; complete: number; list_id: number | null;
 }
 
 const TRACE_COLS = 't.seq, t.id, t.host_id, t.started_at_ms, t.ingress_port_id, t.result, t.match, ' +
-  't.condition_ids, t.num_steps, t.complete';
+  't.condition_ids, t.num_steps, t.complete, t.list_id';
 
 /** Traces deleted per transaction by deleteOlderThan, so a big sweep yields to the event loop. */
 export const DELETE_CHUNK = 500;
@@ -23,6 +23,7 @@ export class SqliteTraceReader {
   private readonly listStmts = new Map<number, Stmt>();
   private readonly byId: Stmt;
   private readonly stepsOf: Stmt;
+  private readonly listSteps: Stmt;
   private readonly oldest: Stmt;
   private readonly segmentsOf: Stmt;
   private readonly deleteTx: (rows: readonly TraceRow[]) => void;
@@ -33,6 +34,7 @@ export class SqliteTraceReader {
     this.byId = db.prepare(`SELECT ${TRACE_COLS} FROM traces t WHERE t.id = ?`);
     this.stepsOf = db.prepare(
       "SELECT COALESCE(l.steps, s.steps) FROM trace_steps s LEFT JOIN step_lists l ON l.id = s.list_id WHERE s.trace_seq = ?").pluck();
+    this.listSteps = db.prepare('SELECT steps FROM step_lists WHERE id = ?').pluck();
     this.oldest = db.prepare(
       `SELECT ${TRACE_COLS} FROM traces t WHERE t.started_at_ms < ? ORDER BY t.started_at_ms, t.id LIMIT ${DELETE_CHUNK}`);
     this.segmentsOf = db.prepare('SELECT host_id, at_ms, steps FROM trace_segments WHERE trace_id = ? ORDER BY after_step, seq');
@@ -76,7 +78,8 @@ export class SqliteTraceReader {
   get(id: string): Trace | null {
     const row = this.byId.get(id) as TraceRow | undefined;
     if (row === undefined) return null;
-    const json = this.stepsOf.get(row.seq) as string | undefined;
+    // Schema 5 rows name their list; older ones, and truncated steps, are in trace_steps.
+    const json = (row.list_id !== null ? this.listSteps.get(row.list_id) : this.stepsOf.get(row.seq)) as string | undefined;
     const steps = json === undefined || json === '' ? [] : decodeSteps(json, row.num_steps, row.started_at_ms, row.host_id);
     const segments = this.segmentsOf.all(id) as { host_id: string; at_ms: number; steps: string }[];
     if (segments.length === 0) return { ...toSummary(row), steps };

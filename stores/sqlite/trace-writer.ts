@@ -1,8 +1,8 @@
 // Stores batches of encoded traces (trace-wire.ts) in one transaction each. Statements are prepared
 // once, here. Runs in the writer thread (writer-thread.ts), or inline for an in-memory database.
-// A trace's whole steps go to step_lists once per distinct list (schema.ts, version 3): the writer
-// remembers the lists it stored, so a repeat costs a map lookup and a small row instead of ~4 KB
-// of SQLite pages per trace.
+// A trace's whole steps go to step_lists once per distinct list (schema.ts, versions 3 and 5): the
+// writer remembers the lists it stored, so a repeat costs a map lookup and the list's id in the
+// trace's row instead of ~4 KB of SQLite pages per trace.
 import type { BatchWriter, PendingTrace } from '../queue.js';
 import type { Db, Stmt } from './db.js';
 import { decodeHead, truncateSteps, unencodable, type EncodedTrace } from './trace-wire.js';
@@ -24,13 +24,12 @@ export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
   constructor(db: Db) {
     const insTrace = db.prepare(
       'INSERT INTO traces (id, host_id, started_at_ms, ingress_port_id, result, match, condition_ids, ' +
-      'num_steps, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      'num_steps, complete, list_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const insSteps = db.prepare('INSERT INTO trace_steps (trace_seq, steps) VALUES (?, ?)');
     // OR IGNORE: a condition listed twice on one trace is one join row.
     const insCond = db.prepare(
       'INSERT OR IGNORE INTO trace_conditions (condition_id, started_at_ms, trace_id, trace_seq) VALUES (?, ?, ?, ?)');
 
-    const insStepsRef = db.prepare("INSERT INTO trace_steps (trace_seq, steps, list_id) VALUES (?, '', ?)");
     const insList = db.prepare('INSERT INTO step_lists (steps, last_used_ms) VALUES (?, ?)');
     const touchList = db.prepare('UPDATE step_lists SET last_used_ms = ? WHERE id = ?');
     this.dropLists = db.prepare('DELETE FROM step_lists WHERE last_used_ms < ?');
@@ -57,13 +56,13 @@ export class SqliteTraceWriter implements BatchWriter<EncodedTrace> {
         const r = decodeHead(p.rec.text, p.rec.start, p.rec.end);
         const steps = p.rec.stepsText;
         if (p.stepCount > 0 && unencodable(steps)) throw new Error(`trace ${r.id}: its steps could not be encoded`);
+        // All its steps: a stored list the row points at. Some (a full queue kept only those): inline.
+        const inline = p.stepCount > 0 && p.stepCount < p.rec.steps;
+        const listId = p.stepCount > 0 && !inline ? listFor(steps, r.startedAtMs, now) : null;
         const seq = insTrace.run(r.id, r.hostId, r.startedAtMs, r.ingressPortId, r.result, r.match,
-          r.conditionIds.length === 0 ? '[]' : JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0,
+          r.conditionIds.length === 0 ? '[]' : JSON.stringify(r.conditionIds), p.stepCount, p.complete ? 1 : 0, listId,
         ).lastInsertRowid;
-        if (p.stepCount > 0) {
-          if (p.stepCount < p.rec.steps) insSteps.run(seq, truncateSteps(steps, p.stepCount));
-          else insStepsRef.run(seq, listFor(steps, r.startedAtMs, now));
-        }
+        if (inline) insSteps.run(seq, truncateSteps(steps, p.stepCount));
         for (const c of r.conditionIds) insCond.run(c, r.startedAtMs, r.id, seq);
       }
     });
