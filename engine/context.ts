@@ -8,6 +8,7 @@ import { ResultCode, type Reason } from '../model/result.js';
 import type { CompiledTopology } from './topology/compiled.js';
 import type { SimStateTables } from './state/types.js';
 import type { TraceStep } from '../model/step.js';
+import { StepLog, type StepRender } from './trace/step-log.js';
 
 /** MidoNet's MaxDevicesTraversed: a simulation that enters more devices than this is an errorDrop. */
 export const MAX_DEVICES_TRAVERSED = 12;
@@ -136,9 +137,12 @@ export class PacketContext {
    */
   ingressScreen = 1;
   readonly conditionIds: string[] = [];
-  steps: TraceStep[] = [];
+  /** The packet's steps as recorded (rendered on reading `steps`). */
+  readonly log = new StepLog();
   /** The time of the packet's first step, which its later steps carry too. */
-  private stepsAtMs = 0;
+  stepsAtMs = 0;
+  /** `steps` as last rendered, until the next step or packet. */
+  private rendered: TraceStep[] | null = null;
 
   /** Scratch words for state table keys and values, shared by every device (single-threaded). */
   readonly key = new Int32Array(8);
@@ -168,7 +172,8 @@ export class PacketContext {
     this.resetRun();
     this.traced = this.forceTrace;
     if (this.conditionIds.length !== 0) this.conditionIds.length = 0; // setting length is a slow runtime call
-    if (this.steps.length !== 0) this.steps = [];
+    if (this.log.count !== 0) this.log.clear();
+    this.rendered = null;
   }
 
   /**
@@ -178,7 +183,8 @@ export class PacketContext {
   rewind(): void {
     this.resetRun();
     this.pkt.copyFrom(this.origPkt);
-    this.steps = [];
+    this.log.clear();
+    this.rendered = null;
   }
 
   /** What one run through the network leaves behind: traversal, flow state, result, emits. */
@@ -250,15 +256,32 @@ export class PacketContext {
 
   /**
    * Record one trace step, made by one of model/step.ts's Step constructors. Call only under
-   * `if (ctx.traced)` so untraced packets build no step and no text.
+   * `if (ctx.traced)` so untraced packets build no step and no text. Steps traced packets take
+   * often are recorded with `later` instead, which builds nothing.
    */
   step(s: TraceStep): void {
-    const n = this.steps.length;
+    this.stamp();
+    this.log.addBuilt(s);
+  }
+
+  /**
+   * Record one trace step as its render function and the values it needs (see StepLog): nothing is
+   * built unless the steps are read. Under `if (ctx.traced)`, like `step`.
+   */
+  later<A, B, C, D = null>(fn: StepRender<A, B, C, D>, a: A, b: B, c: C, x: number, y: number, z: number, d: D = null as D): void {
+    this.stamp();
+    this.log.add(fn, a, b, c, x, y, z, d);
+  }
+
+  /** The packet's steps so far, numbered, at their time: an array the caller may keep. */
+  get steps(): TraceStep[] {
+    return this.rendered ??= this.log.render(this.stepsAtMs);
+  }
+
+  private stamp(): void {
     // One clock read a packet: its simulation takes microseconds, so every step's millisecond is the
     // first's (reading the clock per step was a tenth of the cost of recording them).
-    if (n === 0) this.stepsAtMs = Date.now();
-    s.step = n + 1;
-    s.timestampMs = this.stepsAtMs;
-    this.steps.push(s);
+    if (this.log.count === 0) this.stepsAtMs = Date.now();
+    this.rendered = null;
   }
 }

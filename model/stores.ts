@@ -27,6 +27,9 @@ export interface TraceRecord {
   complete?: boolean;
 }
 
+/** A TraceRecord without its steps: what a worker encodes as the trace's head. */
+export type TraceHead = Omit<TraceRecord, 'steps'>;
+
 /**
  * Counters since the sink was created. Loss policy, so that readers are never left guessing:
  * - When the queue has room for the trace but not for all its steps, the trace is stored with the

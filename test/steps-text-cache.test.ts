@@ -1,7 +1,8 @@
-// The workers' StepsTextCache runs in `constructed` mode: details are compared field by field as
-// STEP_KINDS declares them (sameConstructedDetails) instead of deeply. These tests pin that the
-// comparison misses no declared field, and that on real simulations (every kind the example
-// network produces, flows taking turns, mutated frames) the text is always what encoding gives.
+// A worker's StepsTextCache reuses a recent packet's steps text when the packet's recorded steps
+// (engine/trace/step-log.ts) are the same; steps recorded built are compared by their fields, details
+// as STEP_KINDS declares them (sameConstructedDetails). These tests pin that the comparison misses no
+// declared field, and that on real simulations (every kind the example network produces, flows
+// taking turns, mutated frames) the text is always what encoding the rendered steps gives.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,8 @@ import { Simulator } from '../engine/simulator.js';
 import { createStateTables } from '../engine/state/tables.js';
 import { portIndexOfTopology, readInput } from '../engine/input.js';
 import { traceRecord } from '../engine/trace/record.js';
-import { encodeStepsText, StepsTextCache } from '../stores/sqlite/trace-wire.js';
+import { encodeStepsText } from '../stores/sqlite/trace-wire.js';
+import { StepsTextCache } from '../daemon/pool/steps-text.js';
 import { pk } from './helpers/net.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -104,13 +106,13 @@ t.test('on real simulations the cached text is always a fresh encoding, for flow
     if (rand() < 0.3) for (let m = 1 + Math.floor(rand() * 3); m > 0; m--) f[Math.floor(rand() * f.length)] = Math.floor(rand() * 256);
     order.push({ port: src.port, frame: f });
   }
-  const cache = new StepsTextCache(true);
+  const cache = new StepsTextCache();
   const kinds = new Set<string>();
   let wrong = 0;
   order.forEach((f, i) => {
     sim.runFrame(f.port, f.frame, 0, f.frame.length, 1_700_000_000_000 + i);
+    const got = cache.text(sim.ctx);
     const rec = traceRecord(sim.ctx, `trace-${i}`, 1_700_000_000_000 + i);
-    const got = cache.text(rec);
     if (got !== encodeStepsText(rec) && wrong++ < 3) t.equal(got, encodeStepsText(rec), `packet ${i}`);
     for (const s of rec.steps) kinds.add(s.details.kind);
   });

@@ -7,13 +7,14 @@ import { compileTopology, recompileRoutes } from '../../engine/topology/compile.
 import type { TopologyDoc } from '../../model/topology/doc.js';
 import { attachStateTables } from '../../engine/state/tables.js';
 import { ConditionMatcher, type PublishedCondition } from '../../engine/trace/matcher.js';
-import { traceRecord } from '../../engine/trace/record.js';
+import { traceHead, traceRecord } from '../../engine/trace/record.js';
 import { newTraceId } from '../../engine/trace/trace-id.js';
 import { ResultCode } from '../../model/result.js';
 import type { CompiledTopology } from '../../engine/topology/compiled.js';
 import type { TraceRecord } from '../../model/stores.js';
 import type { SimulationResultJson } from '../../engine/simulator.js';
-import { encodeHead, StepsDedup, StepsTextCache } from '../../stores/sqlite/trace-wire.js';
+import { encodeHead, StepsDedup } from '../../stores/sqlite/trace-wire.js';
+import { StepsTextCache } from './steps-text.js';
 import { SharedSnapshot } from './snapshot.js';
 import { UNKNOWN_PORT, type BatchResult, type BatchTask, type HeldFrame, type SimTraced, type TopologyDeltas, type WorkerInit } from './protocol.js';
 import { EmitWriter } from './emit-writer.js';
@@ -46,7 +47,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
   let framePorts = new Int32Array(1024);
   let frameScreens = new Uint8Array(1024);
   const emitWriter = new EmitWriter();
-  const stepsText = new StepsTextCache(true);
+  const stepsText = new StepsTextCache();
   const jsonWriter = new ResultJsonWriter();
 
   function refresh(): void {
@@ -142,17 +143,22 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
       let traceIds: string[] = NO_IDS;
       if (ctx.traced) {
         const id = newTraceId();
-        const rec = traceRecord(ctx, id, now);
+        let conditionIds: readonly string[];
         if (traceEnds !== null) {
-          traceText += encodeHead(rec);
+          // The head, and the steps text built only when this packet's steps are new (StepsTextCache).
+          const head = traceHead(ctx, id, now);
+          conditionIds = head.conditionIds;
+          traceText += encodeHead(head);
           traceEnds[traceCount] = traceText.length;
-          stepRefs![traceCount] = dedup!.ref(stepsText.text(rec));
-          traceSteps![traceCount++] = rec.steps.length;
+          stepRefs![traceCount] = dedup!.ref(stepsText.text(ctx));
+          traceSteps![traceCount++] = ctx.log.count;
         } else {
+          const rec = traceRecord(ctx, id, now);
+          conditionIds = rec.conditionIds;
           traces.push(rec);
         }
         traceIds = [id];
-        if (emit && ctx.emitCount > 0) (traced ??= []).push({ index: i, traceId: id, conditionIds: rec.conditionIds, steps: rec.steps.length });
+        if (emit && ctx.emitCount > 0) (traced ??= []).push({ index: i, traceId: id, conditionIds, steps: ctx.log.count });
       }
       if (details !== null) details.push(s.resultJson(traceIds));
       else if (json) {

@@ -6,22 +6,31 @@ import { BROADCAST_MAC, ipToString, isMulticastMac, macHi, macLo, macToString } 
 import { ETH_ARP } from '../packet.js';
 import { ResultCode } from '../../model/result.js';
 import { MAC_TTL_MS, Put } from '../state/types.js';
-import { DeviceKind, type CBridge, type CompiledTopology } from '../topology/compiled.js';
+import { DeviceKind, type CBridge, type CompiledTopology, type CPort } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { fillArpReply } from '../wire/icmp-error.js';
 import { finish } from './disposition.js';
-import { Step } from '../../model/step.js';
+import { Step, type TraceStep } from '../../model/step.js';
 import { egressHop, floodBranchHop, Hop } from './hop.js';
 
 const ARP_REQUEST = 1;
 const UNTAGGED = 4096;
+
+// Steps traced packets take often, recorded for rendering later (PacketContext.later).
+const bridgeReceived = (br: CBridge, inPort: CPort, _c: null, ethSrc: number, ethDst: number, vlan: number): TraceStep =>
+  Step.bridgeReceived(br, { inPortId: inPort.id, ethSrc: macToString(ethSrc), ethDst: macToString(ethDst), vlan });
+const macLearned = (br: CBridge, port: CPort, prev: CPort | null, mac: number, vlan: number, full: number): TraceStep =>
+  Step.macLearned(br, { mac: macToString(mac), portId: port.id, vlan, previousPortId: prev !== null ? prev.id : null, full: full !== 0 }, port);
+const macKnown = (br: CBridge, port: CPort, _c: null, mac: number): TraceStep => Step.macKnown(br, macToString(mac), port);
+const forwarded = (br: CBridge, port: CPort): TraceStep => Step.forwarded('bridge', br, port);
+const flooded = (br: CBridge, why: string, _c: null, branches: number): TraceStep => Step.flooded(br, why, branches);
 
 /** Bridge `b` received the packet through its port `inPort`; returns the next hop (hop.ts). */
 export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): number {
   const br = ctx.topo.bridges[b]!;
   const pkt = ctx.pkt;
   if (ctx.traced) {
-    ctx.step(Step.bridgeReceived(br, { inPortId: ctx.topo.ports[inPort]!.id, ethSrc: macToString(pkt.ethSrc), ethDst: macToString(pkt.ethDst), vlan: pkt.vlan }));
+    ctx.later(bridgeReceived, br, ctx.topo.ports[inPort]!, null, pkt.ethSrc, pkt.ethDst, pkt.vlan);
   }
   if (!br.adminUp) return drop(ctx, br, 'bridge_admin_down', 'bridge is administratively down');
   if (isMulticastMac(pkt.ethSrc)) return drop(ctx, br, 'multicast_src_mac', 'source MAC is multicast');
@@ -89,7 +98,7 @@ export function bridgeProcess(ctx: PacketContext, b: number, inPort: number): nu
   key[0] = br.idx; key[1] = vlan; key[2] = hi; key[3] = lo;
   if (ctx.state.mac.get(key, ctx.out, ctx.nowMs)) {
     const out = ctx.out[0]!;
-    if (ctx.traced) ctx.step(Step.macKnown(br, macToString(dst), ctx.topo.ports[out]!));
+    if (ctx.traced) ctx.later(macKnown, br, ctx.topo.ports[out]!, null, dst, 0, 0);
     return forward(ctx, br, out, inPort, filtered);
   }
   return flood(ctx, br, inPort, 'unknown destination');
@@ -105,9 +114,7 @@ function learn(ctx: PacketContext, br: CBridge, inPort: number): void {
   ctx.val[0] = inPort;
   const r = ctx.state.mac.put(key, ctx.val, MAC_TTL_MS, ctx.nowMs);
   if (ctx.traced) {
-    const port = ctx.topo.ports[inPort]!;
-    ctx.step(Step.macLearned(br, { mac: macToString(pkt.ethSrc), portId: port.id, vlan: pkt.vlan,
-      previousPortId: prev >= 0 ? ctx.topo.ports[prev]!.id : null, full: r === Put.Full }, port));
+    ctx.later(macLearned, br, ctx.topo.ports[inPort]!, prev >= 0 ? ctx.topo.ports[prev]! : null, pkt.ethSrc, pkt.vlan, r === Put.Full ? 1 : 0);
   }
 }
 
@@ -118,7 +125,7 @@ function forward(ctx: PacketContext, br: CBridge, out: number, inPort: number, f
     const action = runChain(ctx, br.outChain, br.id, br.name);
     if (action !== ChainAction.Accept) return chainDrop(ctx, br, action);
   }
-  if (ctx.traced) ctx.step(Step.forwarded('bridge', br, ctx.topo.ports[out]!));
+  if (ctx.traced) ctx.later(forwarded, br, ctx.topo.ports[out]!, null, 0, 0, 0);
   return egressHop(out);
 }
 
@@ -153,7 +160,7 @@ function flood(ctx: PacketContext, br: CBridge, inPort: number, why: string): nu
     branches++;
   }
   // Recorded after queueing: the branches run (and record their steps) only once this returns.
-  if (ctx.traced) ctx.step(Step.flooded(br, why, branches));
+  if (ctx.traced) ctx.later(flooded, br, why, null, branches, 0, 0);
   if (branches === 0) {
     forks.abandon();
     return drop(ctx, br, 'no_exterior_port', 'no other exterior port to flood to');

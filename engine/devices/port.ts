@@ -4,16 +4,22 @@
 import type { PacketContext } from '../context.js';
 import { ResultCode } from '../../model/result.js';
 import { portDevice, type CPort } from '../topology/compiled.js';
-import { Step } from '../../model/step.js';
+import { Step, type TraceStep } from '../../model/step.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { commitConntrack } from '../rules/conntrack.js';
 import { finish, enterScoped } from './disposition.js';
 import { enterHop, Hop, ingressHop } from './hop.js';
 
+// Steps traced packets take often, recorded for rendering later (PacketContext.later).
+const portReceived = (port: CPort): TraceStep => Step.portReceived(port, port.exterior);
+const emitted = (port: CPort, _b: null, _c: null, generated: number): TraceStep =>
+  Step.emitted(port, port.hostId, port.interfaceName, generated !== 0);
+const toPeer = (port: CPort, peer: CPort): TraceStep => Step.toPeer(port, peer);
+
 /** The packet arrives at port `p` (from the outside, or from p's peer); next it enters p's device. */
 export function portIngress(ctx: PacketContext, p: number): number {
   const port = ctx.topo.ports[p]!;
-  if (ctx.traced) ctx.step(Step.portReceived(port, port.exterior));
+  if (ctx.traced) ctx.later(portReceived, port, null, null, 0, 0, 0);
   if (enterScoped(ctx, portDevice(ctx.topo, p))) return Hop.Restart;
   if (!port.adminUp) {
     if (ctx.traced) ctx.step(Step.dropped('port', port, { reason: 'port_admin_down' }, 'port is administratively down'));
@@ -43,10 +49,10 @@ export function portEgress(ctx: PacketContext, p: number): number {
   if (port.exterior) {
     if (ctx.forwardFlow === 1 && !ctx.generating) commitConntrack(ctx, p);
     ctx.emit(p, ctx.pkt);
-    if (ctx.traced) ctx.step(Step.emitted(port, port.hostId, port.interfaceName, ctx.generating));
+    if (ctx.traced) ctx.later(emitted, port, null, null, ctx.generating ? 1 : 0, 0, 0);
     return finish(ctx, ResultCode.Forward, 'none'); // ignored for a generated packet
   }
-  if (ctx.traced) ctx.step(Step.toPeer(port, ctx.topo.ports[port.peer]!));
+  if (ctx.traced) ctx.later(toPeer, port, ctx.topo.ports[port.peer]!, null, 0, 0, 0);
   return ingressHop(port.peer);
 }
 

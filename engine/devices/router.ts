@@ -6,15 +6,29 @@ import type { PacketContext } from '../context.js';
 import { BROADCAST_MAC, ipToString, macToString } from '../../model/addr.js';
 import { ETH_ARP, ETH_IPV4, Frag, PROTO_ICMP } from '../packet.js';
 import { ResultCode, type Reason } from '../../model/result.js';
-import { RouteType, type CRouter } from '../topology/compiled.js';
+import { RouteType, type CPort, type CRoute, type CRouter } from '../topology/compiled.js';
 import { ChainAction, chainVerdict, runChain } from '../rules/chain.js';
 import { finish } from './disposition.js';
-import { Step } from '../../model/step.js';
+import { Step, type TraceStep } from '../../model/step.js';
 import { egressHop, type Hop } from './hop.js';
 import { resolveNextHop, routerArp } from './router-arp.js';
 import { sendArpRequest, sendEchoReply, sendIcmpError } from './router-icmp.js';
 
 const ICMP_ECHO_REQUEST = 8;
+
+// Steps traced packets take often, recorded for rendering later (PacketContext.later).
+const routerReceived = (rt: CRouter, inPort: CPort, _c: null, nwSrc: number, nwDst: number, ttl: number): TraceStep =>
+  Step.routerReceived(rt, { inPortId: inPort.id, nwSrc: ipToString(nwSrc), nwDst: ipToString(nwDst), ttl }, inPort);
+/** `hopPort`: the route's next-hop port, null when it has none. */
+const routeChosen = (rt: CRouter, route: CRoute, hopPort: CPort | null): TraceStep => Step.routeChosen(rt, {
+  routeId: route.id, type: ROUTE_TYPE_NAMES[route.type], dst: `${ipToString(route.dst)}/${route.dstLen}`,
+  src: `${ipToString(route.src)}/${route.srcLen}`, weight: route.weight,
+  nextHopPort: hopPort !== null ? hopPort.id : null,
+  nextHopGateway: route.nextHopGateway !== 0 ? ipToString(route.nextHopGateway) : null,
+}, route.type === RouteType.Normal ? hopPort : null);
+const ttlDecremented = (rt: CRouter, _b: null, _c: null, ttl: number): TraceStep => Step.ttlDecremented(rt, ttl);
+const forwarded = (rt: CRouter, out: CPort, _c: null, nextHop: number, ethDst: number): TraceStep =>
+  Step.forwarded('router', rt, out, { nextHop: ipToString(nextHop), ethSrc: macToString(out.mac), ethDst: macToString(ethDst) });
 
 /** Router `r` received the packet through its port `inPort`; returns the next hop (hop.ts). */
 export function routerProcess(ctx: PacketContext, r: number, inPort: number): number {
@@ -22,7 +36,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): nu
   const pkt = ctx.pkt;
   const inCfg = ctx.topo.ports[inPort]!;
   if (ctx.traced) {
-    ctx.step(Step.routerReceived(rt, { inPortId: inCfg.id, nwSrc: ipToString(pkt.nwSrc), nwDst: ipToString(pkt.nwDst), ttl: pkt.ttl }, inCfg));
+    ctx.later(routerReceived, rt, inCfg, null, pkt.nwSrc, pkt.nwDst, pkt.ttl);
   }
   if (!rt.adminUp) return drop(ctx, rt, 'router_admin_down', 'router is administratively down');
   if (pkt.vlanCount > 0) {
@@ -65,14 +79,7 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): nu
     return shortDrop(ctx, rt, 'no_route', ctx.traced ? `no route to ${ipToString(pkt.nwDst)}` : '');
   }
   const route = ctx.topo.routes[ri]!;
-  if (ctx.traced) {
-    ctx.step(Step.routeChosen(rt, {
-      routeId: route.id, type: ROUTE_TYPE_NAMES[route.type], dst: `${ipToString(route.dst)}/${route.dstLen}`,
-      src: `${ipToString(route.src)}/${route.srcLen}`, weight: route.weight,
-      nextHopPort: route.nextHopPort >= 0 ? ctx.topo.ports[route.nextHopPort]!.id : null,
-      nextHopGateway: route.nextHopGateway !== 0 ? ipToString(route.nextHopGateway) : null,
-    }, route.type === RouteType.Normal ? ctx.topo.ports[route.nextHopPort]! : null));
-  }
+  if (ctx.traced) ctx.later(routeChosen, rt, route, route.nextHopPort >= 0 ? ctx.topo.ports[route.nextHopPort]! : null, 0, 0, 0);
   if (route.type === RouteType.Blackhole) return errorDrop(ctx, rt, 'blackhole_route', 'blackhole route');
   if (route.type === RouteType.Reject) {
     sendIcmpError(ctx, rt, inPort, 3, 13);
@@ -113,12 +120,10 @@ export function routerProcess(ctx: PacketContext, r: number, inPort: number): nu
   // Decremented once the packet surely leaves (no condition reads the TTL), so the ICMP errors above
   // quote it as it arrived without a copy.
   pkt.ttl--;
-  if (ctx.traced) ctx.step(Step.ttlDecremented(rt, pkt.ttl));
+  if (ctx.traced) ctx.later(ttlDecremented, rt, null, null, pkt.ttl, 0, 0);
   pkt.ethSrc = outCfg.mac;
   pkt.ethDst = ctx.nextHopMac;
-  if (ctx.traced) {
-    ctx.step(Step.forwarded('router', rt, outCfg, { nextHop: ipToString(nextHop), ethSrc: macToString(outCfg.mac), ethDst: macToString(pkt.ethDst) }));
-  }
+  if (ctx.traced) ctx.later(forwarded, rt, outCfg, null, nextHop, pkt.ethDst, 0);
   return egressHop(outPort);
 }
 

@@ -9,7 +9,7 @@
 // how a jump loop ends, and a chain jumped to twice runs once.
 import { ipToString } from '../../model/addr.js';
 import type { PacketContext } from '../context.js';
-import { Step } from '../../model/step.js';
+import { Step, type TraceStep } from '../../model/step.js';
 import type { Reason } from '../../model/result.js';
 import { type CChain, type CRule, type CompiledTopology, FlowAction, RuleType } from '../topology/compiled.js';
 import { describeCondition, matchCondition } from './condition.js';
@@ -166,10 +166,18 @@ function ownerText(t: CompiledTopology, id: string, name: string, chainIdx: numb
   return `${dir}filter of ${kind} ${name || id}`;
 }
 
+// Recorded for rendering later (PacketContext.later): every traced packet through a filter takes these.
+const chainEvaluated = (chain: CChain, t: CompiledTopology, deviceId: string, from: number, _y: number, _z: number, deviceName: string): TraceStep =>
+  Step.chainEvaluated(chain, deviceId, chain.rules.length,
+    from < 0 ? ownerText(t, deviceId, deviceName, chain.idx) : `jump from chain ${chainLabel(t.chains[from]!)}`);
+const ruleMatched = (r: CRule, chain: CChain, action: string, _x: number, _y: number, _z: number, note: string): TraceStep =>
+  Step.ruleMatched({ id: r.id, name: `${chainLabel(chain)}[${r.position + 1}]` }, {
+    chainId: chain.id, position: r.position + 1, type: RULE_TYPE_NAMES[r.type]!, action,
+    condition: describeCondition(r.cond), note,
+  }, chain);
+
 function traceEnter(ctx: PacketContext, chain: CChain, deviceId: string, deviceName: string, from: number): void {
-  const t = ctx.topo;
-  const where = from < 0 ? ownerText(t, deviceId, deviceName, chain.idx) : `jump from chain ${chainLabel(t.chains[from]!)}`;
-  ctx.step(Step.chainEvaluated(chain, deviceId, chain.rules.length, where));
+  ctx.later(chainEvaluated, chain, ctx.topo, deviceId, from, 0, 0, deviceName);
 }
 
 function traceFellOff(ctx: PacketContext, chain: CChain): void {
@@ -181,11 +189,7 @@ function ruleName(ctx: PacketContext, r: CRule): string {
 }
 
 function traceRule(ctx: PacketContext, r: CRule, action: string, note: string): void {
-  const chain = ctx.topo.chains[r.chainIdx]!;
-  ctx.step(Step.ruleMatched({ id: r.id, name: ruleName(ctx, r) }, {
-    chainId: chain.id, position: r.position + 1, type: RULE_TYPE_NAMES[r.type]!, action,
-    condition: describeCondition(r.cond), note,
-  }, chain));
+  ctx.later(ruleMatched, r, ctx.topo.chains[r.chainIdx]!, action, 0, 0, 0, note);
 }
 
 function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport: number, dport: number): void {

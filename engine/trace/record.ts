@@ -2,7 +2,7 @@
 import type { PacketContext } from '../context.js';
 import { RESULT_NAMES } from '../../model/result.js';
 import { matchSummary } from '../packet-json.js';
-import type { TraceRecord } from '../../model/stores.js';
+import type { TraceHead, TraceRecord } from '../../model/stores.js';
 import type { StepJson, Trace } from '../../model/trace.js';
 import { toStepJson } from '../../model/step-json.js';
 
@@ -10,19 +10,26 @@ import { toStepJson } from '../../model/step-json.js';
  * A trace starts with its first step (`startedAtMs` only stands in when none was recorded): its steps
  * are then at +0 ms, and a flow's stored steps text is the same from one millisecond to the next.
  */
-export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number): TraceRecord {
+export function traceHead(ctx: PacketContext, id: string, startedAtMs: number): TraceHead {
   const port = ctx.topo.ports[ctx.ingressPort];
   return {
     id,
     hostId: ctx.hostId,
     conditionIds: ctx.conditionIds.slice(),
-    startedAtMs: ctx.steps.length > 0 ? ctx.steps[0]!.timestampMs : startedAtMs,
+    startedAtMs: ctx.log.count > 0 ? ctx.stepsAtMs : startedAtMs,
     ingressPortId: port !== undefined ? port.id : '',
     match: matchSummary(ctx.origPkt, ctx.origLayers),
     result: RESULT_NAMES[ctx.result],
-    // The context starts a fresh array for the next traced packet, so this one can be handed over.
-    steps: ctx.steps,
     complete: true,
+  };
+}
+
+/** The trace with its steps rendered (a fresh array the record keeps). */
+export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number): TraceRecord {
+  const h = traceHead(ctx, id, startedAtMs);
+  return {
+    id: h.id, hostId: h.hostId, conditionIds: h.conditionIds, startedAtMs: h.startedAtMs, ingressPortId: h.ingressPortId,
+    match: h.match, result: h.result, steps: ctx.steps, complete: true,
   };
 }
 

@@ -89,6 +89,7 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
   write(rec: TraceRecord): void {
     let head: string;
     try {
+      if (!Array.isArray(rec.steps)) throw new TypeError(`trace ${String(rec.id)}: steps is not an array`);
       head = encodeHead(rec);
     } catch (err) {
       // Not a record (null, steps not an array): counted, never thrown.

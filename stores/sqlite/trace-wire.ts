@@ -10,8 +10,8 @@
 // every trace points at its own (EncodedTraceBatch.stepRefs): the bytes that cross threads shrink
 // with the repetition, and nothing needs to be hashed to find it (see StepsDedup).
 import type { ResultName } from '../../model/result.js';
-import type { EncodedTraceBatch, TraceRecord } from '../../model/stores.js';
-import { sameConstructedDetails, type TraceStep } from '../../model/step.js';
+import type { EncodedTraceBatch, TraceHead, TraceRecord } from '../../model/stores.js';
+import type { TraceStep } from '../../model/step.js';
 import { encodeSteps } from './step-codec.js';
 
 /**
@@ -31,130 +31,21 @@ export interface EncodedTrace {
 /** Stands for steps that could not be encoded (e.g. a cyclic detail): storing them fails. */
 const UNENCODABLE = 'null';
 
-/** Throws on a record that is not one (null, steps not an array); the caller counts it lost. */
-export function encodeHead(rec: TraceRecord): string {
-  if (!Array.isArray(rec.steps)) throw new TypeError(`trace ${String(rec.id)}: steps is not an array`);
+/** Throws on a record that is not one (null); the caller counts it lost. */
+export function encodeHead(rec: TraceHead): string {
   return JSON.stringify([rec.id, rec.hostId, Math.floor(rec.startedAtMs), rec.ingressPortId, rec.result, rec.conditionIds, rec.complete !== false]) +
     '\n' + JSON.stringify(rec.match);
 }
 
 /** The steps column for the record; UNENCODABLE when they cannot be (the trace keeps its summary). */
 export function encodeStepsText(rec: TraceRecord): string {
-  try { return encodeSteps(rec.steps, rec.steps.length, Math.floor(rec.startedAtMs)); } catch { return UNENCODABLE; }
+  return encodeStepList(rec.steps, rec.startedAtMs);
 }
 
-/**
- * encodeStepsText, except that a record whose steps equal those of one of the last few records (the
- * next packet of a flow, or of one of a few flows taking turns) gets that text back without encoding:
- * comparing the fields costs a fraction of building the JSON, and the same string object makes
- * StepsDedup's check a pointer one.
- *
- * `constructed`: the caller's steps are all made by model/step.ts's Step constructors (a simulation
- * worker's), so their details are compared field by field as STEP_KINDS declares them
- * (sameConstructedDetails), about 7x cheaper than the generic deep comparison any other record gets.
- */
-export class StepsTextCache {
-  private static readonly SIZE = 8;
-  private readonly steps: (readonly TraceStep[] | null)[] = new Array(StepsTextCache.SIZE).fill(null);
-  private readonly starts = new Float64Array(StepsTextCache.SIZE);
-  private readonly texts: string[] = new Array(StepsTextCache.SIZE).fill('');
-  /**
-   * For each slot, the slot that was used right after it last time: flows taking turns in a fixed
-   * order (a client's batch cycling over a few) then find their text on the first comparison, where
-   * a newest-first scan compares each against the others' steps first (and flows to different
-   * destinations of one subnet differ only halfway down their steps). -1: none yet.
-   */
-  private readonly next = new Int8Array(StepsTextCache.SIZE).fill(-1);
-  /** The slot written last; a scan goes from it backwards, so the most recent flow is tried first. */
-  private last = 0;
-  /** The slot the previous record used (found or written). */
-  private prev = -1;
-
-  constructor(private readonly constructed = false) {}
-
-  text(rec: TraceRecord): string {
-    const start = Math.floor(rec.startedAtMs);
-    const steps = Array.isArray(rec.steps) ? rec.steps : null;
-    if (steps !== null) {
-      const guess = this.prev >= 0 ? this.next[this.prev]! : -1;
-      if (guess >= 0 && this.matches(guess, steps, start)) return this.use(guess);
-      for (let k = 0, slot = this.last; k < StepsTextCache.SIZE; k++, slot = slot === 0 ? StepsTextCache.SIZE - 1 : slot - 1) {
-        if (slot !== guess && this.matches(slot, steps, start)) return this.use(slot);
-      }
-    }
-    const text = encodeStepsText(rec);
-    const slot = this.last = (this.last + 1) % StepsTextCache.SIZE;
-    this.steps[slot] = steps;
-    this.starts[slot] = start;
-    this.texts[slot] = text;
-    this.use(slot);
-    return text;
-  }
-
-  private matches(slot: number, steps: readonly TraceStep[], start: number): boolean {
-    const s = this.steps[slot]!;
-    return s !== null && sameSteps(s, this.starts[slot]!, steps, start, this.constructed);
-  }
-
-  private use(slot: number): string {
-    if (this.prev >= 0) this.next[this.prev] = slot;
-    this.prev = slot;
-    return this.texts[slot]!;
-  }
+/** The steps column for `steps` of a trace started at `startedAtMs`; UNENCODABLE when they cannot be. */
+export function encodeStepList(steps: readonly TraceStep[], startedAtMs: number): string {
+  try { return encodeSteps(steps, steps.length, Math.floor(startedAtMs)); } catch { return UNENCODABLE; }
 }
-
-function sameSteps(a: readonly TraceStep[], aStart: number, b: readonly TraceStep[], bStart: number, constructed: boolean): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.timestampMs - aStart !== y.timestampMs - bStart || x.stage !== y.stage || x.deviceType !== y.deviceType ||
-      x.deviceId !== y.deviceId || x.deviceName !== y.deviceName || x.message !== y.message ||
-      !(constructed ? sameConstructedDetails(x.details, y.details) : sameJson(x.details ?? {}, y.details ?? {}, 0))) return false;
-  }
-  return true;
-}
-
-/**
- * Whether a and b are the same JSON values, conservatively: false whenever unsure (deep, undefined
- * members, NaN), which only costs an encoding.
- */
-function sameJson(a: unknown, b: unknown, depth: number): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || depth > 6) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i], depth + 1)) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  // Keys in order without Object.keys' two arrays a call (this runs for every detail of every traced
-  // packet): a's keys go on a shared stack, b's are checked against them in order, then the values.
-  const base = keyTop;
-  for (const k in a) keyStack[keyTop++] = k;
-  let i = base;
-  let same = true;
-  for (const k in b) {
-    if (i === keyTop || keyStack[i] !== k) { same = false; break; }
-    i++;
-  }
-  if (same && i === keyTop) {
-    const end = keyTop;
-    for (let j = base; j < end; j++) {
-      const k = keyStack[j]!;
-      const va = (a as Record<string, unknown>)[k];
-      if (va === undefined || !Object.hasOwn(a, k) || !sameJson(va, (b as Record<string, unknown>)[k], depth + 1)) { same = false; break; }
-    }
-  } else {
-    same = false;
-  }
-  keyTop = base;
-  return same;
-}
-
-/** sameJson's stack of keys, shared by its recursion (each call pops what it pushed). */
-const keyStack: string[] = [];
-let keyTop = 0;
 
 /**
  * Finds a steps text among the batch's recent distinct ones by comparing strings (a length check
