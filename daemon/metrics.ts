@@ -30,6 +30,7 @@ export class DaemonMetrics {
   readonly traced: Counter;
   /** Seconds workers spent simulating; its rate over the thread count is the pool's utilisation. */
   readonly workerBusy: Counter;
+  readonly sinkWaits: Counter;
   readonly requests: Histogram<'method' | 'route' | 'status'>;
 
   constructor(src: MetricSources) {
@@ -38,6 +39,7 @@ export class DaemonMetrics {
     this.simulations = new Counter({ name: 'midotrace_simulations_total', help: 'Packets simulated, by result.', labelNames: ['result'], registers: [r] });
     this.traced = new Counter({ name: 'midotrace_traced_packets_total', help: 'Packets traced.', registers: [r] });
     this.workerBusy = new Counter({ name: 'midotrace_worker_busy_seconds_total', help: 'Time worker threads spent simulating batches.', registers: [r] });
+    this.sinkWaits = new Counter({ name: 'midotrace_sink_wait_seconds_total', help: 'Time API simulations waited for room in the trace sink\'s queue (backpressure) before simulating a batch.', registers: [r] });
     this.requests = new Histogram({
       name: 'midotrace_api_request_duration_seconds', help: 'API request durations.',
       labelNames: ['method', 'route', 'status'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [r],

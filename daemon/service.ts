@@ -214,6 +214,13 @@ export class Daemon {
       // come back as JSON text and, for a sink that takes them, encoded traces. (A condition published
       // while a batch is in flight can miss the claim for that batch; the workers' shared counter
       // still holds this daemon to the limit.)
+      // A sink that falls behind makes the request wait (bounded) rather than lose its traces.
+      const room = sink.room();
+      if (room !== null) {
+        const waited = performance.now();
+        await room;
+        this.metrics.sinkWaits.inc((performance.now() - waited) / 1000);
+      }
       const limited = this.limits.active();
       const traceOutput = !limited && sink.writeBatch !== undefined ? 'encoded' : 'records';
       const r = await this.pool.run({ ...enc.tasks[b]!, forceTrace, detail: true, json: !limited, traceOutput, nowMs: Date.now() });

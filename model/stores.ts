@@ -91,6 +91,13 @@ export interface TraceSink {
    * write() queues a trace (never throws; a failed write counts its steps in stepsLost).
    */
   appendSteps?(seg: StepSegment): void;
+  /**
+   * Backpressure: null while the sink's queue has room; otherwise a promise that resolves once it has
+   * drained enough, within a bounded time (stores/queue.ts). Producers that can wait (API requests)
+   * await it before making more traces, so a burst is slowed instead of lost; the live datapath
+   * cannot wait, and writes anyway (losses counted).
+   */
+  room(): Promise<void> | null;
   /** Resolves once everything written before this call is stored (or counted lost). */
   flush(): Promise<void>;
   /** Flush, then release the backend. Later write() calls count the trace as lost. Idempotent. */

@@ -55,6 +55,9 @@ export class FaultySink implements TraceSink {
     this.pending.push(finished);
   }
 
+  /** The inner sink's: records held back by a fault are the fault's, not queue pressure. */
+  room(): Promise<void> | null { return this.inner.room(); }
+
   async flush(): Promise<void> {
     while (this.pending.length > 0) {
       const all = this.pending;

@@ -29,6 +29,8 @@ export interface QueueOptions {
   maxBatchSteps?: number;
   /** Told about every failed backend write (for logs); must not throw. */
   onError?: (err: unknown) => void;
+  /** The longest a room() promise stays pending, in ms. Default 1,000. */
+  roomWaitMs?: number;
 }
 
 /** How the queue sees a record it holds: its step count and whether its producer lost steps. */
@@ -42,7 +44,7 @@ const TRACE_RECORDS: RecordShape<TraceRecord> = {
   complete: (rec) => rec.complete !== false,
 };
 
-const DEFAULTS = { maxQueuedSteps: 200_000, maxQueuedTraces: 50_000, maxBatchTraces: 512, maxBatchSteps: 4_096 };
+const DEFAULTS = { maxQueuedSteps: 200_000, maxQueuedTraces: 50_000, maxBatchTraces: 512, maxBatchSteps: 4_096, roomWaitMs: 1_000 };
 
 interface FlushWaiter { seq: number; resolve: () => void }
 
@@ -58,6 +60,7 @@ export class Queue<R> {
   private readonly batchTraces: number;
   private readonly batchSteps: number;
   private readonly onError: (err: unknown) => void;
+  private readonly roomWaitMs: number;
 
   /** items[head..] are queued; the array is reset whenever it empties. */
   private items: PendingTrace<R>[] = [];
@@ -72,6 +75,10 @@ export class Queue<R> {
   private doneSeq = 0;
   private waiters: FlushWaiter[] = [];
   private closing: Promise<void> | null = null;
+  /** Whether the last batch failed: the store is down or refusing, and waiting for it helps no one. */
+  private failing = false;
+  /** What room() hands out while the queue is over half full: one promise for every producer. */
+  private roomWait: { promise: Promise<void>; resolve: () => void; timer: ReturnType<typeof setTimeout> } | null = null;
 
   private tracesWritten = 0;
   private tracesIncomplete = 0;
@@ -90,6 +97,7 @@ export class Queue<R> {
     this.batchTraces = positive(opts.maxBatchTraces, DEFAULTS.maxBatchTraces, 'maxBatchTraces', false);
     this.batchSteps = positive(opts.maxBatchSteps, DEFAULTS.maxBatchSteps, 'maxBatchSteps', false);
     this.onError = opts.onError ?? (() => {});
+    this.roomWaitMs = positive(opts.roomWaitMs, DEFAULTS.roomWaitMs, 'roomWaitMs', true);
   }
 
   write(rec: R): void {
@@ -123,6 +131,39 @@ export class Queue<R> {
     this.failed(err);
   }
 
+  /**
+   * Backpressure for producers that can wait (an API request can; a frame on the live datapath
+   * cannot). null while the queue holds under half its bounds, while its store is failing, or once it
+   * is closing; otherwise a promise that resolves once the queue has drained under a quarter of its
+   * bounds, or after roomWaitMs at the latest (a store that slows to a crawl then loses traces,
+   * counted, as it would without the wait: a producer is slowed, never stopped).
+   */
+  room(): Promise<void> | null {
+    if (this.failing || this.closing !== null || !this.over(2)) return null;
+    if (this.roomWait === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      const timer = setTimeout(this.openRoom, this.roomWaitMs);
+      this.roomWait = { promise, resolve, timer };
+    }
+    return this.roomWait.promise;
+  }
+
+  /** Whether the queue holds at least 1/fraction of either bound. */
+  private over(fraction: number): boolean {
+    const traces = this.queuedTraceCount() + this.inFlightTraces;
+    const steps = this.queuedSteps + this.inFlightSteps;
+    return traces * fraction >= this.maxTraces || (this.maxSteps > 0 && steps * fraction >= this.maxSteps);
+  }
+
+  private readonly openRoom = (): void => {
+    const w = this.roomWait;
+    if (w === null) return;
+    this.roomWait = null;
+    clearTimeout(w.timer);
+    w.resolve();
+  };
+
   flush(): Promise<void> {
     if (this.doneSeq >= this.enqueuedSeq) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ seq: this.enqueuedSeq, resolve }));
@@ -130,6 +171,7 @@ export class Queue<R> {
 
   close(): Promise<void> {
     if (this.closing === null) {
+      this.openRoom();
       this.closing = this.flush().then(() => this.writer.close());
     }
     return this.closing;
@@ -177,8 +219,10 @@ export class Queue<R> {
     const batch = this.takeBatch();
     try {
       await this.writer.writeBatch(batch);
+      this.failing = false;
       for (const p of batch) this.stored(p, p.complete);
     } catch (err) {
+      this.failing = true;
       this.failed(err);
       for (const p of batch) await this.retryOne(p);
     }
@@ -187,6 +231,7 @@ export class Queue<R> {
     this.doneSeq += batch.length;
     this.draining = false;
     this.wakeWaiters();
+    if (this.roomWait !== null && (this.failing || !this.over(4))) this.openRoom();
     // Yield to the event loop between batches, even for a synchronous writer.
     if (this.queuedTraceCount() > 0 && !this.scheduled) { this.scheduled = true; setImmediate(this.drainNow); }
   }

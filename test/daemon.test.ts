@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Net, pk } from './helpers/net.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { FaultySink } from '../stores/faulty.js';
+import type { SinkStats, TraceRecord, TraceSink } from '../model/stores.js';
 import type { SimulationResultJson } from '../engine/simulator.js';
 import type { BatchResult } from '../daemon/pool/protocol.js';
 import { decodeTraceBatch } from '../stores/sqlite/trace-wire.js';
@@ -218,6 +219,38 @@ t.test('a failing sink: simulation goes on, lost steps counted, traces incomplet
   t.ok(trace, 'the summary is kept');
   t.equal(trace!.complete, false, 'marked incomplete');
   t.ok(faulty);
+});
+
+/** A sink whose room() the test decides; the rest is the real sink's. */
+class RoomGate implements TraceSink {
+  constructor(private readonly inner: TraceSink, readonly room: () => Promise<void> | null) {
+    if (inner.writeBatch !== undefined) this.writeBatch = (b) => inner.writeBatch!(b);
+  }
+  writeBatch?: TraceSink['writeBatch'];
+  write(rec: TraceRecord): void { this.inner.write(rec); }
+  flush(): Promise<void> { return this.inner.flush(); }
+  close(): Promise<void> { return this.inner.close(); }
+  stats(): SinkStats { return this.inner.stats(); }
+}
+
+t.test('a sink that asks for room holds API simulations back until it has some, and the wait is counted', async (t) => {
+  let release: () => void = () => {};
+  let asked = 0;
+  const pressure = new Promise<void>((r) => { release = r; });
+  const d = await startTestDaemon(n.doc, {
+    wrapSink: (s) => new RoomGate(s, () => { asked++; return asked === 1 ? pressure : null; }),
+  });
+  t.teardown(() => d.close());
+  let done = false;
+  const running = sim(d, Array.from({ length: 100 }, (_, i) => udpFromVm1(i)), true).then((r) => { done = true; return r; });
+  await sleep(100);
+  t.equal(done, false, 'the request waits while the sink has no room');
+  release();
+  const results = await running;
+  t.equal(results.length, 100);
+  t.ok(asked >= 2, `asked before each batch (${asked} times)`);
+  const waited = /^midotrace_sink_wait_seconds_total (\S+)$/m.exec(await d.daemon.metrics.text());
+  t.ok(waited !== null && Number(waited[1]) >= 0.09, `midotrace_sink_wait_seconds_total ${waited?.[1]}`);
 });
 
 t.test('a stalled sink never holds up the simulation, and stopping drains it', async (t) => {

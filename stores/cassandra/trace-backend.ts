@@ -91,6 +91,7 @@ export class CassandraTraceBackend implements TraceSink, TraceStore {
 
   async flush(): Promise<void> { await Promise.all([this.queue.flush(), ...this.segments]); }
   stats(): SinkStats { return this.queue.stats(); }
+  room(): Promise<void> | null { return this.queue.room(); }
 
   list(q: TraceQuery): Promise<TraceListResult> { return this.guard(() => this.reader.list(q)); }
   get(id: string): Promise<Trace | null> { return this.guard(() => this.reader.get(id)); }

@@ -130,6 +130,7 @@ export class SqliteTraceBackend implements TraceSink, TraceStore {
     await Promise.all([this.queue.flush(), ...this.segments]);
   }
   stats(): SinkStats { return this.queue.stats(); }
+  room(): Promise<void> | null { return this.queue.room(); }
   sweepStats(): SweepStats { return { ...this.sweep }; }
 
   async list(q: TraceQuery): Promise<TraceListResult> { this.check(); return this.reader.list(q); }

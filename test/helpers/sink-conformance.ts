@@ -237,6 +237,20 @@ export function traceBackendConformance(t: Tap, name: string, make: TraceBackend
     tt.match(await store.get(r7.id), { numSteps: 40, complete: true });
   });
 
+  t.test(`${name}: room() asks producers to wait while the queue is over half full, until it drains`, async (tt) => {
+    const { sink } = await open(tt, { maxQueuedSteps: 1_000, maxQueuedTraces: 8 });
+    tt.equal(sink.room(), null, 'an idle sink has room');
+    const recs = Array.from({ length: 4 }, (_, i) => makeRecord({ startedAtMs: T0 + i, steps: 3 }));
+    for (const r of recs) sink.write(r); // in one turn of the event loop, before any drain
+    const wait = sink.room();
+    tt.not(wait, null, 'four of eight traces queued: wait');
+    await wait;
+    tt.ok(sink.stats().queueDepth * 4 < 8 || sink.stats().writeErrors > 0, 'released once drained under a quarter');
+    await sink.flush();
+    tt.equal(sink.room(), null);
+    tt.match(sink.stats(), { tracesWritten: 4, tracesLost: 0 });
+  });
+
   t.test(`${name}: a record the producer marked incomplete stays incomplete`, async (tt) => {
     const { sink, store } = await open(tt);
     const r = makeRecord({ steps: 4, complete: false });
