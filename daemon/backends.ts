@@ -26,6 +26,7 @@ export async function openTraceBackend(config: Readonly<Config>, log: Logger): P
     case 'sqlite': {
       const r = openSqliteTraceBackend({
         path: config.sqlite.path,
+        walLimitBytes: config.sqlite.walLimitMB * 1024 * 1024,
         retentionMs: config.sink.retentionDays * DAY_MS,
         maxQueuedTraces: config.sink.queueTraces,
         maxQueuedSteps: config.sink.queueSteps,

@@ -25,6 +25,7 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   sqlite: z.strictObject({
     path: z.string().min(1).default('./midotrace.db').describe('SQLite file for traces and (offline) trace conditions'),
+    walLimitMB: z.int().min(1).max(65_536).default(256).describe('write-ahead log size past which the writer truncates it (each truncation holds trace writes for ~0.1-0.2 s)'),
   }).prefault({}),
   zookeeper: z.strictObject({
     connect: z.string().min(1).default('127.0.0.1:2181').describe('ZooKeeper connect string, host:port[,host:port...][/chroot]'),

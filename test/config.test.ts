@@ -22,6 +22,7 @@ t.test('defaults are loopback, SQLite, offline', async (t) => {
 t.test('errors name the key', async (t) => {
   const cases: [unknown, RegExp][] = [
     [{ sink: { queueTraces: 0 } }, /^sink\.queueTraces: /],
+    [{ sqlite: { walLimitMB: 0.5 } }, /^sqlite\.walLimitMB: /],
     [{ listen: 'nowhere' }, /^listen: must be HOST:PORT/],
     [{ bogus: true }, /bogus/],
     [{ workers: { threads: 1.5 } }, /^workers\.threads: /],

@@ -32,7 +32,7 @@ export interface SqliteTraceBackendOptions extends QueueOptions, OpenDbOptions {
   now?: () => number;
   /** Write on a thread of its own (default; not possible for ':memory:'). */
   writerThread?: boolean;
-  /** With the writer thread: the write-ahead log is truncated once this large. Default 64 MiB. */
+  /** With the writer thread: the write-ahead log is truncated once this large. Default 256 MiB (writer-port.ts). */
   walLimitBytes?: number;
 }
 

@@ -27,7 +27,7 @@ if (!opened.ok) {
   const checkpointer = startThread(CHECKPOINT, { workerData: { path: init.path, busyTimeoutMs: init.busyTimeoutMs, everyMs: init.checkpointEveryMs ?? 1000 } satisfies CheckpointInit });
   checkpointer.unref();
   checkpointer.on('error', () => { /* the size limit below still bounds the log */ });
-  const walLimit = init.walLimitBytes ?? 64 * 1024 * 1024;
+  const walLimit = init.walLimitBytes ?? 256 * 1024 * 1024;
   const walPath = `${init.path}-wal`;
   /**
    * Never throws: it runs after a write has committed, whose reply must say so. A truncation that
