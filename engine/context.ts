@@ -139,8 +139,7 @@ export class PacketContext {
   readonly conditionIds: string[] = [];
   /** The packet's steps as recorded (rendered on reading `steps`). */
   readonly log = new StepLog();
-  /** The time of the packet's first step, which its later steps carry too. */
-  stepsAtMs = 0;
+  private firstStepAtMs = 0;
   /** `steps` as last rendered, until the next step or packet. */
   private rendered: TraceStep[] | null = null;
 
@@ -275,13 +274,16 @@ export class PacketContext {
 
   /** The packet's steps so far, numbered, at their time: an array the caller may keep. */
   get steps(): TraceStep[] {
-    return this.rendered ??= this.log.render(this.stepsAtMs);
+    return this.rendered ??= this.log.render(this.firstStepAtMs);
   }
+
+  /** The time of the packet's first step, which its later steps carry too. */
+  get stepsAtMs(): number { return this.firstStepAtMs; }
 
   private stamp(): void {
     // One clock read a packet: its simulation takes microseconds, so every step's millisecond is the
     // first's (reading the clock per step was a tenth of the cost of recording them).
-    if (this.log.count === 0) this.stepsAtMs = Date.now();
+    if (this.log.count === 0) this.firstStepAtMs = Date.now();
     this.rendered = null;
   }
 }
