@@ -157,6 +157,8 @@ export class PacketContext {
   /** Swap in a new topology version between packets. */
   setTopology(topo: CompiledTopology): void {
     this.topo = topo;
+    this.log.release();
+    this.rendered = null;
     if (this.traversed.length < topo.deviceCount) this.traversed = new Uint8Array(topo.deviceCount);
     else this.traversed.fill(0);
     this.traversedCount = 0;

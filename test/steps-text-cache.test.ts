@@ -123,3 +123,20 @@ t.test('on real simulations the cached text is always a fresh encoding, for flow
   }
   t.end();
 });
+
+t.test('a new topology lets go of the old one: the context\'s step log keeps no reference into it', (t) => {
+  const loaded = loadTopology(JSON.parse(readFileSync(join(ROOT, 'examples', 'topology.json'), 'utf8')));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  const topo = compileTopology(loaded.doc);
+  const sim = new Simulator(topo, createStateTables({ shared: false, macCapacity: 64, arpCapacity: 64, conntrackCapacity: 64, natCapacity: 64 }), 'h');
+  sim.ctx.forceTrace = true;
+  const r = readInput({ inPort: 'c0000000-0000-4000-8000-000000000013', packet: pk.tcp('fa:16:3e:00:01:11', '02:00:00:00:01:01', '10.0.1.11', '10.0.2.11') }, portIndexOfTopology(topo));
+  if (!r.ok) throw new Error(r.message);
+  sim.runFrame(r.port.idx, r.frame, 0, r.frame.length, 1_700_000_000_000);
+  const held = (): number => [sim.ctx.log.as, sim.ctx.log.bs, sim.ctx.log.cs, sim.ctx.log.ds].flat().filter((v) => v !== null && v !== undefined).length;
+  t.ok(held() > 20, 'a traced packet\'s entries point into the topology');
+  sim.setTopology(compileTopology(loaded.doc));
+  t.equal(held(), 0, 'none once the topology is replaced');
+  t.end();
+});
+

@@ -77,6 +77,7 @@ export function batchRunner(init: WorkerInit, inPlace = false): (task: BatchTask
     if (topoChanged) {
       if (sim === null) sim = new Simulator(topo!, state, init.hostId);
       else sim.setTopology(topo!);
+      stepsText.clear();
     }
     if (!topoChanged && cv === condVersion) return;
     const { version, text } = conditionsSnap.read();

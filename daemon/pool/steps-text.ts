@@ -41,6 +41,14 @@ export class StepsTextCache {
     return this.use(slot);
   }
 
+  /** Forgets every packet's steps (a new topology: they hold its predecessor's objects). */
+  clear(): void {
+    this.entries.fill(null);
+    this.texts.fill('');
+    this.next.fill(-1);
+    this.prev = -1;
+  }
+
   private matches(slot: number, log: StepEntries): boolean {
     const e = this.entries[slot]!;
     return e !== null && sameEntries(e, log);

@@ -59,6 +59,16 @@ export class StepLog implements StepEntries {
     this.count = i + 1;
   }
 
+  /** Drops every reference held (a new topology: the old one's objects can go). */
+  release(): void {
+    this.count = 0;
+    this.fns.fill(null);
+    this.as.fill(null);
+    this.bs.fill(null);
+    this.cs.fill(null);
+    this.ds.fill(null);
+  }
+
   addBuilt(s: TraceStep): void {
     this.add(BUILT, s, null, null, 0, 0, 0, null);
   }
