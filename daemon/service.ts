@@ -209,11 +209,6 @@ export class Daemon {
     const sink = this.backends.sink;
     // Batches of one request run in order, so a request's packets see each other's state changes.
     for (let b = 0; b < enc.tasks.length; b++) {
-      // Limited conditions need each trace here (ConditionLimits.admit claims their units and may drop
-      // a trace, which its result must then not name): such batches come back as objects. All others
-      // come back as JSON text and, for a sink that takes them, encoded traces. (A condition published
-      // while a batch is in flight can miss the claim for that batch; the workers' shared counter
-      // still holds this daemon to the limit.)
       // A sink that falls behind makes the request wait (bounded) rather than lose its traces.
       const room = sink.room();
       if (room !== null) {
@@ -221,6 +216,11 @@ export class Daemon {
         await room;
         this.metrics.sinkWaits.inc((performance.now() - waited) / 1000);
       }
+      // Limited conditions need each trace here (ConditionLimits.admit claims their units and may drop
+      // a trace, which its result must then not name): such batches come back as objects. All others
+      // come back as JSON text and, for a sink that takes them, encoded traces. (A condition published
+      // while a batch is in flight can miss the claim for that batch; the workers' shared counter
+      // still holds this daemon to the limit.)
       const limited = this.limits.active();
       const traceOutput = !limited && sink.writeBatch !== undefined ? 'encoded' : 'records';
       const r = await this.pool.run({ ...enc.tasks[b]!, forceTrace, detail: true, json: !limited, traceOutput, nowMs: Date.now() });
