@@ -171,7 +171,7 @@ const chainEvaluated = (chain: CChain, t: CompiledTopology, deviceId: string, fr
   Step.chainEvaluated(chain, deviceId, chain.rules.length,
     from < 0 ? ownerText(t, deviceId, deviceName, chain.idx) : `jump from chain ${chainLabel(t.chains[from]!)}`);
 const ruleMatched = (r: CRule, chain: CChain, action: string, _x: number, _y: number, _z: number, note: string): TraceStep =>
-  Step.ruleMatched({ id: r.id, name: `${chainLabel(chain)}[${r.position + 1}]` }, {
+  Step.ruleMatched({ id: r.id, name: ruleName(chain, r) }, {
     chainId: chain.id, position: r.position + 1, type: RULE_TYPE_NAMES[r.type]!, action,
     condition: describeCondition(r.cond), note,
   }, chain);
@@ -184,8 +184,9 @@ function traceFellOff(ctx: PacketContext, chain: CChain): void {
   ctx.step(Step.chainDefault(chain));
 }
 
-function ruleName(ctx: PacketContext, r: CRule): string {
-  return `${chainLabel(ctx.topo.chains[r.chainIdx]!)}[${r.position + 1}]`;
+/** A rule's label in step text: its chain's, and its position there (`chain[position]`). */
+function ruleName(chain: CChain, r: CRule): string {
+  return `${chainLabel(chain)}[${r.position + 1}]`;
 }
 
 function traceRule(ctx: PacketContext, r: CRule, action: string, note: string): void {
@@ -197,7 +198,7 @@ function traceNat(ctx: PacketContext, r: CRule, src: number, dst: number, sport:
   const binding = r.type >= RuleType.RevDnat ? 'reverse binding' : natInfo.isStatic ? 'static'
     : natInfo.created ? 'new binding' : 'existing binding';
   const icmpError = isNatIcmpError(p);
-  ctx.step(Step.natApplied({ id: r.id, name: ruleName(ctx, r) }, {
+  ctx.step(Step.natApplied({ id: r.id, name: ruleName(ctx.topo.chains[r.chainIdx]!, r) }, {
     chainId: ctx.topo.chains[r.chainIdx]!.id, position: r.position + 1, type: RULE_TYPE_NAMES[r.type]!,
     action: ['accept', 'continue', 'return'][r.flowAction]!, binding,
     before: { nwSrc: ipToString(src >>> 0), nwDst: ipToString(dst >>> 0), tpSrc: sport, tpDst: dport },
