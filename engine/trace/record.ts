@@ -26,11 +26,7 @@ export function traceHead(ctx: PacketContext, id: string, startedAtMs: number): 
 
 /** The trace with its steps rendered (a fresh array the record keeps). */
 export function traceRecord(ctx: PacketContext, id: string, startedAtMs: number): TraceRecord {
-  const h = traceHead(ctx, id, startedAtMs);
-  return {
-    id: h.id, hostId: h.hostId, conditionIds: h.conditionIds, startedAtMs: h.startedAtMs, ingressPortId: h.ingressPortId,
-    match: h.match, result: h.result, steps: ctx.steps, complete: true,
-  };
+  return { ...traceHead(ctx, id, startedAtMs), steps: ctx.steps };
 }
 
 export function recordToTrace(rec: TraceRecord): Trace {
