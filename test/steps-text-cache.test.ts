@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { sameConstructedDetails, STEP_KINDS, STEP_KIND_NAMES, type FieldSpec, type StepDetails } from '../model/step.js';
 import { compileTopology } from '../engine/topology/compile.js';
 import { loadTopology } from '../model/topology/load.js';
+import type { TopologyDoc } from '../model/topology/doc.js';
+import type { CompiledTopology } from '../engine/topology/compiled.js';
 import { Simulator } from '../engine/simulator.js';
 import { createStateTables } from '../engine/state/tables.js';
 import { portIndexOfTopology, readInput } from '../engine/input.js';
@@ -62,13 +64,19 @@ t.test('sameConstructedDetails tells apart every declared field of every kind', 
   t.end();
 });
 
-t.test('on real simulations the cached text is always a fresh encoding, for flows taking turns and mutated frames', (t) => {
+/** The example network, compiled, with a simulator tracing every packet; `doc` to compile again. */
+function exampleSim(): { doc: TopologyDoc; topo: CompiledTopology; sim: Simulator } {
   const loaded = loadTopology(JSON.parse(readFileSync(join(ROOT, 'examples', 'topology.json'), 'utf8')));
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
   const topo = compileTopology(loaded.doc);
-  const ports = portIndexOfTopology(topo);
   const sim = new Simulator(topo, createStateTables({ shared: false, macCapacity: 1024, arpCapacity: 256, conntrackCapacity: 4096, natCapacity: 4096 }), 'h');
   sim.ctx.forceTrace = true;
+  return { doc: loaded.doc, topo, sim };
+}
+
+t.test('on real simulations the cached text is always a fresh encoding, for flows taking turns and mutated frames', (t) => {
+  const { topo, sim } = exampleSim();
+  const ports = portIndexOfTopology(topo);
   const id = (n: number): string => `c0000000-0000-4000-8000-0000000000${String(n).padStart(2, '0')}`;
   const WEB1 = 'fa:16:3e:00:01:11';
   const WEB2 = 'fa:16:3e:00:01:12';
@@ -125,17 +133,13 @@ t.test('on real simulations the cached text is always a fresh encoding, for flow
 });
 
 t.test('a new topology lets go of the old one: the context\'s step log keeps no reference into it', (t) => {
-  const loaded = loadTopology(JSON.parse(readFileSync(join(ROOT, 'examples', 'topology.json'), 'utf8')));
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const topo = compileTopology(loaded.doc);
-  const sim = new Simulator(topo, createStateTables({ shared: false, macCapacity: 64, arpCapacity: 64, conntrackCapacity: 64, natCapacity: 64 }), 'h');
-  sim.ctx.forceTrace = true;
+  const { doc, topo, sim } = exampleSim();
   const r = readInput({ inPort: 'c0000000-0000-4000-8000-000000000013', packet: pk.tcp('fa:16:3e:00:01:11', '02:00:00:00:01:01', '10.0.1.11', '10.0.2.11') }, portIndexOfTopology(topo));
   if (!r.ok) throw new Error(r.message);
   sim.runFrame(r.port.idx, r.frame, 0, r.frame.length, 1_700_000_000_000);
   const held = (): number => [sim.ctx.log.as, sim.ctx.log.bs, sim.ctx.log.cs, sim.ctx.log.ds].flat().filter((v) => v !== null && v !== undefined).length;
   t.ok(held() > 20, 'a traced packet\'s entries point into the topology');
-  sim.setTopology(compileTopology(loaded.doc));
+  sim.setTopology(compileTopology(doc));
   t.equal(held(), 0, 'none once the topology is replaced');
   t.end();
 });
