@@ -55,8 +55,8 @@ export async function benchApi(): Promise<BenchLine[]> {
   const flooded = { body: packets('02:00:00:99:99:99'), what: 'flooded', ok: (r: Result) => r.emitted.length > 1 };
   const learnVm1 = JSON.stringify({ inPort: REF.vm1Port, frame: bytesToHex(frameOf({ ethSrc: REF.vm1Mac, ethDst: REF.vmsA[1]!.mac, nwSrc: REF.vm1Ip, nwDst: REF.vmsA[1]!.ip, nwProto: 'udp', tpSrc: 53, tpDst: 1024 })) });
   const batch256 = async (base: string, packetsOf = bridged): Promise<number> => {
-    const learned = await fetch(`${base}/simulations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: learnVm1 });
-    if (learned.status !== 200) throw new Error(`POST /simulations: ${learned.status} ${await learned.text()}`);
+    const learned = await postJson(`${base}/simulations`, Buffer.from(learnVm1));
+    if (learned.status !== 200) throw new Error(`POST /simulations: ${learned.status} ${learned.body.toString()}`);
     const bytes = Buffer.from(packetsOf.body);
     const post = async (): Promise<void> => {
       const res = await postJson(`${base}/simulations`, bytes);
